@@ -1,0 +1,150 @@
+"""The `hjepa` command: one subcommand per job (generate, shard, inspect, demo, ...)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Callable
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from hjepa.data.generate import GenerateSettings, generate_shards
+
+    world_kwargs = tuple(sorted(json.loads(args.world_kwargs).items())) if args.world_kwargs else ()
+    settings = GenerateSettings(args.world, args.episodes, args.frames, args.seed, args.shard_size,
+                                args.codec, args.image_size, world_kwargs)
+    report = generate_shards(settings, Path(args.out), workers=args.workers)
+    print(f"{report.episodes} episodes in {len(report.shards)} shards ({report.written_shards} written, "
+          f"{report.reused_shards} kept) -> {args.out}  [{report.episodes_per_s:.1f} episodes/s]")
+    return 0
+
+
+def _shard(args: argparse.Namespace) -> int:
+    from hjepa.data.convert import MANIFEST, convert_folder
+
+    manifest = convert_folder(Path(args.src), Path(args.out), args.size, args.fps, args.shard_size, args.codec)
+    for entry in manifest.skipped:
+        print(f"skipped {entry['path']}: {entry['reason']}", file=sys.stderr)
+    print(f"{manifest.written} videos in {len(manifest.shards)} shards, {len(manifest.skipped)} skipped "
+          f"-> {Path(args.out) / MANIFEST}")
+    if manifest.written == 0:
+        print(f"error: no video under {args.src} could be written", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from hjepa.data.datamodule import VideoDataModule
+    from hjepa.data.inspect import contact_sheet, data_statistics, read_batches
+
+    data = VideoDataModule(args.data, num_frames=args.num_frames, frame_stride=args.frame_stride,
+                           batch_size=args.batch_size, num_workers=args.workers, decoder=args.decoder,
+                           val_fraction=0.0, resampled=False)
+    batches, clips_per_s = read_batches(data.loader(data.dataset("all")), args.max_batches)
+    if not batches:
+        print(f"error: no clip could be read from {args.data}", file=sys.stderr)
+        return 1
+    stats = data_statistics(batches) | {"clips_per_s": round(clips_per_s, 1), "skipped_samples": data.skipped_samples,
+                                        "skipped_shards": data.skipped_shards}
+    sheet = contact_sheet(batches[0], Path(args.out) / "contact_sheet.png", _state_names(args.data))
+    (Path(args.out) / "data_stats.json").write_text(json.dumps(stats, indent=2))
+    print(json.dumps(stats, indent=2))
+    print(f"contact sheet -> {sheet}")
+    return 0
+
+
+def _state_names(data: str) -> list[str] | None:
+    """State column names from the first sample's metadata of a shard folder (None if unknown)."""
+    import tarfile
+
+    from hjepa.data.datamodule import resolve_shards
+
+    first = resolve_shards(data)[0]
+    if first.startswith("pipe:"):
+        return None
+    with tarfile.open(first) as tar:
+        for member in tar:
+            if member.name.endswith(".json"):
+                return json.loads(tar.extractfile(member).read()).get("state_names")
+    return None
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from hjepa.demo import run_demo
+
+    run_demo(Path(args.config), Path(args.out))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand (defaults shown in --help)."""
+    parser = argparse.ArgumentParser(prog="hjepa", description=__doc__,
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in LIGHTNING_COMMANDS:  # listed in --help; handled by LightningCLI in main()
+        commands.add_parser(name, help=f"LightningCLI {name}: hjepa {name} --config configs/tiny_cpu.yaml [--help]")
+
+    def command(name: str, handler: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    gen = command("generate", _generate, "record episodes of a procedural world into video shards")
+    gen.add_argument("--world", required=True, help="two_rooms, moving_shapes, fork or maze")
+    gen.add_argument("--episodes", type=int, required=True)
+    gen.add_argument("--frames", type=int, required=True, help="frames per episode")
+    gen.add_argument("--out", required=True, help="output folder of shard-NNNNNN.tar")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--shard-size", type=int, default=64, help="episodes per shard")
+    gen.add_argument("--codec", choices=["h264", "ffv1"], default="h264", help="ffv1 is lossless")
+    gen.add_argument("--image-size", type=int, default=64)
+    gen.add_argument("--world-kwargs", default="", help='JSON of world options, e.g. \'{"rows": 2, "cols": 3}\'')
+    gen.add_argument("--workers", type=int, default=1, help="processes encoding shards in parallel")
+
+    shard = command("shard", _shard, "convert a folder of videos (and .actions/.states.npy sidecars) into shards")
+    shard.add_argument("--src", required=True, help="folder searched recursively for mp4/webm/mkv/avi/mov")
+    shard.add_argument("--out", required=True)
+    shard.add_argument("--size", type=int, default=None, help="re-encode: shorter side to SIZE, centre square crop")
+    shard.add_argument("--fps", type=float, default=None, help="re-encode at this frame rate")
+    shard.add_argument("--shard-size", type=int, default=64, help="videos per shard")
+    shard.add_argument("--codec", choices=["h264", "ffv1"], default="h264", help="codec when re-encoding")
+
+    ins = command("inspect", _inspect, "read shards through the data module: statistics and a contact sheet")
+    ins.add_argument("--data", required=True, help="shard folder, brace pattern or pipe: URL")
+    ins.add_argument("--out", default="runs/inspect")
+    ins.add_argument("--num-frames", type=int, default=8)
+    ins.add_argument("--frame-stride", type=int, default=1)
+    ins.add_argument("--batch-size", type=int, default=16)
+    ins.add_argument("--workers", type=int, default=2)
+    ins.add_argument("--decoder", default="auto", choices=["auto", "decord", "pyav", "torchcodec"])
+    ins.add_argument("--max-batches", type=int, default=None)
+
+    demo = command("demo", _demo, "the main job end to end on a small built-in default")
+    demo.add_argument("--config", default="configs/demo.yaml")
+    demo.add_argument("--out", default="runs/demo")
+    return parser
+
+
+LIGHTNING_COMMANDS = ("fit", "validate")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `hjepa` console script."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in LIGHTNING_COMMANDS:
+        from hjepa.train.cli import run_lightning_cli
+
+        run_lightning_cli(argv)
+        return 0
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ValueError, FileNotFoundError, ImportError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

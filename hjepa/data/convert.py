@@ -1,0 +1,226 @@
+"""Turn a folder of real videos into hjepa shards (`hjepa shard`).
+
+Every file is decoded once with PyAV to prove it is whole; files are copied as they are unless
+`size` or `fps` asks for a re-encode (shorter side scaled to `size`, centre-cropped to a square,
+frames resampled to `fps`). Optional sidecars `<stem>.actions.npy` `(T-1, A)` and
+`<stem>.states.npy` `(T, S)` travel with their video. Bad files are skipped with a reason in
+`manifest.json`; shards are written atomically, and a re-run continues where the last one stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import av
+import numpy as np
+from tqdm import tqdm
+
+from hjepa.data.shards import Episode, list_shards, sample_key, shard_path, write_shard
+from hjepa.data.video import VIDEO_EXTENSIONS, VideoEncoder
+
+MANIFEST = "manifest.json"
+
+
+class SkipFile(Exception):
+    """A source file that cannot become a sample; the message is the reason kept in the manifest."""
+
+
+@dataclass
+class Manifest:
+    """What the converter wrote: `written` samples, `skipped` files with reasons, `shards` and, per
+    source file, the shard holding it (so a re-run knows what is done)."""
+
+    written: int = 0
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    shards: list[str] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def save(self, out: Path) -> None:
+        temporary = out / (MANIFEST + ".tmp")
+        temporary.write_text(json.dumps(self.__dict__, indent=2, sort_keys=True))
+        os.replace(temporary, out / MANIFEST)
+
+    @classmethod
+    def load(cls, out: Path) -> "Manifest":
+        path = out / MANIFEST
+        if not path.exists():
+            return cls()
+        try:
+            return cls(**json.loads(path.read_text()))
+        except (json.JSONDecodeError, TypeError) as error:
+            raise ValueError(f"{path}: not a converter manifest ({error}); use another --out") from error
+
+
+def find_videos(src: Path) -> list[Path]:
+    """Files under `src` (recursively) whose extension is a video container, sorted."""
+    return sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower().lstrip(".") in VIDEO_EXTENSIONS)
+
+
+def _square_crop(image: np.ndarray, size: int) -> np.ndarray:
+    height, width = image.shape[:2]
+    top, left = (height - size) // 2, (width - size) // 2
+    return image[top : top + size, left : left + size]
+
+
+def _decoded_frames(container: av.container.InputContainer, path: Path) -> Iterator[tuple[float, av.VideoFrame]]:
+    """(time in seconds, frame) for every frame of the first video stream."""
+    if not container.streams.video:
+        raise SkipFile("no video stream")
+    stream = container.streams.video[0]
+    rate = float(stream.average_rate or stream.guessed_rate or 0) or None
+    for index, frame in enumerate(container.decode(stream)):
+        yield (frame.time if frame.time is not None else index / (rate or 1.0)), frame
+
+
+def read_source(path: Path, size: int | None, fps: float | None, codec: str) -> tuple[bytes, str, dict[str, Any], np.ndarray]:
+    """Validate (and re-encode if asked) one video -> (bytes, extension, meta, kept source frame indices)."""
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0] if container.streams.video else None
+            source_fps = float(stream.average_rate or stream.guessed_rate or 0) if stream else 0.0
+            declared = stream.frames if stream else 0
+            target_fps = fps or source_fps
+            if not target_fps:
+                raise SkipFile("frame rate unknown; pass --fps")
+            encoder: VideoEncoder | None = None
+            kept: list[int] = []
+            next_time, decoded, shape = 0.0, 0, None
+            for index, (time, frame) in enumerate(_decoded_frames(container, path)):
+                decoded += 1
+                shape = (frame.height, frame.width)
+                # A source frame is shown during [time, time + 1/source_fps): it fills every output
+                # tick in that interval (none when downsampling skips it, several when upsampling).
+                repeats = 1
+                if fps is not None:
+                    shown_until = time + 1.0 / (source_fps or target_fps)
+                    repeats = 0
+                    while next_time < shown_until - 1e-6:
+                        repeats, next_time = repeats + 1, next_time + 1.0 / target_fps
+                kept += [index] * repeats
+                if not repeats or (size is None and fps is None):
+                    continue
+                if size is not None:
+                    scale = size / min(frame.height, frame.width)
+                    width = max(size, round(frame.width * scale))
+                    height = max(size, round(frame.height * scale))
+                    image = _square_crop(frame.to_ndarray(width=width, height=height, format="rgb24"), size)
+                else:
+                    image = frame.to_ndarray(format="rgb24")
+                if encoder is None:
+                    encoder = VideoEncoder(image.shape[1], image.shape[0], target_fps, codec)
+                for _ in range(repeats):
+                    encoder.write(image)
+    except SkipFile:
+        raise
+    except (av.error.FFmpegError, UnicodeDecodeError, IndexError) as error:
+        raise SkipFile(f"not a readable video ({type(error).__name__}: {error})") from error
+    if decoded == 0:
+        raise SkipFile("no decodable frame")
+    if declared and decoded < declared:
+        raise SkipFile(f"truncated: decoded {decoded} of {declared} frames")
+    if len(kept) < 2:
+        raise SkipFile(f"{len(kept)} frame(s) at the output frame rate: a clip needs at least 2")
+    if encoder is not None:
+        data, extension = encoder.finish(), "mp4" if codec == "h264" else "mkv"
+        height = width = size if size is not None else None
+        if size is None:
+            height, width = shape
+    else:
+        data, extension = path.read_bytes(), path.suffix.lower().lstrip(".")
+        height, width = shape
+    meta = {"fps": target_fps, "num_frames": len(kept), "height": height, "width": width, "size": height if height == width else None}
+    return data, extension, meta, np.asarray(kept)
+
+
+def read_sidecars(path: Path, kept: np.ndarray, source_frames_resampled: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Load `<stem>.actions.npy` / `<stem>.states.npy` next to `path`, aligned to the kept frames."""
+    stem = path.with_suffix("")
+    count = len(kept)
+    states = np.zeros((count, 0), np.float32)
+    actions = np.zeros((count - 1, 0), np.float32)
+    states_path, actions_path = Path(f"{stem}.states.npy"), Path(f"{stem}.actions.npy")
+    if states_path.exists():
+        full = _load_sidecar(states_path)
+        if full.shape[0] <= int(kept[-1]):
+            raise SkipFile(f"{states_path.name}: {full.shape[0]} rows for a video of {int(kept[-1]) + 1} frames")
+        states = full[kept]
+    if actions_path.exists():
+        if source_frames_resampled:
+            raise SkipFile(f"{actions_path.name}: actions cannot be resampled to another fps; omit --fps")
+        actions = _load_sidecar(actions_path)
+        if actions.shape[0] != count - 1:
+            raise SkipFile(f"{actions_path.name}: expected {count - 1} rows (frames - 1), got {actions.shape[0]}")
+    return actions.astype(np.float32), states.astype(np.float32)
+
+
+def _load_sidecar(path: Path) -> np.ndarray:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except Exception as error:
+        raise SkipFile(f"{path.name}: not a valid .npy array ({error})") from error
+    if array.ndim == 1:
+        array = array[:, None]
+    if array.ndim != 2 or not np.issubdtype(array.dtype, np.number):
+        raise SkipFile(f"{path.name}: expected a numeric (N, D) array, got {array.shape} {array.dtype}")
+    return array
+
+
+def convert_folder(src: Path, out: Path, size: int | None = None, fps: float | None = None,
+                   shard_size: int = 64, codec: str = "h264", progress: bool = True) -> Manifest:
+    """Convert every video under `src` into shards in `out`; returns the manifest (also saved)."""
+    src, out = Path(src), Path(out)
+    if not src.is_dir():
+        raise FileNotFoundError(f"--src: no such folder {src}")
+    if size is not None and (size < 2 or size % 2):
+        raise ValueError(f"--size: expected an even number >= 2 (H.264 needs even sizes), got {size}")
+    out.mkdir(parents=True, exist_ok=True)
+    settings = {"size": size, "fps": fps, "codec": codec, "shard_size": shard_size}
+    manifest = Manifest.load(out)
+    if manifest.settings and manifest.settings != settings:
+        raise ValueError(f"{out}: was converted with {manifest.settings}, now asked for {settings}; use another --out")
+    manifest.settings = settings
+    complete = {str(p) for p in list_shards(out)}
+    manifest.sources = {s: shard for s, shard in manifest.sources.items() if shard in complete}
+    manifest.shards = sorted(complete)
+    manifest.written = len(manifest.sources)
+    manifest.skipped = []
+    next_index = len(complete)
+    pending: list[Episode] = []
+    pending_sources: list[str] = []
+
+    def flush() -> None:
+        nonlocal next_index, pending, pending_sources
+        if not pending:
+            return
+        path = shard_path(out, next_index)
+        write_shard(path, pending)
+        manifest.shards.append(str(path))
+        manifest.sources.update({source: str(path) for source in pending_sources})
+        manifest.written += len(pending)
+        manifest.save(out)
+        next_index, pending, pending_sources = next_index + 1, [], []
+
+    videos = find_videos(src)
+    for path in tqdm(videos, desc="shard", unit="video", disable=not progress):
+        relative = str(path.relative_to(src))
+        if relative in manifest.sources:
+            continue
+        try:
+            data, extension, meta, kept = read_source(path, size, fps, codec)
+            actions, states = read_sidecars(path, kept, not np.array_equal(kept, np.arange(len(kept))))
+        except SkipFile as reason:
+            manifest.skipped.append({"path": str(path), "reason": str(reason)})
+            continue
+        meta.update({"source": relative, "world": None, "labels": {}})
+        pending.append(Episode(sample_key(relative), data, extension, actions, states, meta))
+        pending_sources.append(relative)
+        if len(pending) >= shard_size:
+            flush()
+    flush()
+    manifest.save(out)
+    return manifest

@@ -1,0 +1,175 @@
+"""Record episodes of a procedural world under its exploration policy and write them as video shards.
+
+Data with known dynamics and ground truth (paper sec. 4: the world model is learned from observation).
+Each shard is generated from its own seed `(seed, shard index)`, so shards are independent of each
+other, can be made in parallel processes, and the same seed gives byte-identical shards.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from hjepa.data.shards import Episode, list_shards, shard_path, write_shard
+from hjepa.data.video import CODECS, encode_video
+from hjepa.envs import make_world
+
+SETTINGS_FILE = "generate.json"
+
+
+@dataclass(frozen=True)
+class GenerateSettings:
+    """Everything that determines the content of the shards; stored beside them as `generate.json`."""
+
+    world: str
+    episodes: int
+    frames: int
+    seed: int = 0
+    shard_size: int = 64
+    codec: str = "h264"
+    image_size: int = 64
+    world_kwargs: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.episodes < 1:
+            raise ValueError(f"episodes: expected >= 1, got {self.episodes}")
+        if self.frames < 2:
+            raise ValueError(f"frames: expected >= 2 (a clip needs a transition), got {self.frames}")
+        if self.shard_size < 1:
+            raise ValueError(f"shard_size: expected >= 1, got {self.shard_size}")
+        if self.codec not in CODECS:
+            raise ValueError(f"codec: expected one of {sorted(CODECS)}, got {self.codec!r}")
+        make_world(self.world, image_size=self.image_size, **dict(self.world_kwargs))  # validates names
+
+    @property
+    def num_shards(self) -> int:
+        return -(-self.episodes // self.shard_size)
+
+    def shard_episodes(self, shard_index: int) -> range:
+        """Indices of the episodes stored in shard `shard_index`."""
+        first = shard_index * self.shard_size
+        return range(first, min(first + self.shard_size, self.episodes))
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["world_kwargs"] = dict(self.world_kwargs)
+        return data
+
+
+@dataclass
+class GenerateReport:
+    """What a `generate_shards` call wrote."""
+
+    shards: list[str]
+    episodes: int
+    written_shards: int
+    reused_shards: int
+    seconds: float
+
+    @property
+    def episodes_per_s(self) -> float:
+        return self.episodes / max(self.seconds, 1e-9)
+
+
+def record_episodes(settings: GenerateSettings, shard_index: int) -> list[Episode]:
+    """Step the episodes of one shard in a batch and encode each one's frames to video."""
+    indices = settings.shard_episodes(shard_index)
+    rng = np.random.default_rng([settings.seed, shard_index])
+    world = make_world(settings.world, image_size=settings.image_size, **dict(settings.world_kwargs))
+    states = [world.reset(len(indices), rng)]
+    frames = [world.render()]
+    actions = []
+    for _ in range(settings.frames - 1):
+        action = world.exploration_actions(rng).astype(np.float32)
+        actions.append(action)
+        states.append(world.step(action))
+        frames.append(world.render())
+    video = np.stack(frames, axis=1)  # (N, T, H, W, 3)
+    state_array = np.stack(states, axis=1)  # (N, T, S)
+    action_array = np.stack(actions, axis=1)  # (N, T-1, A)
+    labels = world.labels()
+    extension = CODECS[settings.codec][0]
+    episodes = []
+    for j, index in enumerate(indices):
+        meta = {
+            "world": settings.world,
+            "world_config": world.config(),
+            "fps": world.fps,
+            "size": settings.image_size,
+            "num_frames": settings.frames,
+            "seed": settings.seed,
+            "episode": index,
+            "codec": settings.codec,
+            "state_names": list(world.state_names),
+            "action_dim": world.action_dim,
+            "labels": {name: np.asarray(value[j]).tolist() for name, value in labels.items()},
+        }
+        episodes.append(
+            Episode(
+                key=f"{settings.world}-s{settings.seed}-e{index:07d}",
+                video=encode_video(video[j], world.fps, settings.codec),
+                video_ext=extension,
+                actions=action_array[j],
+                states=state_array[j],
+                meta=meta,
+            )
+        )
+    return episodes
+
+
+def _make_shard(settings: GenerateSettings, shard_index: int, out: Path) -> int:
+    episodes = record_episodes(settings, shard_index)
+    write_shard(shard_path(out, shard_index), episodes)
+    return len(episodes)
+
+
+def _check_settings(out: Path, settings: GenerateSettings) -> None:
+    """Refuse to mix shards made with other settings into `out` (nothing already written is touched)."""
+    settings_path = out / SETTINGS_FILE
+    if settings_path.exists():
+        previous = json.loads(settings_path.read_text())
+        if previous != settings.to_json():
+            changed = sorted(k for k in settings.to_json() if previous.get(k) != settings.to_json()[k])
+            raise ValueError(
+                f"{out}: holds shards generated with other settings (differs in {', '.join(changed)}); "
+                "choose another --out or delete the folder"
+            )
+    elif list_shards(out):
+        raise ValueError(f"{out}: holds shards but no {SETTINGS_FILE}; choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    settings_path.write_text(json.dumps(settings.to_json(), indent=2, sort_keys=True))
+
+
+def generate_shards(settings: GenerateSettings, out: Path, workers: int = 1, progress: bool = True) -> GenerateReport:
+    """Write `settings.episodes` episodes to `out/shard-NNNNNN.tar`; complete shards of an interrupted
+    run with the same settings are kept, so re-running continues where it stopped."""
+    out = Path(out)
+    _check_settings(out, settings)
+    start = time.perf_counter()
+    todo = [i for i in range(settings.num_shards) if not shard_path(out, i).exists()]
+    reused = settings.num_shards - len(todo)
+    bar = tqdm(total=settings.episodes, desc=f"generate {settings.world}", unit="ep", disable=not progress)
+    bar.update(settings.episodes - sum(len(settings.shard_episodes(i)) for i in todo))
+    if workers > 1 and len(todo) > 1:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            for count in pool.map(_make_shard, [settings] * len(todo), todo, [out] * len(todo)):
+                bar.update(count)
+    else:
+        for index in todo:
+            bar.update(_make_shard(settings, index, out))
+    bar.close()
+    return GenerateReport(
+        shards=[str(shard_path(out, i)) for i in range(settings.num_shards)],
+        episodes=settings.episodes,
+        written_shards=len(todo),
+        reused_shards=reused,
+        seconds=time.perf_counter() - start,
+    )

@@ -1,0 +1,74 @@
+"""Look at what the data pipeline delivers: throughput, statistics and a contact sheet of clips."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from hjepa.data.datamodule import frames_to_float
+
+
+def read_batches(loader: Iterable[dict[str, Any]], max_batches: int | None = None) -> tuple[list[dict[str, Any]], float]:
+    """Consume up to `max_batches` batches; returns them and the clips per second delivered."""
+    batches, clips = [], 0
+    start = time.perf_counter()
+    for index, batch in enumerate(loader):
+        if max_batches is not None and index >= max_batches:
+            break
+        batches.append(batch)
+        clips += batch["frames"].shape[0]
+    return batches, clips / max(time.perf_counter() - start, 1e-9)
+
+
+def data_statistics(batches: list[dict[str, Any]]) -> dict[str, Any]:
+    """Pixel mean/std, per-dimension state and action ranges over a list of batches."""
+    frames = torch.cat([frames_to_float(dict(b))["frames"] for b in batches])
+    states = torch.cat([b["states"] for b in batches]).flatten(0, 1)
+    actions = torch.cat([b["actions"] for b in batches]).flatten(0, 1)
+    stats: dict[str, Any] = {
+        "clips": int(frames.shape[0]),
+        "clip_shape": list(frames.shape[1:]),
+        "pixel_mean": [round(float(v), 4) for v in frames.mean(dim=(0, 1, 3, 4))],
+        "pixel_std": [round(float(v), 4) for v in frames.std(dim=(0, 1, 3, 4))],
+    }
+    if states.shape[-1]:
+        stats["state_min"] = [round(float(v), 4) for v in states.min(0).values]
+        stats["state_max"] = [round(float(v), 4) for v in states.max(0).values]
+    if actions.shape[-1]:
+        stats["action_mean"] = [round(float(v), 4) for v in actions.mean(0)]
+        stats["action_std"] = [round(float(v), 4) for v in actions.std(0)]
+    return stats
+
+
+def contact_sheet(batch: dict[str, Any], path: Path, state_names: list[str] | None = None,
+                  max_clips: int = 8, max_frames: int = 8, scale: int = 2) -> Path:
+    """Write a PNG grid (one row per clip) of decoded frames with the ground-truth position drawn as
+    a cross where the state has `x`, `y` columns (unit coordinates, pixel centre convention)."""
+    frames = batch["frames"]  # (B, T, 3, H, W) uint8
+    clips, steps = min(max_clips, frames.shape[0]), min(max_frames, frames.shape[1])
+    height, width = frames.shape[-2] * scale, frames.shape[-1] * scale
+    sheet = Image.new("RGB", (steps * (width + 2), clips * (height + 2)), "white")
+    draw = ImageDraw.Draw(sheet)
+    columns = None
+    if state_names and "x" in state_names and "y" in state_names:
+        columns = (state_names.index("x"), state_names.index("y"))
+    for row in range(clips):
+        for step in range(steps):
+            image = frames[row, step].permute(1, 2, 0).numpy().astype(np.uint8)
+            tile = Image.fromarray(image).resize((width, height), Image.NEAREST)
+            left, top = step * (width + 2), row * (height + 2)
+            sheet.paste(tile, (left, top))
+            if columns is not None:
+                x = left + float(batch["states"][row, step, columns[0]]) * width
+                y = top + float(batch["states"][row, step, columns[1]]) * height
+                draw.line([(x - 4, y), (x + 4, y)], fill=(255, 255, 0))
+                draw.line([(x, y - 4), (x, y + 4)], fill=(255, 255, 0))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path)
+    return path

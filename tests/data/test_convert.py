@@ -1,0 +1,113 @@
+"""`hjepa shard`: a folder of real videos -> shards + manifest, bad files skipped with reasons."""
+
+import json
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import webdataset as wds
+
+from hjepa.cli import main
+from hjepa.data.convert import convert_folder
+from hjepa.data.datamodule import VideoDataModule
+from hjepa.data.shards import list_shards
+
+# (relative path, muxer, encoder, pixel format)
+GOOD = [
+    ("a.mp4", "mp4", "libx264", "yuv420p"),
+    ("nested/b.webm", "webm", "libvpx-vp9", "yuv420p"),
+    ("nested/deeper/c.avi", "avi", "mpeg4", "yuv420p"),
+    ("d.mov", "mov", "mjpeg", "yuvj420p"),
+    ("e.mkv", "matroska", "ffv1", "yuv444p"),
+]
+
+
+def write_video(path: Path, muxer: str, encoder: str, pix_fmt: str, frames: int = 20, width: int = 96, height: int = 72) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w", format=muxer) as container:
+        stream = container.add_stream(encoder, rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        for t in range(frames):
+            image = np.full((height, width, 3), 30, np.uint8)
+            image[20:40, 3 * t : 3 * t + 20] = 230
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode(None))
+
+
+@pytest.fixture
+def video_folder(tmp_path: Path) -> Path:
+    src = tmp_path / "videos"
+    for relative, muxer, encoder, pix_fmt in GOOD:
+        write_video(src / relative, muxer, encoder, pix_fmt)
+    np.save(src / "a.states.npy", np.arange(40, dtype=np.float32).reshape(20, 2))
+    np.save(src / "a.actions.npy", np.ones((19, 3), np.float32))
+    whole = (src / "a.mp4").read_bytes()
+    (src / "truncated.mp4").write_bytes(whole[: len(whole) // 2])
+    (src / "notes.mp4").write_text("this is text, not a video")
+    (src / "readme.txt").write_text("not a video extension: ignored")
+    return src
+
+
+def test_good_videos_written_bad_ones_skipped_with_reasons(video_folder, tmp_path, capsys):
+    out = tmp_path / "shards"
+    assert main(["shard", "--src", str(video_folder), "--out", str(out), "--shard-size", "2"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["written"] == 5
+    assert sorted(Path(s["path"]).name for s in manifest["skipped"]) == ["notes.mp4", "truncated.mp4"]
+    assert all(s["reason"] for s in manifest["skipped"])
+    assert manifest["shards"] == [str(p) for p in list_shards(out)] and len(manifest["shards"]) == 3
+    samples = [s for shard in manifest["shards"] for s in wds.WebDataset(shard, shardshuffle=False)]
+    extensions = sorted(next(k for k in s if k in ("mp4", "webm", "avi", "mov", "mkv")) for s in samples)
+    assert extensions == ["avi", "mkv", "mov", "mp4", "webm"]
+    assert "skipped" in capsys.readouterr().err
+
+
+def test_converted_videos_read_back_through_the_data_module(video_folder, tmp_path):
+    out = tmp_path / "shards"
+    convert_folder(video_folder, out, size=64, fps=10, progress=False)
+    data = VideoDataModule(str(out), num_frames=4, batch_size=8, num_workers=0, decoder="pyav",
+                           resampled=False, val_fraction=0.0)
+    batches = list(data.loader(data.dataset("all")))
+    frames = batches[0]["frames"]
+    assert frames.shape[1:] == (4, 3, 64, 64)
+    # resampled from 25 to 10 fps: 20 frames at 25 fps last 0.8 s -> 8 frames
+    meta = [json.loads(s["json"]) for s in wds.WebDataset(str(out / "shard-000000.tar"), shardshuffle=False)]
+    assert {m["num_frames"] for m in meta} == {8} and {m["fps"] for m in meta} == {10.0}
+    assert data.skipped_samples == 0
+
+
+def test_sidecars_travel_with_their_video(video_folder, tmp_path):
+    out = tmp_path / "shards"
+    convert_folder(video_folder, out, progress=False)
+    sample = next(s for s in wds.WebDataset(str(out / "shard-000000.tar"), shardshuffle=False) if "mp4" in s)
+    assert np.load(__import__("io").BytesIO(sample["states.npy"])).shape == (20, 2)
+    assert np.load(__import__("io").BytesIO(sample["actions.npy"])).shape == (19, 3)
+
+
+def test_rerun_continues_where_it_stopped(video_folder, tmp_path):
+    out = tmp_path / "shards"
+    first = convert_folder(video_folder, out, shard_size=2, progress=False)
+    before = {p.name: p.read_bytes() for p in list_shards(out)}
+    (out / "shard-000009.tar.tmp").write_bytes(b"half a shard from an interrupted run")
+    write_video(video_folder / "new.mp4", "mp4", "libx264", "yuv420p")
+    second = convert_folder(video_folder, out, shard_size=2, progress=False)
+    assert second.written == first.written + 1
+    after = {p.name: p.read_bytes() for p in list_shards(out)}
+    assert all(after[name] == data for name, data in before.items()), "finished shards are untouched"
+    assert len(after) == len(before) + 1
+    assert second.sources["new.mp4"] == str(out / "shard-000003.tar")
+
+
+def test_folder_of_only_bad_files_fails_clearly(tmp_path, capsys):
+    src = tmp_path / "bad"
+    src.mkdir()
+    (src / "x.mp4").write_text("text")
+    (src / "y.mkv").write_bytes(b"\x1a\x45\xdf\xa3" + b"\x00" * 50)
+    assert main(["shard", "--src", str(src), "--out", str(tmp_path / "out")]) == 1
+    assert "no video" in capsys.readouterr().err
+
+
+def test_missing_source_folder_names_it(tmp_path, capsys):
+    assert main(["shard", "--src", str(tmp_path / "absent"), "--out", str(tmp_path / "out")]) == 2
+    assert "absent" in capsys.readouterr().err

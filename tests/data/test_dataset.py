@@ -1,0 +1,184 @@
+"""The streaming clip dataset: splitting, resampling, alignment, corruption handling, bad input."""
+
+import io
+import tarfile
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from hjepa.data.augment import ClipAugment
+from hjepa.data.dataset import ClipDataset, ClipSpec, DataConfigError, episode_split
+from hjepa.data.datamodule import VideoDataModule, resolve_shards
+from tests.data.synthetic import synthetic_frames, write_synthetic_shards
+
+
+def keys_of(dataset, workers=2, batch_size=4):
+    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers)
+    return [k.split("@")[0] for batch in loader for k in batch["key"]]
+
+
+def test_exact_mode_sees_every_sample_once_across_ranks_and_workers(shard_dir):
+    urls = resolve_shards(str(shard_dir))
+    seen = []
+    for rank in range(2):
+        dataset = ClipDataset(urls, ClipSpec(num_frames=4), rank=rank, world_size=2)
+        rank_keys = keys_of(dataset, workers=2)
+        assert rank_keys, "every rank gets data"
+        seen += rank_keys
+    counts = Counter(seen)
+    assert len(counts) == 40 and set(counts.values()) == {1}
+
+
+def test_resampled_mode_gives_every_rank_the_same_number_of_batches(tmp_path):
+    # 3 shards of unequal size: exact splitting would give ranks different amounts of data.
+    write_synthetic_shards(tmp_path, episodes=11, frames=8, shard_size=5)
+    data = VideoDataModule(str(tmp_path), num_frames=4, batch_size=3, num_workers=2, decoder="pyav",
+                           resampled=True, train_batches_per_epoch=5, val_fraction=0.0)
+    counts = []
+    for rank in range(2):
+        loader = data.loader(data.dataset("train", rank=rank, world_size=2))
+        counts.append(sum(1 for _ in loader))
+    assert counts[0] == counts[1] == 6  # 5 rounded up to a multiple of 2 workers
+
+
+def test_frames_states_and_actions_stay_aligned_with_stride(shard_dir):
+    urls = resolve_shards(str(shard_dir))
+    dataset = ClipDataset(urls, ClipSpec(num_frames=4, frame_stride=3, clips_per_episode=2, split="train", val_fraction=0.0))
+    clips = list(dataset)
+    assert len(clips) == 80
+    for clip in clips:
+        t = clip["states"][:, 0].numpy().astype(int)  # state column 0 is the frame index
+        episode = int(clip["states"][0, 1])
+        assert np.array_equal(np.diff(t), [3, 3, 3])
+        expected = synthetic_frames(episode, 12)[t]
+        assert torch.equal(clip["frames"], torch.from_numpy(expected).permute(0, 3, 1, 2))
+        # action i concatenates the 3 episode actions from frame t_i: (t, -e) pairs
+        actions = clip["actions"].numpy().reshape(3, 3, 2)
+        assert np.array_equal(actions[:, :, 0], t[:-1, None] + np.arange(3))
+        assert np.all(actions[:, :, 1] == -episode)
+        assert clip["labels"]["episode"].item() == episode
+
+
+def test_train_and_val_split_by_episode(shard_dir):
+    data = VideoDataModule(str(shard_dir), num_frames=4, batch_size=4, num_workers=0, decoder="pyav",
+                           resampled=False, val_fraction=0.25)
+    train = {k.split("@")[0] for b in data.train_dataloader() for k in b["key"]}
+    val = {k.split("@")[0] for b in data.val_dataloader() for k in b["key"]}
+    assert not train & val and len(train | val) == 40
+    assert val == {f"ep{e:05d}" for e in range(40) if episode_split(f"ep{e:05d}", 0.25) == "val"}
+    assert 4 <= len(val) <= 16
+
+
+def corrupt_member(shard: Path, key: str, extension: str) -> None:
+    """Replace the bytes of one member of a tar shard with garbage of the same length."""
+    with tarfile.open(shard) as tar:
+        members = [(m, tar.extractfile(m).read()) for m in tar.getmembers()]
+    with tarfile.open(shard, "w", format=tarfile.USTAR_FORMAT) as tar:
+        for member, data in members:
+            if member.name == f"{key}.{extension}":
+                data = b"\x00garbage" * (len(data) // 8)
+                member.size = len(data)
+            tar.addfile(member, io.BytesIO(data))
+
+
+@pytest.mark.parametrize("decoder", ["pyav", "decord"])
+def test_corrupt_sample_is_skipped_and_counted(shard_dir, decoder):
+    corrupt_member(shard_dir / "shard-000002.tar", "ep00012", "mkv")
+    data = VideoDataModule(str(shard_dir), num_frames=4, batch_size=4, num_workers=2, decoder=decoder,
+                           resampled=False, val_fraction=0.0)
+    keys = {k.split("@")[0] for b in data.loader(data.dataset("all")) for k in b["key"]}
+    assert len(keys) == 39 and "ep00012" not in keys
+    assert data.skipped_samples == 1
+
+
+def test_truncated_shard_is_skipped_and_counted(shard_dir):
+    shard = shard_dir / "shard-000005.tar"
+    shard.write_bytes(shard.read_bytes()[: 1000])
+    (shard_dir / "shard-000006.tar").unlink()
+    data = VideoDataModule(str(shard_dir), num_frames=4, batch_size=4, num_workers=0, decoder="pyav", resampled=False, val_fraction=0.0)
+    keys = {k.split("@")[0] for b in data.loader(data.dataset("all")) for k in b["key"]}
+    assert len(keys) == 30 and data.skipped_shards == 1
+
+
+def test_shard_vanishing_mid_run_is_skipped_and_counted(shard_dir):
+    urls = resolve_shards(str(shard_dir))
+    dataset = ClipDataset(urls, ClipSpec(num_frames=4))
+    (shard_dir / "shard-000003.tar").unlink()
+    keys = {c["key"].split("@")[0] for c in dataset}
+    assert len(keys) == 35 and dataset.counter.shards == 1
+
+
+def test_missing_path_names_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope"):
+        resolve_shards(str(tmp_path / "nope" / "shard-{000000..000003}.tar"))
+    with pytest.raises(FileNotFoundError, match="no shard"):
+        resolve_shards(str(tmp_path))
+
+
+def test_shard_without_expected_members_names_the_file(tmp_path):
+    path = tmp_path / "foreign.tar"
+    with tarfile.open(path, "w") as tar:
+        for name, data in (("a.jpg", b"x"), ("a.cls", b"1")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    with pytest.raises(DataConfigError, match="foreign.tar.*expected members"):
+        list(ClipDataset([str(path)], ClipSpec(num_frames=2)))
+
+
+def test_clip_longer_than_episode_names_the_field(shard_dir):
+    with pytest.raises(DataConfigError, match="data.num_frames"):
+        list(ClipDataset(resolve_shards(str(shard_dir)), ClipSpec(num_frames=13)))
+
+
+def test_bad_settings_name_the_field(shard_dir):
+    with pytest.raises(ValueError, match="data.num_frames"):
+        VideoDataModule(str(shard_dir), num_frames=1)
+    with pytest.raises(ValueError, match="decoder"):
+        VideoDataModule(str(shard_dir), decoder="opencv").setup()
+    with pytest.raises(ValueError, match="crop_scale"):
+        VideoDataModule(str(shard_dir), crop_scale=(0.5, 1.5))
+
+
+def test_fewer_shards_than_readers_warns(tmp_path):
+    write_synthetic_shards(tmp_path, episodes=4, frames=6, shard_size=4)
+    data = VideoDataModule(str(tmp_path), num_frames=4, num_workers=2, resampled=False, val_fraction=0.0)
+    with pytest.warns(UserWarning, match="1 shards for 2 ranks x 2 workers"):
+        data.dataset("all", rank=0, world_size=2)
+
+
+def test_augmentation_is_the_same_for_every_frame():
+    rng = np.random.default_rng(0)
+    image = torch.from_numpy(rng.integers(0, 256, (3, 32, 32), dtype=np.uint8))
+    clip = image.expand(5, 3, 32, 32)  # a static scene: every frame identical
+    augment = ClipAugment(crop_scale=(0.4, 0.6), brightness=0.2)
+    for _ in range(5):
+        out = augment(clip, rng)
+        assert out.shape == clip.shape and out.dtype == torch.uint8
+        assert all(torch.equal(out[0], frame) for frame in out), "one transform for all frames"
+        assert not torch.equal(out[0], image)
+
+
+def test_only_training_clips_are_augmented(shard_dir):
+    kwargs = dict(num_frames=4, batch_size=2, num_workers=0, decoder="pyav", val_fraction=0.0,
+                  resampled=False, shuffle_buffer=0)
+    plain = VideoDataModule(str(shard_dir), **kwargs)
+    augmented = VideoDataModule(str(shard_dir), crop_scale=(0.5, 0.6), **kwargs)
+    first = lambda data, split: next(iter(data.dataset(split)))["frames"]
+    assert torch.equal(first(plain, "all"), first(augmented, "all"))
+    # same seed, so the same first clip: it differs only by the augmentation
+    assert plain.dataset("train").augment is None
+    assert not torch.equal(first(plain, "train"), first(augmented, "train"))
+    assert first(augmented, "train").shape == (4, 3, 32, 32)
+
+
+def test_batches_become_float_after_transfer(shard_dir):
+    data = VideoDataModule(str(shard_dir), num_frames=4, batch_size=2, num_workers=0, decoder="pyav",
+                           train_batches_per_epoch=1, val_fraction=0.0)
+    batch = data.on_after_batch_transfer(next(iter(data.train_dataloader())), 0)
+    assert batch["frames"].dtype == torch.float32 and batch["frames"].max() <= 1.0
+    assert batch["frames"].shape == (2, 4, 3, 32, 32) and batch["actions"].shape == (2, 3, 2)

@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+
+from hjepa.data.video import DecodeError, VideoEncoder, decode_video, encode_video, psnr, resolve_decoder
+
+BACKENDS = ["pyav", "decord"]
+
+
+def rendered_like(frames: int = 16) -> np.ndarray:
+    """Flat background with a moving disc, like the worlds' renders."""
+    yy, xx = np.mgrid[:64, :64]
+    video = np.empty((frames, 64, 64, 3), np.uint8)
+    video[:] = (40, 40, 60)
+    for t in range(frames):
+        disc = (yy - 20 - t) ** 2 + (xx - 10 - 2 * t) ** 2 <= 9
+        video[t][disc] = (250, 200, 40)
+    return video
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_lossless_codec_round_trips_exactly(backend):
+    frames = np.random.default_rng(0).integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
+    assert np.array_equal(decode_video(encode_video(frames, 10, "ffv1"), None, backend), frames)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_h264_is_close_to_the_rendered_frames(backend):
+    frames = rendered_like()
+    decoded = decode_video(encode_video(frames, 10, "h264"), None, backend)
+    assert decoded.shape == frames.shape
+    assert psnr(decoded, frames) > 35.0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_decoding_selected_indices_in_any_order(backend):
+    frames = np.random.default_rng(1).integers(0, 256, (10, 16, 16, 3), dtype=np.uint8)
+    data = encode_video(frames, 10, "ffv1")
+    assert np.array_equal(decode_video(data, [7, 2, 2, 9], backend), frames[[7, 2, 2, 9]])
+
+
+def test_encoding_is_deterministic():
+    frames = rendered_like(8)
+    for codec in ("h264", "ffv1"):
+        assert encode_video(frames, 10, codec) == encode_video(frames, 10, codec)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_garbage_bytes_raise_decode_error(backend):
+    with pytest.raises(DecodeError, match=backend):
+        decode_video(b"not a video" * 50, None, backend)
+
+
+def test_frame_past_the_end_is_an_error():
+    data = encode_video(rendered_like(4), 10, "ffv1")
+    with pytest.raises(DecodeError):
+        decode_video(data, [10], "pyav")
+
+
+def test_bad_encoder_input_names_the_field():
+    with pytest.raises(ValueError, match="codec"):
+        VideoEncoder(16, 16, 10, "vp9000")
+    with pytest.raises(ValueError, match="even"):
+        VideoEncoder(15, 16, 10, "h264")
+    encoder = VideoEncoder(16, 16, 10, "ffv1")
+    with pytest.raises(ValueError, match="frame"):
+        encoder.write(np.zeros((8, 8, 3), np.uint8))
+
+
+def test_decoder_choice():
+    assert resolve_decoder("auto") in ("decord", "pyav")
+    with pytest.raises(ValueError, match="decoder"):
+        resolve_decoder("opencv")
+
+
+def test_torchcodec_without_ffmpeg_says_why():
+    try:
+        resolve_decoder("torchcodec")
+    except ImportError as error:
+        assert "FFmpeg" in str(error) and "pyav" in str(error)

@@ -1,0 +1,103 @@
+"""Perception module Enc(x) -> s (seed paper sec. 4.4, fig. 2): a 2-D backbone applied to every frame."""
+
+import difflib
+from typing import Any
+
+import timm
+import torch
+from torch import Tensor, nn
+
+
+class ConvNetTiny(nn.Module):
+    """Four stride-2 conv blocks and a 4x4 pool: a fast CPU backbone that keeps coarse position."""
+
+    def __init__(self, in_chans: int = 3, width: int = 32) -> None:
+        super().__init__()
+        chans = [in_chans, width, 2 * width, 4 * width, 4 * width]
+        layers: list[nn.Module] = []
+        for c_in, c_out in zip(chans[:-1], chans[1:]):
+            # GroupNorm, not BatchNorm: an encoding must not depend on the other frames in the batch.
+            layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.GroupNorm(8, c_out), nn.GELU()]
+        self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(4), nn.Flatten())
+        self.num_features = chans[-1] * 16
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(N, C, H, W) -> (N, num_features)."""
+        return self.features(x)
+
+
+LOCAL_BACKBONES = {"convnet_tiny": ConvNetTiny}
+
+
+def _unknown_name_error(name: str) -> ValueError:
+    """ValueError for an unknown backbone, suggesting timm names that start with, contain or resemble it."""
+    close = sorted(timm.list_models(f"*{name}*"), key=lambda m: (not m.startswith(name), len(m)))[:8]
+    close = close or difflib.get_close_matches(name, timm.list_models() + list(LOCAL_BACKBONES), n=8)
+    hint = f"; close names: {', '.join(close)}" if close else ""
+    local = ", ".join(LOCAL_BACKBONES)
+    return ValueError(f"encoder.name: unknown backbone {name!r} (local: {local}, or any timm model){hint}")
+
+
+def _create_timm(
+    name: str, img_size: int, in_chans: int, pretrained: bool, timm_kwargs: dict[str, Any]
+) -> nn.Module:
+    """timm backbone without classifier; img_size goes to models that take it (ViTs), not to CNNs."""
+    kwargs = dict(num_classes=0, in_chans=in_chans, pretrained=pretrained, **timm_kwargs)
+    try:
+        try:
+            model = timm.create_model(name, img_size=img_size, **kwargs)
+        except TypeError as err:
+            if "img_size" not in str(err):
+                raise
+            model = timm.create_model(name, **kwargs)  # CNNs pool globally and take any image size
+    except TypeError as err:
+        fields = ", ".join(f"encoder.{k}" for k in sorted(timm_kwargs)) or "encoder"
+        raise ValueError(f"{fields}: rejected by the timm backbone {name!r}: {err}") from err
+    patch = getattr(getattr(model, "patch_embed", None), "patch_size", None)
+    # timm ViTs silently drop the remainder pixels, so refuse sizes that do not tile.
+    if patch is not None and any(img_size % p for p in patch):
+        raise ValueError(f"encoder.img_size: {img_size} is not a multiple of {name!r}'s patch size {tuple(patch)}")
+    return model
+
+
+class FrameEncoder(nn.Module):
+    """Encodes each frame independently: frames (B, T, C, H, W) in [0, 1] -> states (B, T, D)."""
+
+    def __init__(
+        self,
+        name: str = "convnet_tiny",
+        embed_dim: int = 128,
+        img_size: int = 64,
+        in_chans: int = 3,
+        pretrained: bool = False,
+        **timm_kwargs: Any,
+    ) -> None:
+        super().__init__()
+        self.embed_dim = embed_dim
+        self.img_size = img_size
+        if name in LOCAL_BACKBONES:
+            if pretrained:
+                raise ValueError(f"encoder.pretrained: local backbone {name!r} has no pretrained weights")
+            if timm_kwargs:
+                raise ValueError(f"encoder.{sorted(timm_kwargs)[0]}: unknown field for the local backbone {name!r}")
+            self.backbone = LOCAL_BACKBONES[name](in_chans=in_chans)
+            mean = std = (0.5,) * in_chans
+        elif timm.is_model(name):
+            self.backbone = _create_timm(name, img_size, in_chans, pretrained, timm_kwargs)
+            cfg = self.backbone.pretrained_cfg
+            # Pretrained weights expect their own normalisation; it is defined for 3-channel input only.
+            same_chans = in_chans == len(cfg.get("mean", ()))
+            mean, std = (cfg["mean"], cfg["std"]) if same_chans else ((0.5,) * in_chans, (0.5,) * in_chans)
+        else:
+            raise _unknown_name_error(name)
+        self.register_buffer("mean", torch.tensor(mean).view(-1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(-1, 1, 1), persistent=False)
+        self.proj = nn.Linear(self.backbone.num_features, embed_dim)
+
+    def forward(self, frames: Tensor) -> Tensor:
+        """(B, T, C, H, W) -> (B, T, D)."""
+        b, t, c, h, w = frames.shape
+        if (h, w) != (self.img_size, self.img_size):
+            raise ValueError(f"encoder.img_size is {self.img_size} but frames are {h}x{w}")
+        x = (frames.reshape(b * t, c, h, w) - self.mean) / self.std
+        return self.proj(self.backbone(x)).view(b, t, self.embed_dim)

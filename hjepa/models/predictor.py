@@ -1,0 +1,170 @@
+"""World-model predictor Pred(s_t, a_t, z_t) -> s_{t+1} (seed paper sec. 4.4, fig. 2).
+
+Two kinds: a GRU and a causal transformer; both share one rollout, `Predictor.unroll`.
+"""
+
+import abc
+import inspect
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+
+class Predictor(nn.Module, abc.ABC):
+    """Causal, action-conditioned, residual predictor: s_{t+1} = s_t + f(s_<=t, a_<=t, z_<=t).
+
+    Time is aligned with the data: actions[:, t] and z[:, t] act on state t, counted from the first
+    state given. Subclasses define a parallel `forward` over known states and an incremental `step`.
+    """
+
+    def __init__(self, state_dim: int, action_dim: int, latent_dim: int) -> None:
+        super().__init__()
+        self.state_dim = state_dim
+        self.action_dim = action_dim
+        self.latent_dim = latent_dim
+
+    @property
+    def input_dim(self) -> int:
+        """Width of the per-step conditioning input [a_t, z_t]."""
+        return self.action_dim + self.latent_dim
+
+    @staticmethod
+    def _join(states: Tensor, inputs: Tensor) -> Tensor:
+        """[s_t, a_t, z_t]: (..., D) and (..., A + Dz) -> (..., D + A + Dz) in the states' dtype."""
+        return torch.cat([states, inputs.to(states.dtype)], dim=-1)
+
+    @abc.abstractmethod
+    def forward(self, states: Tensor, inputs: Tensor) -> Tensor:
+        """states (B, T, D), inputs (B, T, A + Dz) -> (B, T, D), where output t predicts s_{t+1}."""
+
+    @abc.abstractmethod
+    def step(self, state: Tensor, inputs: Tensor, cache: Any) -> tuple[Tensor, Any]:
+        """One transition: state (B, D), inputs (B, A + Dz), cache of the past (None at first) -> (next, cache)."""
+
+    def _inputs(self, actions: Tensor, z: Tensor | None) -> Tensor:
+        """Checks actions (B, T, A) and latent z (B, T, Dz) and concatenates them to (B, T, A + Dz)."""
+        if actions.dim() != 3 or actions.shape[-1] != self.action_dim:
+            got = tuple(actions.shape)
+            raise ValueError(f"actions must be (B, T, {self.action_dim}) (predictor.action_dim), got {got}")
+        if self.latent_dim == 0:
+            if z is not None:
+                raise ValueError("a latent z was given but predictor.latent_dim is 0")
+            return actions
+        if z is None or z.shape != (*actions.shape[:2], self.latent_dim):
+            got = None if z is None else tuple(z.shape)
+            raise ValueError(f"z must be (B, T, {self.latent_dim}) (predictor.latent_dim), T as actions; got {got}")
+        return torch.cat([actions, z.to(actions.dtype)], dim=-1)
+
+    def predict_teacher_forced(self, states: Tensor, actions: Tensor, z: Tensor | None = None) -> Tensor:
+        """One-step predictions of s_{t+1} from the true s_<=t.
+
+        states (B, T, D), actions (B, T-1, A), z (B, T-1, Dz) or None -> (B, T-1, D).
+        """
+        inputs = self._inputs(actions, z)
+        if inputs.shape[1] != states.shape[1] - 1:
+            raise ValueError(f"need T-1 actions for T states, got {inputs.shape[1]} for {states.shape[1]}")
+        return self(states[:, :-1], inputs)
+
+    def unroll(self, s0: Tensor, actions: Tensor, z: Tensor | None = None) -> Tensor:
+        """Autoregressive rollout, the one used by training, probes and planners.
+
+        s0: a state (B, D) or a context of true states (B, T0, D); actions (B, T0 - 1 + H, A) start at the
+        first context state (so (B, H, A) for a single s0), z likewise. Returns the H predicted states
+        after the context, (B, H, D); differentiable w.r.t. s0, actions and z.
+        """
+        context = s0[:, None] if s0.dim() == 2 else s0
+        inputs = self._inputs(actions, z)
+        t0 = context.shape[1]
+        if inputs.shape[1] < t0:
+            raise ValueError(f"a context of {t0} states needs at least {t0} actions, got {inputs.shape[1]}")
+        cache = None
+        for t in range(t0 - 1):  # consume the context's own transitions
+            _, cache = self.step(context[:, t], inputs[:, t], cache)
+        state, preds = context[:, -1], []
+        for t in range(t0 - 1, inputs.shape[1]):
+            state, cache = self.step(state, inputs[:, t], cache)
+            preds.append(state)
+        return torch.stack(preds, dim=1)
+
+
+class GRUPredictor(Predictor):
+    """Recurrent predictor: a GRU over [s_t, a_t, z_t] whose hidden state carries the past."""
+
+    def __init__(
+        self,
+        state_dim: int = 128,
+        action_dim: int = 0,
+        latent_dim: int = 0,
+        hidden_dim: int = 256,
+        num_layers: int = 1,
+    ) -> None:
+        super().__init__(state_dim, action_dim, latent_dim)
+        self.gru = nn.GRU(state_dim + self.input_dim, hidden_dim, num_layers=num_layers, batch_first=True)
+        self.head = nn.Linear(hidden_dim, state_dim)
+
+    def forward(self, states: Tensor, inputs: Tensor) -> Tensor:
+        out, _ = self.gru(self._join(states, inputs))
+        return states + self.head(out)
+
+    def step(self, state: Tensor, inputs: Tensor, cache: Tensor | None) -> tuple[Tensor, Tensor]:
+        out, hidden = self.gru(self._join(state, inputs)[:, None], cache)
+        return state + self.head(out[:, 0]), hidden
+
+
+class TransformerPredictor(Predictor):
+    """Causal transformer over state tokens, each a linear embedding of [s_t, a_t, z_t] (state token plus
+    embedded action) with a learned position; the cache of `step` is the past token sequence."""
+
+    def __init__(
+        self,
+        state_dim: int = 128,
+        action_dim: int = 0,
+        latent_dim: int = 0,
+        hidden_dim: int = 256,
+        num_layers: int = 2,
+        num_heads: int = 4,
+        max_len: int = 64,
+    ) -> None:
+        super().__init__(state_dim, action_dim, latent_dim)
+        self.max_len = max_len
+        self.embed = nn.Linear(state_dim + self.input_dim, hidden_dim)
+        self.pos = nn.Parameter(torch.randn(max_len, hidden_dim) * 0.02)
+        layer = nn.TransformerEncoderLayer(
+            hidden_dim, num_heads, 4 * hidden_dim, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+        )
+        self.blocks = nn.TransformerEncoder(
+            layer, num_layers, norm=nn.LayerNorm(hidden_dim), enable_nested_tensor=False
+        )
+        self.head = nn.Linear(hidden_dim, state_dim)
+
+    def _attend(self, tokens: Tensor) -> Tensor:
+        """Causal self-attention over tokens (B, T, H) -> (B, T, H)."""
+        t = tokens.shape[1]
+        if t > self.max_len:
+            raise ValueError(f"sequence of {t} steps exceeds predictor.max_len={self.max_len}")
+        mask = nn.Transformer.generate_square_subsequent_mask(t, device=tokens.device, dtype=tokens.dtype)
+        return self.blocks(tokens + self.pos[:t], mask=mask, is_causal=True)
+
+    def forward(self, states: Tensor, inputs: Tensor) -> Tensor:
+        tokens = self.embed(self._join(states, inputs))
+        return states + self.head(self._attend(tokens))
+
+    def step(self, state: Tensor, inputs: Tensor, cache: Tensor | None) -> tuple[Tensor, Tensor]:
+        token = self.embed(self._join(state, inputs))[:, None]
+        tokens = token if cache is None else torch.cat([cache, token], dim=1)
+        return state + self.head(self._attend(tokens)[:, -1]), tokens
+
+
+PREDICTORS: dict[str, type[Predictor]] = {"gru": GRUPredictor, "transformer": TransformerPredictor}
+
+
+def build_predictor(kind: str = "gru", **fields: Any) -> Predictor:
+    """Predictor from config fields; unknown kind or field -> ValueError naming `predictor.<field>`."""
+    if kind not in PREDICTORS:
+        raise ValueError(f"predictor.kind: unknown kind {kind!r}; choose one of {sorted(PREDICTORS)}")
+    known = set(inspect.signature(PREDICTORS[kind]).parameters)
+    for name in fields:
+        if name not in known:
+            raise ValueError(f"predictor.{name}: unknown field for kind {kind!r}; known: {sorted(known)}")
+    return PREDICTORS[kind](**fields)

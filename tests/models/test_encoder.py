@@ -1,0 +1,61 @@
+"""FrameEncoder: shapes for each backbone family, per-frame independence, errors that name the field."""
+
+import pytest
+import torch
+
+from hjepa.models import FrameEncoder
+
+
+def _frames(b=2, t=3, size=64):
+    return torch.rand(b, t, 3, size, size, generator=torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(name="convnet_tiny"),
+        dict(name="vit_tiny_patch16_224", patch_size=8, depth=1),
+    ],
+)
+def test_shape_and_frames_encoded_independently(kwargs):
+    enc = FrameEncoder(embed_dim=24, img_size=64, **kwargs).eval()
+    frames = _frames()
+    states = enc(frames)
+    assert states.shape == (2, 3, 24)
+    with torch.no_grad():
+        alone = enc(frames[:, 1:2])[:, 0]
+    torch.testing.assert_close(alone, states[:, 1].detach(), rtol=1e-4, atol=1e-5)
+
+
+def test_resnet18_forward_at_64():
+    enc = FrameEncoder("resnet18", embed_dim=16, img_size=64).eval()
+    with torch.no_grad():
+        assert enc(_frames(b=1, t=2)).shape == (1, 2, 16)
+
+
+def test_unknown_backbone_names_field_and_suggests():
+    with pytest.raises(ValueError, match=r"encoder\.name.*resnet18"):
+        FrameEncoder("resnt18")
+
+
+def test_vit_img_size_must_tile_into_patches():
+    with pytest.raises(ValueError, match=r"encoder\.img_size"):
+        FrameEncoder("vit_tiny_patch16_224", img_size=60, patch_size=8, depth=1)
+
+
+@pytest.mark.parametrize(
+    "kwargs,field",
+    [
+        (dict(name="convnet_tiny", depth=3), "encoder.depth"),
+        (dict(name="resnet18", foo=1), "encoder.foo"),
+        (dict(name="convnet_tiny", pretrained=True), "encoder.pretrained"),
+    ],
+)
+def test_bad_fields_are_named(kwargs, field):
+    with pytest.raises(ValueError, match=field.replace(".", r"\.")):
+        FrameEncoder(**kwargs)
+
+
+def test_frames_of_the_wrong_size_are_refused():
+    with pytest.raises(ValueError, match=r"encoder\.img_size"):
+        FrameEncoder(img_size=64)(_frames(size=32))

@@ -16,8 +16,9 @@ def _generate(args: argparse.Namespace) -> int:
     settings = GenerateSettings(args.world, args.episodes, args.frames, args.seed, args.shard_size,
                                 args.codec, args.image_size, world_kwargs)
     report = generate_shards(settings, Path(args.out), workers=args.workers)
+    speed = f"  [{report.episodes_per_s:.1f} episodes/s]" if report.episodes_per_s else ""
     print(f"{report.episodes} episodes in {len(report.shards)} shards ({report.written_shards} written, "
-          f"{report.reused_shards} kept) -> {args.out}  [{report.episodes_per_s:.1f} episodes/s]")
+          f"{report.reused_shards} kept) -> {args.out}{speed}")
     return 0
 
 
@@ -71,6 +72,28 @@ def _state_names(data: str) -> list[str] | None:
     return None
 
 
+def _export(args: argparse.Namespace) -> int:
+    from hjepa.export import export_checkpoint
+
+    out = export_checkpoint(Path(args.ckpt), Path(args.out))
+    print(f"exported {args.ckpt} -> {out} (model.safetensors + config.json)")
+    return 0
+
+
+def _probe_linear(args: argparse.Namespace) -> int:
+    from hjepa.eval.probe import run_linear_probe
+
+    results = run_linear_probe(args.ckpt, args.data, args.out, num_frames=args.num_frames,
+                               frame_stride=args.frame_stride, batch_size=args.batch_size,
+                               max_batches=args.max_batches, rollout_k=args.rollout_k, seed=args.seed,
+                               val_fraction=args.val_fraction, num_workers=args.workers)
+    width = max(map(len, results))
+    for key, value in results.items():
+        print(f"{key:<{width}}  {value}")
+    print(f"-> {Path(args.out) / 'probe.json'}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from hjepa.demo import run_demo
 
@@ -120,6 +143,26 @@ def build_parser() -> argparse.ArgumentParser:
     ins.add_argument("--workers", type=int, default=2)
     ins.add_argument("--decoder", default="auto", choices=["auto", "decord", "pyav", "torchcodec"])
     ins.add_argument("--max-batches", type=int, default=None)
+
+    export = command("export", _export, "write a checkpoint's world model as model.safetensors + config.json")
+    export.add_argument("--ckpt", required=True, help="Lightning checkpoint (.ckpt)")
+    export.add_argument("--out", required=True, help="output folder")
+
+    probe = commands.add_parser("probe", help="evaluate a trained world model").add_subparsers(dest="probe", required=True)
+    linear = probe.add_parser("linear", help="linear and rollout probes of the state, against a random-init encoder",
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    linear.set_defaults(handler=_probe_linear)
+    linear.add_argument("--ckpt", required=True, help="export folder or Lightning .ckpt")
+    linear.add_argument("--data", required=True, help="shard folder, brace pattern or pipe: URL")
+    linear.add_argument("--out", default="runs/probe")
+    linear.add_argument("--rollout-k", type=int, default=8, help="steps the world model rolls forward")
+    linear.add_argument("--num-frames", type=int, default=None, help="clip length (default rollout-k + 1)")
+    linear.add_argument("--frame-stride", type=int, default=1)
+    linear.add_argument("--batch-size", type=int, default=32)
+    linear.add_argument("--max-batches", type=int, default=None)
+    linear.add_argument("--val-fraction", type=float, default=0.2, help="held-out episodes")
+    linear.add_argument("--workers", type=int, default=2)
+    linear.add_argument("--seed", type=int, default=0)
 
     demo = command("demo", _demo, "the main job end to end on a small built-in default")
     demo.add_argument("--config", default="configs/demo.yaml")

@@ -1,4 +1,5 @@
-"""The main job end to end on a small built-in default: generate -> shards -> data module -> figures.
+"""The main job end to end on a small built-in default: generate -> shards -> data module -> pretrain
+-> export -> probe.
 
 Each step appends its figures to `summary.json` (flat keys) in the output folder, and a table of
 them is printed at the end.
@@ -16,6 +17,10 @@ import yaml
 from hjepa.data.datamodule import VideoDataModule
 from hjepa.data.generate import GenerateSettings, generate_shards
 from hjepa.data.inspect import contact_sheet, data_statistics, read_batches
+from hjepa.eval.probe import run_linear_probe
+from hjepa.export import export_checkpoint
+from hjepa.train.cli import run_lightning_cli
+from hjepa.train.run_config import write_run_config
 
 
 def load_config(path: Path) -> dict[str, Any]:
@@ -39,12 +44,44 @@ def step_data(config: dict[str, Any], out: Path) -> dict[str, Any]:
     return {
         "episodes": report.episodes,
         "shards": len(report.shards),
-        "generate_episodes_per_s": round(report.episodes_per_s, 1),
+        "generate_episodes_per_s": round(report.episodes_per_s, 1) if report.episodes_per_s else "reused",
         "clips_per_s": round(clips_per_s, 1),
         "train_clips_read": sum(b["frames"].shape[0] for b in train),
         "val_clips": sum(b["frames"].shape[0] for b in val),
         "skipped_samples": data.skipped_samples,
     }
+
+
+def step_pretrain(config: dict[str, Any], out: Path) -> dict[str, Any]:
+    """Pretrain the level-1 JEPA with `hjepa fit` on the generated shards, then export it."""
+    pretrain = config["pretrain"]
+    overrides = {**pretrain.get("overrides", {}), "data": {**pretrain.get("overrides", {}).get("data", {}),
+                                                          "shards": config["generate"]["out"]}}
+    fit_config = write_run_config(Path(pretrain["base"]), out / "pretrain", overrides)
+    start = time.perf_counter()
+    cli = run_lightning_cli(["fit", "--config", str(fit_config)])
+    seconds = time.perf_counter() - start
+    metrics = {k: float(v) for k, v in cli.trainer.callback_metrics.items()}
+    export_checkpoint(out / "pretrain" / "checkpoints" / "last.ckpt", out / "export")
+    return {
+        "pretrain_steps": cli.trainer.global_step,
+        "pretrain_seconds": round(seconds, 1),
+        "final_pred_loss": round(metrics["val/pred_loss_rollout"], 4),
+        "final_pred_error_rel": round(metrics["val/pred_error_rollout_rel"], 4),
+        "embedding_std_min": round(metrics["diag/std_min"], 4),
+        "effective_rank": round(metrics["diag/effective_rank"], 2),
+    }
+
+
+def step_probe(config: dict[str, Any], out: Path) -> dict[str, Any]:
+    """Linear and rollout probes of the exported model against a random-init encoder."""
+    probe = config["probe"]
+    results = run_linear_probe(out / "export", config["generate"]["out"], out / "probe",
+                               rollout_k=probe["rollout_k"], val_fraction=probe["val_fraction"],
+                               num_workers=config["data"]["num_workers"])
+    keys = ("probe_r2_trained", "probe_r2_random", "probe_r2_rollout", "probe_r2_copy_last", "rollout_k",
+            "probe_acc_room_trained", "probe_acc_room_random")
+    return {key: results[key] for key in keys if key in results}
 
 
 def print_summary(summary: dict[str, Any]) -> None:
@@ -63,8 +100,11 @@ def run_demo(config_path: Path, out: Path) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {}
     summary.update(step_data(config, out))
+    summary.update(step_pretrain(config, out))
+    summary.update(step_probe(config, out))
     summary["seconds_total"] = round(time.perf_counter() - start, 1)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print_summary(summary)
-    print(f"figures in {out}/ (summary.json, contact_sheet.png, data_stats.json)")
+    print(f"figures in {out}/: summary.json, contact_sheet.png, data_stats.json, pretrain/logs/*/loss_curve.png, "
+          "probe/probe_scatter.png, probe/probe_rollout_r2.png; exported model in export/")
     return summary

@@ -74,9 +74,12 @@ class GenerateReport:
     reused_shards: int
     seconds: float
 
+    written_episodes: int = 0
+
     @property
-    def episodes_per_s(self) -> float:
-        return self.episodes / max(self.seconds, 1e-9)
+    def episodes_per_s(self) -> float | None:
+        """Generation speed of this call; None when every shard was already there."""
+        return self.written_episodes / max(self.seconds, 1e-9) if self.written_episodes else None
 
 
 def record_episodes(settings: GenerateSettings, shard_index: int) -> list[Episode]:
@@ -172,4 +175,5 @@ def generate_shards(settings: GenerateSettings, out: Path, workers: int = 1, pro
         written_shards=len(todo),
         reused_shards=reused,
         seconds=time.perf_counter() - start,
+        written_episodes=sum(len(settings.shard_episodes(i)) for i in todo),
     )

@@ -78,9 +78,11 @@ class FrameEncoder(nn.Module):
         if name in LOCAL_BACKBONES:
             if pretrained:
                 raise ValueError(f"encoder.pretrained: local backbone {name!r} has no pretrained weights")
-            if timm_kwargs:
-                raise ValueError(f"encoder.{sorted(timm_kwargs)[0]}: unknown field for the local backbone {name!r}")
-            self.backbone = LOCAL_BACKBONES[name](in_chans=in_chans)
+            try:
+                self.backbone = LOCAL_BACKBONES[name](in_chans=in_chans, **timm_kwargs)
+            except TypeError as err:
+                fields = ", ".join(f"encoder.{k}" for k in sorted(timm_kwargs))
+                raise ValueError(f"{fields}: unknown field for the local backbone {name!r} ({err})") from err
             mean = std = (0.5,) * in_chans
         elif timm.is_model(name):
             self.backbone = _create_timm(name, img_size, in_chans, pretrained, timm_kwargs)

@@ -18,11 +18,14 @@ class Predictor(nn.Module, abc.ABC):
     state given. Subclasses define a parallel `forward` over known states and an incremental `step`.
     """
 
-    def __init__(self, state_dim: int, action_dim: int, latent_dim: int) -> None:
+    def __init__(self, state_dim: int, action_dim: int, latent_dim: int, action_scale: float = 1.0) -> None:
         super().__init__()
         self.state_dim = state_dim
         self.action_dim = action_dim
         self.latent_dim = latent_dim
+        # Raw actions can be tiny (displacements of a few hundredths); scaling them to O(1) lets the
+        # network use them from the first step. Part of the model, so planners pass raw actions.
+        self.action_scale = action_scale
 
     @property
     def input_dim(self) -> int:
@@ -47,6 +50,7 @@ class Predictor(nn.Module, abc.ABC):
         if actions.dim() != 3 or actions.shape[-1] != self.action_dim:
             got = tuple(actions.shape)
             raise ValueError(f"actions must be (B, T, {self.action_dim}) (predictor.action_dim), got {got}")
+        actions = actions * self.action_scale
         if self.latent_dim == 0:
             if z is not None:
                 raise ValueError("a latent z was given but predictor.latent_dim is 0")
@@ -98,8 +102,9 @@ class GRUPredictor(Predictor):
         latent_dim: int = 0,
         hidden_dim: int = 256,
         num_layers: int = 1,
+        action_scale: float = 1.0,
     ) -> None:
-        super().__init__(state_dim, action_dim, latent_dim)
+        super().__init__(state_dim, action_dim, latent_dim, action_scale)
         self.gru = nn.GRU(state_dim + self.input_dim, hidden_dim, num_layers=num_layers, batch_first=True)
         self.head = nn.Linear(hidden_dim, state_dim)
 
@@ -125,8 +130,9 @@ class TransformerPredictor(Predictor):
         num_layers: int = 2,
         num_heads: int = 4,
         max_len: int = 64,
+        action_scale: float = 1.0,
     ) -> None:
-        super().__init__(state_dim, action_dim, latent_dim)
+        super().__init__(state_dim, action_dim, latent_dim, action_scale)
         self.max_len = max_len
         self.embed = nn.Linear(state_dim + self.input_dim, hidden_dim)
         self.pos = nn.Parameter(torch.randn(max_len, hidden_dim) * 0.02)

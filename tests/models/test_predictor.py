@@ -132,3 +132,14 @@ def test_learns_known_linear_dynamics(kind):
         loss.backward()
         opt.step()
     assert held_out_error() < initial / 10
+
+
+@pytest.mark.parametrize("kind", ["gru", "transformer"])
+def test_action_scale_is_applied_inside_the_model(kind):
+    torch.manual_seed(0)
+    scaled = build_predictor(kind, state_dim=8, action_dim=2, hidden_dim=16, action_scale=20.0)
+    plain = build_predictor(kind, state_dim=8, action_dim=2, hidden_dim=16)
+    plain.load_state_dict(scaled.state_dict())
+    s0, actions = torch.randn(3, 8), torch.randn(3, 5, 2) * 0.05
+    assert torch.allclose(scaled.unroll(s0, actions), plain.unroll(s0, 20.0 * actions), atol=1e-6)
+    assert not torch.allclose(scaled.unroll(s0, actions), plain.unroll(s0, actions), atol=1e-3)

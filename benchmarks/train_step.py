@@ -1,0 +1,109 @@
+"""Training-step throughput of the level-1 JEPA, against the machine's measured matmul peak and the loader.
+
+For each model config and precision: ms/step, samples/s, FLOPs per step (torch's FlopCounterMode)
+and achieved FLOP/s as a fraction of a dense matmul peak measured in the same run (an MFU-style
+ratio). The data module's clips/s on the same machine says whether the loader keeps up.
+Run: `python -m benchmarks.train_step [--steps 5 --batch-size 32 --num-frames 16]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from benchmarks.common import write_results
+from hjepa.data.datamodule import VideoDataModule
+from hjepa.data.generate import GenerateSettings, generate_shards
+from hjepa.data.inspect import read_batches
+from hjepa.train.module import JEPAModule
+
+CONFIGS = {
+    "tiny": {"encoder": {"name": "convnet_tiny", "embed_dim": 64, "width": 16}, "predictor": {"kind": "gru", "hidden_dim": 128}},
+    "base": {"encoder": {"name": "resnet18", "embed_dim": 256}, "predictor": {"kind": "transformer", "hidden_dim": 256}},
+}
+
+
+def matmul_peak(dtype: torch.dtype, device: torch.device, size: int = 2048, repeats: int = 10) -> float:
+    """Dense matmul FLOP/s of this machine for `dtype`: the ceiling a training step is compared with."""
+    a, b = (torch.randn(size, size, device=device, dtype=dtype) for _ in range(2))
+    a @ b
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    _sync(device)
+    return 2 * size**3 * repeats / (time.perf_counter() - start)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def step_figures(name: str, precision: str, batch: dict, device: torch.device, steps: int) -> dict:
+    model = JEPAModule(**CONFIGS[name], expander=[512, 512]).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
+
+    def step() -> None:
+        with autocast:
+            loss = model.losses(batch)["loss"]
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        step()
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    _sync(device)
+    seconds = (time.perf_counter() - start) / steps
+    flops = counter.get_total_flops()
+    peak = matmul_peak(torch.bfloat16 if precision == "bf16" else torch.float32, device)
+    size = batch["frames"].shape[0]
+    return {"config": name, "precision": precision, "ms_per_step": round(seconds * 1e3, 1),
+            "samples_per_s": round(size / seconds, 1), "gflop_per_step": round(flops / 1e9, 2),
+            "achieved_tflops": round(flops / seconds / 1e12, 4), "matmul_peak_tflops": round(peak / 1e12, 4),
+            "mfu": round(flops / seconds / peak, 3)}
+
+
+def loader_clips_per_s(batch_size: int, num_frames: int, workers: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        generate_shards(GenerateSettings("two_rooms", 256, 32, shard_size=16), Path(tmp), progress=False)
+        data = VideoDataModule(tmp, num_frames=num_frames, batch_size=batch_size, num_workers=workers,
+                               resampled=False, val_fraction=0.0)
+        return read_batches(data.loader(data.dataset("all")))[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--num-frames", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--configs", nargs="+", default=list(CONFIGS))
+    args = parser.parse_args()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    batch = {"frames": torch.rand(args.batch_size, args.num_frames, 3, 64, 64, device=device),
+             "actions": torch.randn(args.batch_size, args.num_frames - 1, 2, device=device) * 0.03}
+    rows = [step_figures(name, precision, batch, device, args.steps) for name in args.configs for precision in ("fp32", "bf16")]
+    loader = loader_clips_per_s(args.batch_size, args.num_frames, args.workers)
+    for row in rows:
+        row["loader_clips_per_s"] = round(loader, 1)
+        row["loader_over_step"] = round(loader / row["samples_per_s"], 2)
+    write_results("train_step", rows, {"batch_size": args.batch_size, "num_frames": args.num_frames,
+                                       "device": str(device), "loader_workers": args.workers,
+                                       "note": "loader_over_step > 1: the loader is not the bottleneck"})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+"""`hjepa fit|validate`: LightningCLI over JEPAModule and VideoDataModule, configured by YAML.
+
+Every field of a config can be overridden on the command line (`--trainer.max_steps 200`,
+`--model.encoder.name resnet18`, `--data.batch_size 64`); the resolved config is saved in the run's
+log folder as `config.yaml`.
+"""
+
+from __future__ import annotations
+
+from lightning.pytorch.cli import LightningCLI
+
+from hjepa.data.datamodule import VideoDataModule
+from hjepa.train.module import JEPAModule
+
+
+def run_lightning_cli(args: list[str]) -> LightningCLI:
+    """Run `fit`, `validate`, ... with `args` as given after `hjepa`; returns the finished CLI."""
+    return LightningCLI(
+        JEPAModule,
+        VideoDataModule,
+        args=args,
+        seed_everything_default=0,
+        save_config_kwargs={"overwrite": True},
+    )

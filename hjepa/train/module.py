@@ -1,0 +1,138 @@
+"""Level-1 JEPA pretraining as a LightningModule: it wires the world model, VICReg and the optimizer.
+
+Energy and training follow the paper (sec. 4.4, 4.5.1): the predictor rolls the encoder's state
+forward under the recorded actions, and its error against the encoding of the real next frames is
+minimised in representation space. Collapse is prevented non-contrastively: VICReg's variance and
+covariance terms on the output of an expander keep the representations informative.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from hjepa.losses import VICReg, VICRegOutput
+from hjepa.losses.diagnostics import effective_rank, embedding_std
+from hjepa.models import Expander, build_world_model
+
+
+class JEPAModule(L.LightningModule):
+    """Trains `WorldModel` (encoder + predictor) on clips `(B, T, C, H, W)` with actions `(B, T-1, A)`.
+
+    Args:
+        encoder: `FrameEncoder` fields (`name`: timm or local backbone, `embed_dim`, `img_size`, ...).
+        predictor: predictor fields (`kind`: gru | transformer, `hidden_dim`, ...).
+        action_dim: width of the clip actions (world action size x data.frame_stride).
+        expander: widths of the VICReg expander MLP; `[]` applies VICReg to the states themselves.
+        vicreg: `VICReg` coefficients (`inv_coeff`, `var_coeff`, `cov_coeff`, `gamma`, `eps`).
+        rollout_weight: share of the loss from autoregressive rollouts (the rest is teacher-forced
+            one-step prediction); rollouts train what planners use, `unroll()` over many steps.
+        lr, weight_decay, warmup_steps, min_lr_ratio: AdamW with linear warmup then cosine decay.
+    """
+
+    def __init__(
+        self,
+        encoder: dict[str, Any] | None = None,
+        predictor: dict[str, Any] | None = None,
+        action_dim: int = 2,
+        expander: list[int] | None = None,
+        vicreg: dict[str, float] | None = None,
+        rollout_weight: float = 0.5,
+        lr: float = 1e-3,
+        weight_decay: float = 0.05,
+        warmup_steps: int = 50,
+        min_lr_ratio: float = 0.01,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        if not 0 <= rollout_weight <= 1:
+            raise ValueError(f"model.rollout_weight: expected in [0, 1], got {rollout_weight}")
+        self.world_model_config = {
+            "encoder": dict(encoder or {"name": "convnet_tiny", "embed_dim": 128}),
+            "predictor": {**(predictor or {"kind": "gru"}), "action_dim": action_dim},
+        }
+        self.hparams["world_model_config"] = self.world_model_config
+        self.world_model = build_world_model(self.world_model_config)
+        dim = self.world_model.encoder.embed_dim
+        widths = [512, 512] if expander is None else list(expander)
+        self.expander = Expander(dim, widths) if widths else torch.nn.Identity()
+        try:
+            self.vicreg = VICReg(**(vicreg or {}))
+        except TypeError as error:
+            raise ValueError(f"model.vicreg: {error}; expected inv_coeff, var_coeff, cov_coeff, gamma, eps") from error
+        self._val_states: list[Tensor] = []
+
+    # ----- the objective
+    def losses(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        """All loss terms of one batch; `loss` is what is minimised."""
+        frames, actions = batch["frames"], batch["actions"]
+        if actions.shape[-1] != self.hparams.action_dim:
+            raise ValueError(
+                f"model.action_dim={self.hparams.action_dim} but the data gives actions of width "
+                f"{actions.shape[-1]} (world action size x data.frame_stride)"
+            )
+        states = self.world_model.encode(frames)  # (B, T, D)
+        target = states[:, 1:]
+        teacher_forced = self.world_model.predictor.predict_teacher_forced(states, actions)  # (B, T-1, D)
+        rollout = self.world_model.unroll(states[:, 0], actions)  # (B, T-1, D)
+        expanded_target = self.expander(target.flatten(0, 1))
+        tf: VICRegOutput = self.vicreg(self.expander(teacher_forced.flatten(0, 1)), expanded_target)
+        ar: VICRegOutput = self.vicreg(self.expander(rollout.flatten(0, 1)), expanded_target)
+        w = self.hparams.rollout_weight
+        return {
+            "loss": (1 - w) * tf.loss + w * ar.loss,
+            "invariance": (1 - w) * tf.invariance + w * ar.invariance,
+            "variance": tf.variance,
+            "covariance": tf.covariance,
+            "pred_loss_one_step": F.mse_loss(teacher_forced, target),
+            "pred_loss_rollout": F.mse_loss(rollout, target),
+            # error relative to the spread of the targets: comparable while the states' scale changes
+            "pred_error_rollout_rel": F.mse_loss(rollout, target).detach() / target.detach().var(0).mean().clamp_min(1e-8),
+            "states": states.detach(),
+        }
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        terms = self.losses(batch)
+        batch_size = batch["frames"].shape[0]
+        for name, value in terms.items():
+            if name != "states":
+                self.log(f"train/{name}", value, prog_bar=name in ("loss", "pred_loss_rollout"), batch_size=batch_size)
+        return terms["loss"]
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        terms = self.losses(batch)
+        batch_size = batch["frames"].shape[0]
+        for name, value in terms.items():
+            if name != "states":
+                self.log(f"val/{name}", value, batch_size=batch_size, sync_dist=True)
+        self._val_states.append(terms["states"].flatten(0, 1).float().cpu())
+
+    def on_validation_epoch_end(self) -> None:
+        """Collapse diagnostics of the encoder's states (sec. 4.5): per-dimension std and effective rank."""
+        if not self._val_states:
+            return
+        states = torch.cat(self._val_states)
+        self._val_states.clear()
+        std_min, std_mean = embedding_std(states)
+        self.log_dict({"diag/std_min": std_min, "diag/std_mean": std_mean, "diag/effective_rank": effective_rank(states)})
+
+    # ----- optimisation
+    def configure_optimizers(self) -> dict[str, Any]:
+        hp = self.hparams
+        decay, no_decay = [], []
+        for name, parameter in self.named_parameters():
+            if parameter.requires_grad:
+                (no_decay if parameter.ndim <= 1 else decay).append(parameter)
+        optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": hp.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=hp.lr
+        )
+        total = max(int(self.trainer.estimated_stepping_batches), 1)
+        warmup = min(hp.warmup_steps, max(total - 1, 0))
+        schedulers = [torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=1e-3, end_factor=1.0, total_iters=max(warmup, 1))]
+        cosine = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total - warmup, 1), eta_min=hp.lr * hp.min_lr_ratio)
+        scheduler = torch.optim.lr_scheduler.SequentialLR(optimizer, schedulers + [cosine], milestones=[max(warmup, 1)])
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

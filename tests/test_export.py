@@ -1,0 +1,159 @@
+"""hjepa.export: safetensors + JSON round trip, Lightning checkpoints read without unpickling, named errors."""
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from hjepa.export import export_checkpoint, export_world_model, load_encoder, load_world_model
+from hjepa.models import build_world_model
+
+CFG = {
+    "encoder": {"name": "convnet_tiny", "embed_dim": 16, "img_size": 32},
+    "predictor": {"kind": "gru", "action_dim": 2, "hidden_dim": 16},
+}
+
+
+def write_ckpt(path: Path, cfg: dict = CFG) -> torch.nn.Module:
+    """A checkpoint laid out like the LightningModule's: world_model.* weights plus other modules."""
+    wm = build_world_model(cfg)
+    state = {"world_model." + k: v for k, v in wm.state_dict().items()} | {"expander.0.weight": torch.zeros(3)}
+    torch.save({"hyper_parameters": {"world_model_config": cfg}, "state_dict": state, "epoch": 3}, path)
+    return wm.eval()
+
+
+def assert_same_outputs(original, loaded):
+    frames, actions = torch.rand(2, 3, 3, 32, 32), torch.randn(2, 4, 2)
+    with torch.no_grad():
+        s = original.encode(frames)
+        assert torch.equal(loaded.encode(frames), s)
+        assert torch.equal(loaded.unroll(s[:, 0], actions), original.unroll(s[:, 0], actions))
+
+
+@pytest.fixture
+def no_pickle(monkeypatch):
+    """Make every use of the pickle module fail: loading must not need it."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("pickle used")
+    for name in ("load", "loads", "Unpickler"):
+        monkeypatch.setattr(pickle, name, refuse)
+
+
+def test_export_round_trip_gives_identical_outputs(tmp_path, no_pickle):
+    torch.manual_seed(0)
+    wm = build_world_model(CFG).eval()
+    out = export_world_model(wm, CFG, tmp_path / "export")
+    meta = json.loads((out / "config.json").read_text())
+    assert meta == {"format": "hjepa-world-model", "version": 1, "levels": [1], "world_model_config": CFG}
+    loaded = load_world_model(out)
+    assert not loaded.training
+    assert_same_outputs(wm, loaded)
+    encoder = load_encoder(out)
+    frames = torch.rand(2, 3, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(encoder(frames), wm.encode(frames)) and encoder(frames).shape == (2, 3, 16)
+
+
+def test_checkpoint_loads_directly_and_through_an_export(tmp_path, no_pickle):
+    wm = write_ckpt(tmp_path / "last.ckpt")
+    assert_same_outputs(wm, load_world_model(tmp_path / "last.ckpt"))
+    out = export_checkpoint(tmp_path / "last.ckpt", tmp_path / "export")
+    assert_same_outputs(wm, load_world_model(out))
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]
+
+
+def test_tied_weights_are_exported(tmp_path):
+    wm = build_world_model(CFG)
+    wm.predictor.head.bias = wm.encoder.proj.bias  # two state-dict names, one storage
+    out = export_world_model(wm, CFG, tmp_path / "tied")
+    loaded = load_world_model(out)
+    assert torch.equal(loaded.predictor.head.bias, wm.encoder.proj.bias)
+    assert torch.equal(loaded.encoder.proj.bias, wm.encoder.proj.bias)
+
+
+def test_upper_level_weights_are_skipped_and_level_2_is_refused(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    wm = build_world_model(CFG).eval()
+    out = export_world_model(wm, CFG, tmp_path / "export")
+    save_file(load_file(out / "model.safetensors") | {"level2.encoder.weight": torch.ones(2)}, out / "model.safetensors")
+    assert_same_outputs(wm, load_world_model(out))  # a future level-2 export still loads as level 1
+    with pytest.raises(ValueError, match=r"export.*no level-2 world model"):
+        load_world_model(out, level=2)
+    write_ckpt(tmp_path / "a.ckpt")
+    with pytest.raises(ValueError, match=r"a\.ckpt.*no level-2"):
+        load_encoder(tmp_path / "a.ckpt", level=2)
+
+
+class Boom:
+    """A pickle payload: unpickling it would create `sentinel`."""
+
+    def __init__(self, sentinel: Path) -> None:
+        self.sentinel = sentinel
+
+    def __reduce__(self):
+        return (Path.touch, (self.sentinel,))
+
+
+def test_not_a_checkpoint_is_named_and_never_unpickled(tmp_path):
+    sentinel = tmp_path / "unpickled"
+    bad = {
+        "random.ckpt": bytes(range(256)) * 4,
+        "notes.ckpt": b"hello, I am a text file\n",
+        "raw.ckpt": pickle.dumps({"state_dict": Boom(sentinel)}, protocol=2),
+    }
+    for name, data in bad.items():
+        (tmp_path / name).write_bytes(data)
+    torch.save({"hyper_parameters": {"world_model_config": CFG}, "state_dict": Boom(sentinel)}, tmp_path / "torch.ckpt")
+    for name in [*bad, "torch.ckpt"]:
+        with pytest.raises(ValueError, match=rf"{name}: not an hjepa checkpoint"):
+            load_world_model(tmp_path / name)
+    assert not sentinel.exists()
+
+
+def test_missing_and_incomplete_inputs_name_the_file_or_field(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        load_world_model(tmp_path / "nowhere")
+    torch.save({"hyper_parameters": {}, "state_dict": {}}, tmp_path / "nocfg.ckpt")
+    with pytest.raises(ValueError, match=r"nocfg\.ckpt.*world_model_config"):
+        load_world_model(tmp_path / "nocfg.ckpt")
+    torch.save({"hyper_parameters": {"world_model_config": CFG}, "state_dict": {"expander.w": torch.zeros(1)}},
+               tmp_path / "noweights.ckpt")
+    with pytest.raises(ValueError, match=r"noweights\.ckpt.*world_model\.\*"):
+        load_world_model(tmp_path / "noweights.ckpt")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"config\.json"):
+        load_world_model(tmp_path / "empty")
+    out = export_world_model(build_world_model(CFG), CFG, tmp_path / "export")
+    (out / "config.json").write_text(json.dumps({"format": "other"}))
+    with pytest.raises(ValueError, match=r"config\.json.*format"):
+        load_world_model(out)
+    (out / "config.json").write_text(json.dumps({"format": "hjepa-world-model", "version": 1, "levels": [1]}))
+    with pytest.raises(ValueError, match=r"config\.json.*world_model_config"):
+        load_world_model(out)
+    (out / "config.json").write_text(json.dumps({"format": "hjepa-world-model", "version": 2, "world_model_config": CFG}))
+    with pytest.raises(ValueError, match=r"config\.json.*version 2"):
+        load_world_model(out)
+
+
+def test_weights_that_do_not_fit_the_architecture_name_the_parameter(tmp_path):
+    write_ckpt(tmp_path / "wide.ckpt", {**CFG, "encoder": {**CFG["encoder"], "embed_dim": 32}})
+    ckpt = torch.load(tmp_path / "wide.ckpt", weights_only=True)
+    ckpt["hyper_parameters"]["world_model_config"] = CFG  # config says 16, weights are 32
+    torch.save(ckpt, tmp_path / "mismatch.ckpt")
+    with pytest.raises(ValueError, match=r"mismatch\.ckpt.*encoder\.proj\.weight is \(32, 2048\).*\(16, 2048\)"):
+        load_world_model(tmp_path / "mismatch.ckpt")
+    with pytest.raises(ValueError, match=r"encoder\.proj\.weight"):
+        export_world_model(build_world_model({**CFG, "encoder": {**CFG["encoder"], "embed_dim": 32}}), CFG, tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+    with pytest.raises(ValueError, match=r"y: world_model_config is not plain JSON"):
+        export_world_model(build_world_model(CFG), {**CFG, "encoder": {**CFG["encoder"], "img_size": np.int64(32)}},
+                           tmp_path / "y")
+    assert not (tmp_path / "y").exists()
+    bad_cfg = {**CFG, "predictor": {**CFG["predictor"], "hiden_dim": 8}}
+    torch.save({"hyper_parameters": {"world_model_config": bad_cfg}, "state_dict": ckpt["state_dict"]}, tmp_path / "badcfg.ckpt")
+    with pytest.raises(ValueError, match=r"badcfg\.ckpt: world_model_config: predictor\.hiden_dim"):
+        load_world_model(tmp_path / "badcfg.ckpt")

@@ -1,0 +1,67 @@
+"""`hjepa fit` through LightningCLI: YAML config, overrides, checkpoints and resuming with --ckpt_path last."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from hjepa.cli import main
+from hjepa.train.cli import run_lightning_cli
+from hjepa.train.run_config import write_run_config
+
+CONFIG = Path(__file__).parents[2] / "configs" / "tiny_cpu.yaml"
+
+
+def tiny_config(tmp_path: Path, shards: Path) -> Path:
+    """configs/tiny_cpu.yaml made tiny and pointed at tmp_path."""
+    return write_run_config(CONFIG, tmp_path, {
+        "trainer": {"val_check_interval": None, "limit_val_batches": 0, "enable_progress_bar": False,
+                    "callbacks": [{"class_path": "hjepa.train.callbacks.StepCheckpoint",
+                                   "init_args": {"save_last": True, "every_n_train_steps": 3, "save_top_k": -1}},
+                                  {"class_path": "hjepa.train.callbacks.LossCurvePlot"}]},
+        "model": {"encoder": {"name": "convnet_tiny", "embed_dim": 16, "img_size": 32, "width": 8},
+                  "predictor": {"kind": "gru", "hidden_dim": 16}, "expander": [32]},
+        "data": {"shards": str(shards), "num_frames": 4, "batch_size": 8, "num_workers": 0, "decoder": "pyav",
+                 "train_batches_per_epoch": 4},
+    })
+
+
+def checkpoint(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def history_steps(ckpt: dict) -> list[int]:
+    (state,) = [v for k, v in ckpt["callbacks"].items() if k.startswith("LossCurvePlot")]
+    return [step for step, _ in state["history"]["train/loss"]]
+
+
+def test_fit_then_resume_from_last_continues_at_the_saved_step(tiny_rooms, tmp_path):
+    config = tiny_config(tmp_path, tiny_rooms)
+    run_lightning_cli(["fit", "--config", str(config), "--trainer.max_steps", "6"])
+    first = checkpoint(tmp_path / "checkpoints" / "last.ckpt")
+    assert first["global_step"] == 6
+    cli = run_lightning_cli(["fit", "--config", str(config), "--trainer.max_steps", "10", "--ckpt_path", "last"])
+    assert cli.trainer.global_step == 10
+    second = checkpoint(tmp_path / "checkpoints" / "last.ckpt")
+    assert second["global_step"] == 10
+    # one continuous history: the resumed run started at step 6, not at 0
+    steps = history_steps(second)
+    assert steps == list(range(steps[0], steps[0] + 10))
+    resolved = list(tmp_path.rglob("config.yaml"))
+    assert any(p.parent != tmp_path for p in resolved), "the resolved config is saved with the run"
+    assert (tmp_path / "logs").exists() and list(tmp_path.rglob("loss_curve.png"))
+
+
+def test_overrides_reach_the_model(tiny_rooms, tmp_path):
+    config = tiny_config(tmp_path, tiny_rooms)
+    cli = run_lightning_cli(["fit", "--config", str(config), "--trainer.max_steps", "1",
+                             "--model.encoder.embed_dim", "12", "--model.lr", "0.01"])
+    assert cli.model.world_model.encoder.embed_dim == 12 and cli.model.hparams.lr == 0.01
+    assert cli.model.world_model.encoder.img_size == 32, "an override of one field keeps the others"
+
+
+def test_unknown_config_field_is_named(tiny_rooms, tmp_path, capsys):
+    config = tiny_config(tmp_path, tiny_rooms)
+    with pytest.raises(SystemExit):
+        main(["fit", "--config", str(config), "--model.learning_rate", "0.1"])
+    assert "learning_rate" in capsys.readouterr().err

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from hjepa.data.datamodule import frames_to_float
+from hjepa.models.tubelet import tubelet_actions, tubelet_states
 
 
 class Encodes(Protocol):
@@ -33,7 +34,14 @@ def encode_split(
     device: torch.device | str = "cpu",
     max_batches: int | None = None,
 ) -> EncodedSplit:
-    """Encode up to `max_batches` batches of `loader` with every model (one decode serves all models)."""
+    """Encode up to `max_batches` batches of `loader` with every model (one decode serves all models).
+
+    With a tubelet encoder (t frames -> one state), ground truth and actions are aligned to tubelets.
+    """
+    tubelet = {getattr(getattr(m, "encoder", None), "tubelet", 1) for m in models.values()}
+    if len(tubelet) != 1:
+        raise ValueError(f"models to compare use different encoder.tubelet values {sorted(tubelet)}")
+    (t,) = tubelet
     reprs: dict[str, list[Tensor]] = {name: [] for name in models}
     states, actions, labels = [], [], []
     for index, batch in enumerate(loader):
@@ -42,8 +50,8 @@ def encode_split(
         batch = frames_to_float(dict(batch, frames=batch["frames"].to(device, non_blocking=True)))
         for name, model in models.items():
             reprs[name].append(model.encode(batch["frames"]).float().cpu())
-        states.append(batch["states"])
-        actions.append(batch["actions"])
+        states.append(tubelet_states(batch["states"], t))
+        actions.append(tubelet_actions(batch["actions"], t))
         labels.append(batch["labels"])
     if not states:  # empty split: the caller decides whether that is an error
         return EncodedSplit({name: torch.empty(0) for name in models}, torch.empty(0), torch.empty(0), {})

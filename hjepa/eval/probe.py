@@ -85,11 +85,13 @@ def run_linear_probe(
     and probe_rollout_r2.png; returns the flat scores of probe.json.
     """
     start = time.perf_counter()
-    num_frames = rollout_k + 1 if num_frames is None else num_frames
-    if num_frames < rollout_k + 1:
-        raise ValueError(f"num_frames={num_frames} must be >= rollout_k + 1 = {rollout_k + 1}")
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     models = _models(model_path, seed + 1, device)
+    tubelet = models["trained"].encoder.tubelet  # frames per encoded state (1: per-frame encoder)
+    num_frames = (rollout_k + 1) * tubelet if num_frames is None else num_frames
+    if num_frames // tubelet < rollout_k + 1:
+        raise ValueError(f"num_frames={num_frames} gives {num_frames // tubelet} states (encoder.tubelet="
+                         f"{tubelet}); rollout_k={rollout_k} needs rollout_k + 1 = {rollout_k + 1}")
     dm = VideoDataModule(data, num_frames=num_frames, frame_stride=frame_stride, batch_size=batch_size,
                          num_workers=num_workers, resampled=False, val_fraction=val_fraction, seed=seed)
     train, val = (_encode(dm, split, models, device, max_batches) for split in ("train", "val"))

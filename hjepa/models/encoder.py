@@ -61,7 +61,8 @@ def _create_timm(
 
 
 class FrameEncoder(nn.Module):
-    """Encodes each frame independently: frames (B, T, C, H, W) in [0, 1] -> states (B, T, D)."""
+    """Encodes each frame, or each tubelet of `tubelet` consecutive frames stacked channel-wise,
+    independently: frames (B, T, C, H, W) in [0, 1] -> states (B, T // tubelet, D)."""
 
     def __init__(
         self,
@@ -70,11 +71,16 @@ class FrameEncoder(nn.Module):
         img_size: int = 64,
         in_chans: int = 3,
         pretrained: bool = False,
+        tubelet: int = 1,
         **timm_kwargs: Any,
     ) -> None:
         super().__init__()
+        if tubelet < 1:
+            raise ValueError(f"encoder.tubelet: expected >= 1 frames per tubelet, got {tubelet}")
         self.embed_dim = embed_dim
         self.img_size = img_size
+        self.tubelet = tubelet
+        frame_chans, in_chans = in_chans, in_chans * tubelet  # a tubelet stacks its frames channel-wise
         if name in LOCAL_BACKBONES:
             if pretrained:
                 raise ValueError(f"encoder.pretrained: local backbone {name!r} has no pretrained weights")
@@ -83,13 +89,13 @@ class FrameEncoder(nn.Module):
             except TypeError as err:
                 fields = ", ".join(f"encoder.{k}" for k in sorted(timm_kwargs))
                 raise ValueError(f"{fields}: unknown field for the local backbone {name!r} ({err})") from err
-            mean = std = (0.5,) * in_chans
+            mean = std = (0.5,) * frame_chans
         elif timm.is_model(name):
             self.backbone = _create_timm(name, img_size, in_chans, pretrained, timm_kwargs)
             cfg = self.backbone.pretrained_cfg
             # Pretrained weights expect their own normalisation; it is defined for 3-channel input only.
-            same_chans = in_chans == len(cfg.get("mean", ()))
-            mean, std = (cfg["mean"], cfg["std"]) if same_chans else ((0.5,) * in_chans, (0.5,) * in_chans)
+            same_chans = frame_chans == len(cfg.get("mean", ()))
+            mean, std = (cfg["mean"], cfg["std"]) if same_chans else ((0.5,) * frame_chans, (0.5,) * frame_chans)
         else:
             raise _unknown_name_error(name)
         self.register_buffer("mean", torch.tensor(mean).view(-1, 1, 1), persistent=False)
@@ -97,9 +103,12 @@ class FrameEncoder(nn.Module):
         self.proj = nn.Linear(self.backbone.num_features, embed_dim)
 
     def forward(self, frames: Tensor) -> Tensor:
-        """(B, T, C, H, W) -> (B, T, D)."""
+        """(B, T, C, H, W) -> (B, T // tubelet, D)."""
         b, t, c, h, w = frames.shape
         if (h, w) != (self.img_size, self.img_size):
             raise ValueError(f"encoder.img_size is {self.img_size} but frames are {h}x{w}")
-        x = (frames.reshape(b * t, c, h, w) - self.mean) / self.std
-        return self.proj(self.backbone(x)).view(b, t, self.embed_dim)
+        if t % self.tubelet:
+            raise ValueError(f"encoder.tubelet={self.tubelet} does not divide the clip's {t} frames")
+        x = (frames - self.mean) / self.std
+        x = x.reshape(b * (t // self.tubelet), self.tubelet * c, h, w)
+        return self.proj(self.backbone(x)).view(b, t // self.tubelet, self.embed_dim)

@@ -18,6 +18,7 @@ from torch import Tensor
 from hjepa.losses import VICReg, VICRegOutput
 from hjepa.losses.diagnostics import effective_rank, embedding_std
 from hjepa.models import Expander, build_world_model
+from hjepa.models.tubelet import tubelet_actions
 
 
 class JEPAModule(L.LightningModule):
@@ -26,7 +27,8 @@ class JEPAModule(L.LightningModule):
     Args:
         encoder: `FrameEncoder` fields (`name`: timm or local backbone, `embed_dim`, `img_size`, ...).
         predictor: predictor fields (`kind`: gru | transformer, `hidden_dim`, ...).
-        action_dim: width of the clip actions (world action size x data.frame_stride).
+        action_dim: width of the clip actions (world action size x data.frame_stride); with
+            `encoder.tubelet` t > 1 the predictor steps from tubelet to tubelet on t actions at once.
         expander: widths of the VICReg expander MLP; `[]` applies VICReg to the states themselves.
         vicreg: `VICReg` coefficients (`inv_coeff`, `var_coeff`, `cov_coeff`, `gamma`, `eps`).
         rollout_weight: share of the loss from autoregressive rollouts (the rest is teacher-forced
@@ -53,7 +55,7 @@ class JEPAModule(L.LightningModule):
             raise ValueError(f"model.rollout_weight: expected in [0, 1], got {rollout_weight}")
         self.world_model_config = {
             "encoder": dict(encoder or {"name": "convnet_tiny", "embed_dim": 128}),
-            "predictor": {**(predictor or {"kind": "gru"}), "action_dim": action_dim},
+            "predictor": {**(predictor or {"kind": "gru"}), "action_dim": action_dim * (encoder or {}).get("tubelet", 1)},
         }
         self.hparams["world_model_config"] = self.world_model_config
         self.world_model = build_world_model(self.world_model_config)
@@ -75,7 +77,8 @@ class JEPAModule(L.LightningModule):
                 f"model.action_dim={self.hparams.action_dim} but the data gives actions of width "
                 f"{actions.shape[-1]} (world action size x data.frame_stride)"
             )
-        states = self.world_model.encode(frames)  # (B, T, D)
+        actions = tubelet_actions(actions, self.world_model.encoder.tubelet)
+        states = self.world_model.encode(frames)  # (B, T // tubelet, D)
         target = states[:, 1:]
         teacher_forced = self.world_model.predictor.predict_teacher_forced(states, actions)  # (B, T-1, D)
         rollout = self.world_model.unroll(states[:, 0], actions)  # (B, T-1, D)

@@ -182,3 +182,18 @@ def test_batches_become_float_after_transfer(shard_dir):
     batch = data.on_after_batch_transfer(next(iter(data.train_dataloader())), 0)
     assert batch["frames"].dtype == torch.float32 and batch["frames"].max() <= 1.0
     assert batch["frames"].shape == (2, 4, 3, 32, 32) and batch["actions"].shape == (2, 3, 2)
+
+
+def test_pipe_urls_stream_shards_from_a_command(shard_dir):
+    data = VideoDataModule(f"pipe:cat {shard_dir}/shard-{{000000..000007}}.tar", num_frames=4, batch_size=8,
+                           num_workers=2, decoder="pyav", resampled=False, val_fraction=0.0)
+    keys = {k.split("@")[0] for b in data.loader(data.dataset("all")) for k in b["key"]}
+    assert len(keys) == 40 and data.skipped_shards == 0
+
+
+def test_failing_pipe_url_is_skipped_counted_and_named(shard_dir, caplog):
+    urls = [f"pipe:cat {shard_dir}/shard-000000.tar", "pipe:cat /nonexistent/bucket/shard-000001.tar"]
+    dataset = ClipDataset(urls, ClipSpec(num_frames=4))
+    keys = {c["key"].split("@")[0] for c in dataset}
+    assert len(keys) == 5 and dataset.counter.shards == 1
+    assert "/nonexistent/bucket/shard-000001.tar" in caplog.text

@@ -59,3 +59,17 @@ def test_bad_fields_are_named(kwargs, field):
 def test_frames_of_the_wrong_size_are_refused():
     with pytest.raises(ValueError, match=r"encoder\.img_size"):
         FrameEncoder(img_size=64)(_frames(size=32))
+
+
+def test_tubelet_encoder_maps_groups_of_frames_to_one_state():
+    encoder = FrameEncoder("convnet_tiny", embed_dim=8, img_size=32, width=8, tubelet=2)
+    frames = torch.rand(3, 6, 3, 32, 32)
+    states = encoder(frames)
+    assert states.shape == (3, 3, 8)
+    # tubelet i sees exactly frames 2i and 2i+1: changing frame 5 changes only the last state
+    changed = frames.clone()
+    changed[:, 5] = torch.rand(3, 3, 32, 32)
+    after = encoder(changed)
+    assert torch.equal(after[:, :2], states[:, :2]) and not torch.allclose(after[:, 2], states[:, 2])
+    with pytest.raises(ValueError, match="encoder.tubelet"):
+        encoder(torch.rand(1, 5, 3, 32, 32))

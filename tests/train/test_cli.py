@@ -65,3 +65,23 @@ def test_unknown_config_field_is_named(tiny_rooms, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["fit", "--config", str(config), "--model.learning_rate", "0.1"])
     assert "learning_rate" in capsys.readouterr().err
+
+
+def test_bf16_mixed_precision_trains(tiny_rooms, tmp_path):
+    config = tiny_config(tmp_path, tiny_rooms)
+    cli = run_lightning_cli(["fit", "--config", str(config), "--trainer.max_steps", "2",
+                             "--trainer.precision", "bf16-mixed"])
+    assert cli.trainer.precision == "bf16-mixed"
+    assert torch.isfinite(cli.trainer.callback_metrics["train/loss"])
+
+
+def test_wandb_logger_works_offline(tiny_rooms, tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    config = tiny_config(tmp_path, tiny_rooms)
+    run_lightning_cli(["fit", "--config", str(config), "--trainer.max_steps", "2",
+                       "--trainer.logger", "lightning.pytorch.loggers.WandbLogger",
+                       "--trainer.logger.offline", "true", "--trainer.logger.save_dir", str(tmp_path),
+                       "--trainer.logger.project", "hjepa-test"])
+    runs = list((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1 and list(runs[0].glob("*.wandb")), "an offline run to `wandb sync` later"

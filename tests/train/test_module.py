@@ -83,3 +83,19 @@ def test_trained_world_model_beats_random_encoder_and_copy_last(tiny_rooms, tmp_
                               num_workers=0, val_fraction=0.25)
     assert scores["probe_r2_trained"] > 0.85 and scores["probe_r2_trained"] > scores["probe_r2_random"] + 0.2
     assert scores["probe_r2_rollout"] > scores["probe_r2_copy_last"] + 0.1, scores
+
+
+def test_tubelet_model_trains_and_probes_end_to_end(tiny_rooms, tmp_path):
+    from hjepa.eval.probe import run_linear_probe
+    from hjepa.export import export_world_model
+
+    torch.manual_seed(0)
+    data = VideoDataModule(str(tiny_rooms), num_frames=6, batch_size=8, num_workers=0, train_batches_per_epoch=3,
+                           val_fraction=0.0, decoder="pyav")
+    model = JEPAModule(encoder={**ENCODER, "tubelet": 2}, predictor=PREDICTOR, expander=[32])
+    assert model.world_model.predictor.action_dim == 4, "a tubelet transition takes 2 actions of width 2"
+    L.Trainer(max_steps=3, accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+              enable_model_summary=False).fit(model, data)
+    export_world_model(model.world_model, model.world_model_config, tmp_path / "export")
+    scores = run_linear_probe(tmp_path / "export", str(tiny_rooms), tmp_path / "probe", rollout_k=3, num_workers=0)
+    assert scores["rollout_k"] == 3 and all(map(torch.isfinite, map(torch.tensor, (scores["probe_r2_rollout"], scores["probe_r2_trained"]))))

@@ -1,0 +1,213 @@
+"""Cost module (seed paper sec. 3.2, 3.3, fig. 6-7): immutable intrinsic cost, trainable critic, and their sum.
+
+Every cost maps predicted states (..., H, D) and actions (..., H, A) to a cost with the leading shape (...),
+vectorized over any leading dims (batch, candidates) and differentiable w.r.t. states and actions.
+"""
+
+from collections.abc import Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from hjepa.agent.memory import Triplets
+
+
+def discounted_sum(x: Tensor, discount: float | None = None) -> Tensor:
+    """sum_h discount^h x[..., h]: (..., H) -> (...); discount None means a plain sum."""
+    if discount is None:
+        return x.sum(-1)
+    return (x * discount ** torch.arange(x.shape[-1], device=x.device, dtype=x.dtype)).sum(-1)
+
+
+class GoalDistanceCost(nn.Module):
+    """Squared L2 distance of each predicted state to a goal state in representation space: (..., H)."""
+
+    def __init__(self, goal: Tensor) -> None:
+        super().__init__()
+        self.register_buffer("goal", goal.detach().clone())
+
+    def set_goal(self, goal: Tensor) -> None:
+        """Goal (D,), or (..., D) matching the leading dims of the states, e.g. an encoded goal observation."""
+        self.goal = goal.detach().to(self.goal)
+
+    def forward(self, states: Tensor, actions: Tensor) -> Tensor:
+        return (states - self.goal.unsqueeze(-2)).pow(2).sum(-1)
+
+
+class RegionAvoidanceCost(nn.Module):
+    """Soft hinge softplus(k (radius - |P s - centre|)) / k on a position read by a fixed linear probe P: (..., H).
+
+    About radius - distance inside the circular region, about 0 outside; its gradient pushes states out.
+    """
+
+    def __init__(
+        self, probe_weight: Tensor, probe_bias: Tensor, centre: Tensor, radius: float, sharpness: float = 10.0
+    ) -> None:
+        super().__init__()
+        self.register_buffer("probe_weight", probe_weight.detach().clone())  # (S, D)
+        self.register_buffer("probe_bias", probe_bias.detach().clone())  # (S,)
+        self.register_buffer("centre", centre.detach().clone())  # (S,)
+        self.radius, self.sharpness = radius, sharpness
+
+    def forward(self, states: Tensor, actions: Tensor) -> Tensor:
+        position = states @ self.probe_weight.T + self.probe_bias
+        # eps keeps the gradient finite at the centre, where the norm is not differentiable
+        distance = ((position - self.centre).pow(2).sum(-1) + 1e-12).sqrt()
+        return F.softplus(self.sharpness * (self.radius - distance)) / self.sharpness
+
+
+class ActionMagnitudeCost(nn.Module):
+    """Squared action norm per step, an energy-consumption drive (sec. 3.2): (..., H)."""
+
+    def forward(self, states: Tensor, actions: Tensor) -> Tensor:
+        return actions.pow(2).sum(-1)
+
+
+class IntrinsicCost(nn.Module):
+    """IC(s) = sum_i u_i IC_i(s) over named immutable sub-costs (sec. 3.2, fig. 6).
+
+    Holds no parameters, only buffers, so no optimizer and no gradient can change it; the weights u_i
+    change only through `set_weights` (the configurator). Sub-costs holding parameters are refused.
+    """
+
+    def __init__(self, costs: Mapping[str, nn.Module], weights: Mapping[str, float] | None = None) -> None:
+        super().__init__()
+        for name, cost in costs.items():
+            if any(True for _ in cost.parameters()):
+                raise ValueError(f"intrinsic sub-cost {name!r} has parameters; an intrinsic cost must be immutable")
+        self.costs = nn.ModuleDict(costs)
+        self.register_buffer("weights", torch.ones(len(costs)))
+        self.set_weights(weights or {})
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.costs)
+
+    @torch.no_grad()
+    def set_weights(self, weights: Mapping[str, float]) -> None:
+        """Set u_i for the named sub-costs (others keep theirs); unknown names -> KeyError."""
+        for name, w in weights.items():
+            if name not in self.costs:
+                raise KeyError(f"{name!r} is not an intrinsic sub-cost; known: {self.names}")
+            self.weights[self.names.index(name)] = w
+
+    def per_step(self, states: Tensor, actions: Tensor) -> Tensor:
+        """Weighted IC of each step, the energies stored as triplets for the critic: (..., H)."""
+        return sum(w * cost(states, actions) for w, cost in zip(self.weights, self.costs.values()))
+
+    def terms(self, states: Tensor, actions: Tensor, discount: float | None = None) -> dict[str, Tensor]:
+        """Unweighted (discounted) sum over H of each sub-cost: name -> (...)."""
+        return {name: discounted_sum(cost(states, actions), discount) for name, cost in self.costs.items()}
+
+    def forward(self, states: Tensor, actions: Tensor, discount: float | None = None) -> Tensor:
+        """sum_h discount^h sum_i u_i IC_i: states (..., H, D), actions (..., H, A) -> (...)."""
+        return sum(w * t for w, t in zip(self.weights, self.terms(states, actions, discount).values()))
+
+
+def targets_from_trajectory(costs: Tensor, horizon: int, discount: float) -> Tensor:
+    """Future intrinsic cost sum_{k<horizon} discount^k costs[t+k], truncated at the end: (..., T) -> (..., T)."""
+    padded = F.pad(costs, (0, horizon - 1))
+    windows = padded.unfold(-1, horizon, 1)  # (..., T, horizon)
+    return (windows * discount ** torch.arange(horizon, device=costs.device, dtype=costs.dtype)).sum(-1)
+
+
+def critic_targets(triplets: Triplets, horizon: int, discount: float) -> tuple[Tensor, Tensor]:
+    """(N, D) states and (N,) critic targets, computed within each episode ordered by tau (sec. 3.3, fig. 7).
+
+    Taus of an episode must be consecutive; sums are truncated at the last stored step of the episode.
+    """
+    states, targets = [], []
+    for ep in triplets.episode.unique():
+        idx = (triplets.episode == ep).nonzero().squeeze(-1)
+        idx = idx[triplets.tau[idx].argsort()]
+        if (triplets.tau[idx].diff() != 1).any():
+            raise ValueError(f"episode {int(ep)} has missing or repeated time steps")
+        states.append(triplets.states[idx])
+        targets.append(targets_from_trajectory(triplets.costs[idx], horizon, discount))
+    return torch.cat(states), torch.cat(targets)
+
+
+class TrainableCritic(nn.Module):
+    """TC(s) = sum_j v_j TC_j(s): MLP sub-critics predicting sum_{k<horizon} discount^k IC(s_{tau+k}) (sec. 3.2-3.3).
+
+    Every sub-critic is trained on that same target; the configurator mixes them through `set_weights`
+    (default: their mean).
+    """
+
+    def __init__(
+        self, state_dim: int, num_critics: int = 1, hidden_dim: int = 64, horizon: int = 16, discount: float = 0.95
+    ) -> None:
+        super().__init__()
+        self.horizon, self.discount = horizon, discount
+        self.critics = nn.ModuleList(
+            nn.Sequential(
+                nn.Linear(state_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, hidden_dim), nn.ReLU(),
+                nn.Linear(hidden_dim, 1),
+            )
+            for _ in range(num_critics)
+        )
+        self.register_buffer("weights", torch.full((num_critics,), 1.0 / num_critics))
+
+    @torch.no_grad()
+    def set_weights(self, weights: Sequence[float]) -> None:
+        """Set the mixing weights v_j, one per sub-critic."""
+        self.weights.copy_(torch.as_tensor(weights, dtype=self.weights.dtype))
+
+    def per_critic(self, states: Tensor) -> Tensor:
+        """Each sub-critic's prediction: (..., D) -> (..., J)."""
+        return torch.cat([critic(states) for critic in self.critics], dim=-1)
+
+    def forward(self, states: Tensor) -> Tensor:
+        """(..., D) -> (...)."""
+        return self.per_critic(states) @ self.weights
+
+    def fit(self, triplets: Triplets, steps: int, lr: float = 1e-3) -> list[float]:
+        """Full-batch Adam on the squared error of every sub-critic to the discounted future IC; returns losses."""
+        states, targets = critic_targets(triplets, self.horizon, self.discount)
+        optimizer = torch.optim.Adam(self.critics.parameters(), lr=lr)
+        losses = []
+        for _ in range(steps):
+            loss = (self.per_critic(states) - targets[:, None]).pow(2).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        return losses
+
+
+class Cost(nn.Module):
+    """C = ic_weight * IC + tc_weight * TC over a predicted trajectory (sec. 3.2): (..., H, D), (..., H, A) -> (...).
+
+    IC is summed over the H steps (discounted by `discount` if given). TC is applied to the last predicted
+    state only, discounted like that step: the critic estimates the intrinsic cost beyond the horizon
+    (a terminal value), while the steps inside the horizon are already priced exactly by IC.
+    """
+
+    def __init__(
+        self,
+        intrinsic: IntrinsicCost,
+        critic: TrainableCritic | None = None,
+        ic_weight: float = 1.0,
+        tc_weight: float = 1.0,
+        discount: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.intrinsic, self.critic, self.discount = intrinsic, critic, discount
+        self.register_buffer("ic_weight", torch.tensor(float(ic_weight)))
+        self.register_buffer("tc_weight", torch.tensor(float(tc_weight)))
+
+    @torch.no_grad()
+    def set_weights(self, ic_weight: float | None = None, tc_weight: float | None = None) -> None:
+        """Configurator control of the IC / TC balance; None keeps the current weight."""
+        if ic_weight is not None:
+            self.ic_weight.fill_(ic_weight)
+        if tc_weight is not None:
+            self.tc_weight.fill_(tc_weight)
+
+    def forward(self, states: Tensor, actions: Tensor) -> Tensor:
+        total = self.ic_weight * self.intrinsic(states, actions, self.discount)
+        if self.critic is None:
+            return total
+        last = 1.0 if self.discount is None else self.discount ** (states.shape[-2] - 1)
+        return total + self.tc_weight * self.critic(states[..., -1, :]) * last

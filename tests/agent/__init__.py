@@ -1,0 +1,1 @@
+"""Tests for hjepa.agent."""

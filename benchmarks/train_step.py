@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import torch
+import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.common import write_results
@@ -24,13 +25,18 @@ from hjepa.data.inspect import read_batches
 from hjepa.train.module import JEPAModule
 
 CONFIGS = {
-    "tiny": {"encoder": {"name": "convnet_tiny", "embed_dim": 64, "width": 16}, "predictor": {"kind": "gru", "hidden_dim": 128}},
-    "base": {"encoder": {"name": "resnet18", "embed_dim": 256}, "predictor": {"kind": "transformer", "hidden_dim": 256}},
+    # the model the demo trains (configs/tiny_cpu.yaml) and a GPU-sized one
+    "tiny": {k: v for k, v in yaml.safe_load((Path(__file__).parents[1] / "configs" / "tiny_cpu.yaml").read_text())["model"].items()
+             if k in ("encoder", "predictor", "expander", "action_dim")},
+    "base": {"encoder": {"name": "resnet18", "embed_dim": 256}, "predictor": {"kind": "transformer", "hidden_dim": 256},
+             "expander": [1024, 1024]},
 }
 
 
-def matmul_peak(dtype: torch.dtype, device: torch.device, size: int = 2048, repeats: int = 10) -> float:
-    """Dense matmul FLOP/s of this machine for `dtype`: the ceiling a training step is compared with."""
+def matmul_peak(dtype: torch.dtype, device: torch.device) -> float:
+    """Dense matmul FLOP/s of this machine for `dtype`: the ceiling a training step is compared with.
+    CPUs without native bf16 run it at a few GFLOP/s, hence the small size there."""
+    size, repeats = (4096, 20) if device.type == "cuda" else (512, 3)
     a, b = (torch.randn(size, size, device=device, dtype=dtype) for _ in range(2))
     a @ b
     _sync(device)
@@ -47,7 +53,7 @@ def _sync(device: torch.device) -> None:
 
 
 def step_figures(name: str, precision: str, batch: dict, device: torch.device, steps: int) -> dict:
-    model = JEPAModule(**CONFIGS[name], expander=[512, 512]).to(device)
+    model = JEPAModule(**CONFIGS[name]).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
 
@@ -91,11 +97,12 @@ def main() -> None:
     parser.add_argument("--num-frames", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS))
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     batch = {"frames": torch.rand(args.batch_size, args.num_frames, 3, 64, 64, device=device),
              "actions": torch.randn(args.batch_size, args.num_frames - 1, 2, device=device) * 0.03}
-    rows = [step_figures(name, precision, batch, device, args.steps) for name in args.configs for precision in ("fp32", "bf16")]
+    rows = [step_figures(name, precision, batch, device, args.steps) for name in args.configs for precision in args.precisions]
     loader = loader_clips_per_s(args.batch_size, args.num_frames, args.workers)
     for row in rows:
         row["loader_clips_per_s"] = round(loader, 1)

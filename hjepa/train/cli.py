@@ -7,6 +7,8 @@ log folder as `config.yaml`.
 
 from __future__ import annotations
 
+import warnings
+
 from lightning.pytorch.cli import LightningCLI
 
 from hjepa.data.datamodule import VideoDataModule
@@ -15,10 +17,13 @@ from hjepa.train.module import JEPAModule
 
 def run_lightning_cli(args: list[str]) -> LightningCLI:
     """Run `fit`, `validate`, ... with `args` as given after `hjepa`; returns the finished CLI."""
-    return LightningCLI(
-        JEPAModule,
-        VideoDataModule,
-        args=args,
-        seed_everything_default=0,
-        save_config_kwargs={"overwrite": True},
-    )
+    with warnings.catch_warnings():
+        # `args` is the whole command line here (from `hjepa` or the demo), not an addition to sys.argv.
+        warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
+        return LightningCLI(
+            JEPAModule,
+            VideoDataModule,
+            args=args,
+            seed_everything_default=0,
+            save_config_kwargs={"overwrite": True},
+        )

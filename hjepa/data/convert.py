@@ -67,7 +67,7 @@ def _square_crop(image: np.ndarray, size: int) -> np.ndarray:
     return image[top : top + size, left : left + size]
 
 
-def _decoded_frames(container: av.container.InputContainer, path: Path) -> Iterator[tuple[float, av.VideoFrame]]:
+def _decoded_frames(container: av.container.InputContainer) -> Iterator[tuple[float, av.VideoFrame]]:
     """(time in seconds, frame) for every frame of the first video stream."""
     if not container.streams.video:
         raise SkipFile("no video stream")
@@ -90,7 +90,7 @@ def read_source(path: Path, size: int | None, fps: float | None, codec: str) -> 
             encoder: VideoEncoder | None = None
             kept: list[int] = []
             next_time, decoded, shape = 0.0, 0, None
-            for index, (time, frame) in enumerate(_decoded_frames(container, path)):
+            for index, (time, frame) in enumerate(_decoded_frames(container)):
                 decoded += 1
                 shape = (frame.height, frame.width)
                 # A source frame is shown during [time, time + 1/source_fps): it fills every output

@@ -98,20 +98,21 @@ class JEPAModule(L.LightningModule):
             "states": states.detach(),
         }
 
-    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        terms = self.losses(batch)
-        batch_size = batch["frames"].shape[0]
+    def _log_terms(self, split: str, terms: dict[str, Tensor], batch_size: int) -> None:
+        """Log every loss term as `<split>/<name>` (validation values averaged over ranks)."""
         for name, value in terms.items():
             if name != "states":
-                self.log(f"train/{name}", value, prog_bar=name in ("loss", "pred_loss_rollout"), batch_size=batch_size)
+                self.log(f"{split}/{name}", value, batch_size=batch_size, sync_dist=split == "val",
+                         prog_bar=split == "train" and name in ("loss", "pred_loss_rollout"))
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        terms = self.losses(batch)
+        self._log_terms("train", terms, batch["frames"].shape[0])
         return terms["loss"]
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         terms = self.losses(batch)
-        batch_size = batch["frames"].shape[0]
-        for name, value in terms.items():
-            if name != "states":
-                self.log(f"val/{name}", value, batch_size=batch_size, sync_dist=True)
+        self._log_terms("val", terms, batch["frames"].shape[0])
         self._val_states.append(terms["states"].flatten(0, 1).float().cpu())
 
     def on_validation_epoch_end(self) -> None:

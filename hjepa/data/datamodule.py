@@ -2,15 +2,18 @@
 
 Batches are dicts: `frames` `(B, T, 3, H, W)` (uint8 in workers, float in [0, 1] once on the device),
 `actions` `(B, T-1, A*stride)`, `states` `(B, T, S)`, `labels` (dict of per-episode tensors), `key`.
+The data position (epoch, training batches consumed in it) is part of every checkpoint, so a run
+resumed mid-epoch reads on from where the interrupted one stopped (resampled mode).
 """
 
 from __future__ import annotations
 
 import glob
+import itertools
 import math
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import braceexpand
 import lightning as L
@@ -49,6 +52,19 @@ def frames_to_float(batch: dict[str, Any]) -> dict[str, Any]:
     if batch["frames"].dtype == torch.uint8:
         batch["frames"] = batch["frames"].float().div_(255.0)
     return batch
+
+
+class PositionedLoader(DataLoader):
+    """A DataLoader that asks `position()` for (epoch, first batch) each time an epoch starts, and
+    passes it to its `ClipDataset` before the workers copy it."""
+
+    def __init__(self, dataset: ClipDataset, position: Callable[[], tuple[int, int]], **kwargs: Any) -> None:
+        super().__init__(dataset, **kwargs)
+        self.position = position
+
+    def __iter__(self) -> Iterator[Any]:
+        self.dataset.set_position(*self.position())
+        return super().__iter__()
 
 
 class VideoDataModule(L.LightningDataModule):
@@ -101,6 +117,9 @@ class VideoDataModule(L.LightningDataModule):
         self._urls: list[str] | None = None
         self._val_urls: list[str] | None = None
         self._decoder: str | None = None
+        # (epoch, training batches consumed in it): counted as batches reach the model, restored on resume
+        self._epoch, self._consumed = -1, 0
+        self._resume: tuple[int, int] | None = None
 
     # ----- resolution (main process, so bad paths fail before any worker starts)
     def setup(self, stage: str | None = None) -> None:
@@ -154,13 +173,17 @@ class VideoDataModule(L.LightningDataModule):
             rank=rank,
             world_size=world_size,
             counter=self.counter,
+            batch_size=hp.batch_size,
         )
 
-    def loader(self, dataset: ClipDataset) -> DataLoader:
-        """A DataLoader over `dataset` with this module's batch size and workers."""
+    def loader(self, dataset: ClipDataset, position: Callable[[], tuple[int, int]] | None = None) -> DataLoader:
+        """A DataLoader over `dataset` with this module's batch size and workers; each epoch starts at
+        `position()` (epoch, first batch), by default the next epoch from its first batch."""
         hp = self.hparams
-        return DataLoader(
+        epochs = itertools.count()
+        return PositionedLoader(
             dataset,
+            position or (lambda: (next(epochs), 0)),
             batch_size=hp.batch_size,
             num_workers=hp.num_workers,
             pin_memory=hp.pin_memory,
@@ -169,7 +192,42 @@ class VideoDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self.loader(self.dataset("train"))
+        return self.loader(self.dataset("train"), self._train_position)
+
+    # ----- data position (fault tolerance)
+    def _train_position(self) -> tuple[int, int]:
+        """(epoch, first batch) of the training epoch starting now: the trainer's epoch, after the
+        batches a resumed run already consumed in it."""
+        trainer = getattr(self, "trainer", None)
+        epoch, start = (trainer.current_epoch if trainer is not None else self._epoch + 1), 0
+        if self._resume is not None:
+            saved_epoch, saved_batches = self._resume
+            self._resume = None
+            if saved_epoch == epoch and saved_batches < self.batches_per_epoch:
+                start = saved_batches
+            elif saved_epoch >= epoch:  # saved at the end of an epoch: the next one starts afresh
+                epoch = saved_epoch + 1
+            if start and not self.hparams.resampled:
+                warnings.warn("data.resampled=False: the resumed epoch is read again from its first batch", stacklevel=2)
+                start = 0
+        self._epoch, self._consumed = epoch, start
+        return epoch, start
+
+    @property
+    def batches_per_epoch(self) -> int | float:
+        """Training batches per epoch and rank in resampled mode (rounded up to whole worker rounds)."""
+        if not self.hparams.resampled:
+            return math.inf
+        workers = max(1, self.hparams.num_workers)
+        return math.ceil(self.hparams.train_batches_per_epoch / workers) * workers
+
+    def state_dict(self) -> dict[str, Any]:
+        """The data position saved in checkpoints: epoch and training batches consumed in it (equal
+        on every rank in resampled mode, so rank 0's checkpoint serves all ranks)."""
+        return {"epoch": self._epoch, "batches": self._consumed}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._resume = (int(state_dict["epoch"]), int(state_dict["batches"]))
 
     def val_dataloader(self) -> DataLoader | list:
         if self._val_urls is None and self.hparams.val_fraction == 0:
@@ -177,4 +235,7 @@ class VideoDataModule(L.LightningDataModule):
         return self.loader(self.dataset("val"))
 
     def on_after_batch_transfer(self, batch: dict[str, Any], dataloader_idx: int) -> dict[str, Any]:
+        trainer = getattr(self, "trainer", None)
+        if trainer is not None and trainer.training:
+            self._consumed += 1  # this batch reaches the model now (prefetched ones do not count yet)
         return frames_to_float(batch)

@@ -7,6 +7,10 @@ that reads them. Two modes:
 - resampled (`resampled=True`): each worker draws shards at random, forever, and the epoch is cut at
   `samples_per_worker`, so every rank yields the same number of batches and DDP never waits on
   a rank that ran out of data (training).
+Every random choice (shards, clip starts, augmentation, shuffling) is seeded by (seed, epoch, rank,
+worker), so an epoch's stream is reproducible; `set_position` starts it after the batches a run
+already consumed, which makes a resumed run read what the interrupted one would have read.
+The shuffle buffer holds undecoded clips, so skipping consumed clips costs no decoding.
 Corrupt samples and unreadable shards are skipped, logged with their location, and counted in a
 counter shared with the main process.
 """
@@ -64,6 +68,10 @@ class DataConfigError(ValueError):
     """The shards or the clip settings cannot work together; raised, never skipped."""
 
 
+# Unreadable shards in a row after which a reader stops: the storage is unreachable, not one shard bad.
+MAX_CONSECUTIVE_BAD_SHARDS = 16
+
+
 @dataclass(frozen=True)
 class ClipSpec:
     """How clips are cut from episodes and which episodes belong to this split."""
@@ -78,6 +86,17 @@ class ClipSpec:
 def episode_split(key: str, val_fraction: float) -> str:
     """Assign an episode to 'train' or 'val' from a hash of its key: stable across shards and runs."""
     return "val" if (zlib.crc32(key.encode()) % 10_000) < val_fraction * 10_000 else "train"
+
+
+@dataclass
+class ClipPlan:
+    """One clip chosen but not yet decoded: its raw sample (tar members as bytes), start frame and
+    augmentation seed. Shuffling plans instead of decoded clips keeps the buffer small and lets a
+    resumed run skip consumed clips without decoding them."""
+
+    sample: dict[str, Any]
+    start: int
+    augment_seed: int | None
 
 
 def distributed_position() -> tuple[int, int]:
@@ -104,6 +123,7 @@ class ClipDataset(IterableDataset):
         rank: int | None = None,
         world_size: int | None = None,
         counter: SkipCounter | None = None,
+        batch_size: int = 1,
     ) -> None:
         super().__init__()
         if not urls:
@@ -115,20 +135,27 @@ class ClipDataset(IterableDataset):
         self.shuffle_buffer, self.augment, self.seed = shuffle_buffer, augment, seed
         self.rank, self.world_size = rank, world_size
         self.counter = counter or SkipCounter()
-        self._iterations = 0  # distinguishes epochs when iterated in the main process
+        self.batch_size = batch_size
+        self.epoch, self.start_batch = 0, 0
+
+    def set_position(self, epoch: int, start_batch: int = 0) -> None:
+        """Read epoch `epoch` from its batch `start_batch` on (the batches before it were consumed).
+
+        DataLoader workers take batches in turn, so worker w of W skips its share of the first
+        `start_batch` batches (those with index % W == w), each `batch_size` clips.
+        """
+        self.epoch, self.start_batch = int(epoch), int(start_batch)
 
     # ----- shard selection
-    def _position(self) -> tuple[int, int, int, int, int]:
-        """(rank, world size, worker, workers, epoch seed) of the process iterating now."""
+    def _position(self) -> tuple[int, int, int, int]:
+        """(rank, world size, worker, workers) of the process iterating now."""
         rank, world_size = distributed_position()
         rank = self.rank if self.rank is not None else rank
         world_size = self.world_size if self.world_size is not None else world_size
         info = get_worker_info()
         if info is None:
-            self._iterations += 1
-            return rank, world_size, 0, 1, hash((self.seed, self._iterations)) & 0xFFFFFFFF
-        # DataLoader draws a fresh base seed per epoch from the (seeded) main process generator.
-        return rank, world_size, info.id, info.num_workers, (info.seed - info.id) & 0xFFFFFFFF
+            return rank, world_size, 0, 1
+        return rank, world_size, info.id, info.num_workers
 
     def _shard_stream(self, rank: int, world_size: int, worker: int, workers: int, rng: np.random.Generator) -> Iterator[dict[str, str]]:
         slot, slots = rank * workers + worker, world_size * workers
@@ -143,17 +170,31 @@ class ClipDataset(IterableDataset):
 
     def _samples(self, shards: Iterator[dict[str, str]]) -> Iterator[dict[str, Any]]:
         """Raw samples of each shard in turn; a shard that cannot be opened or read to its end is
-        counted once and the stream goes on with the next (its samples read so far are kept)."""
+        counted once and the stream goes on with the next (its samples read so far are kept).
+        `MAX_CONSECUTIVE_BAD_SHARDS` failures in a row raise: the shards are unreachable."""
+        failures = 0
         for shard in shards:
+            read = 0
             try:
-                yield from wds.tarfile_samples(iter([shard]), handler=wds.reraise_exception)
+                for sample in wds.tarfile_samples(iter([shard]), handler=wds.reraise_exception):
+                    read += 1
+                    yield sample
             except Exception as error:  # missing file, truncated or damaged tar, failing pipe: command
-                self.counter.add_shard(f"{shard['url']}: {type(error).__name__}: {error.args[0] if error.args else ''}")
+                reason = f"{shard['url']}: {type(error).__name__}: {error.args[0] if error.args else ''}"
+                self.counter.add_shard(reason)
+                failures = 0 if read else failures + 1
+                if failures >= MAX_CONSECUTIVE_BAD_SHARDS:
+                    raise DataConfigError(
+                        f"data.shards: {failures} shards in a row could not be read, the last {reason}; "
+                        "is the storage reachable (path, pipe: command, credentials)?"
+                    ) from error
+                continue
+            failures = 0
 
-    # ----- decoding
-    def _clips_of(self, sample: dict[str, Any], rng: np.random.Generator | None) -> list[dict[str, Any]]:
-        """Decode the clips of one raw sample (tar members as bytes)."""
-        key, where = sample["__key__"], f"{sample.get('__url__', '?')}:{sample['__key__']}"
+    # ----- planning and decoding
+    def _plans_of(self, sample: dict[str, Any], rng: np.random.Generator | None) -> list[ClipPlan]:
+        """The clips to cut from one raw sample, from its metadata only (no video decoding)."""
+        where = f"{sample.get('__url__', '?')}:{sample['__key__']}"
         video_ext = next((ext for ext in VIDEO_EXTENSIONS if ext in sample), None)
         if video_ext is None or "json" not in sample:
             members = sorted(k for k in sample if not k.startswith("__"))
@@ -161,61 +202,75 @@ class ClipDataset(IterableDataset):
                 f"{where}: expected members .json and a video (.{'/.'.join(VIDEO_EXTENSIONS)}), found "
                 f"{members}; is this an hjepa shard? (make them with 'hjepa generate' or 'hjepa shard')"
             )
+        total = int(json.loads(sample["json"])["num_frames"])
+        spec = self.clips
+        try:
+            starts = clip_starts(total, spec.num_frames, spec.frame_stride, spec.clips_per_episode, rng)
+        except ValueError as error:
+            raise DataConfigError(f"data.num_frames: {error} ({where})") from error
+        augmented = rng is not None and self.augment is not None
+        seeds = [int(rng.integers(2**63)) if augmented else None for _ in starts]
+        return [ClipPlan(sample, start, seed) for start, seed in zip(starts, seeds)]
+
+    def _decode(self, plan: ClipPlan) -> dict[str, Any]:
+        """Decode one planned clip: frames, the actions between them, states and labels."""
+        sample, spec = plan.sample, self.clips
+        key, where = sample["__key__"], f"{sample.get('__url__', '?')}:{sample['__key__']}"
         meta = json.loads(sample["json"])
         total = int(meta["num_frames"])
         states = load_npy(sample["states.npy"], f"{where}.states.npy") if "states.npy" in sample else np.zeros((total, 0), np.float32)
         actions = load_npy(sample["actions.npy"], f"{where}.actions.npy") if "actions.npy" in sample else np.zeros((total - 1, 0), np.float32)
         if states.ndim != 2 or states.shape[0] != total or actions.ndim != 2 or actions.shape[0] != total - 1:
             raise DecodeError(f"states {states.shape} / actions {actions.shape} do not match num_frames={total}")
-        spec = self.clips
-        try:
-            starts = clip_starts(total, spec.num_frames, spec.frame_stride, spec.clips_per_episode, rng)
-        except ValueError as error:
-            raise DataConfigError(f"data.num_frames: {error} ({where})") from error
-        wanted = sorted({int(i) for s in starts for i in frame_indices(s, spec.num_frames, spec.frame_stride)})
-        decoded = decode_video(sample[video_ext], wanted, self.decoder)
-        position = {frame: row for row, frame in enumerate(wanted)}
-        labels = {name: torch.as_tensor(value) for name, value in meta.get("labels", {}).items()}
-        clips = []
-        for start in starts:
-            indices = frame_indices(start, spec.num_frames, spec.frame_stride)
-            frames = torch.from_numpy(decoded[[position[int(i)] for i in indices]]).permute(0, 3, 1, 2)
-            if self.augment is not None and rng is not None:
-                frames = self.augment(frames, rng)
-            clips.append({
-                "frames": frames.contiguous(),
-                "actions": torch.from_numpy(clip_actions(actions, start, spec.num_frames, spec.frame_stride).astype(np.float32)),
-                "states": torch.from_numpy(states[indices].astype(np.float32)),
-                "labels": labels,
-                "key": f"{key}@{start}",
-            })
-        return clips
+        indices = frame_indices(plan.start, spec.num_frames, spec.frame_stride)
+        video_ext = next(ext for ext in VIDEO_EXTENSIONS if ext in sample)
+        frames = torch.from_numpy(decode_video(sample[video_ext], [int(i) for i in indices], self.decoder)).permute(0, 3, 1, 2)
+        if self.augment is not None and plan.augment_seed is not None:
+            frames = self.augment(frames, np.random.default_rng(plan.augment_seed))
+        return {
+            "frames": frames.contiguous(),
+            "actions": torch.from_numpy(clip_actions(actions, plan.start, spec.num_frames, spec.frame_stride).astype(np.float32)),
+            "states": torch.from_numpy(states[indices].astype(np.float32)),
+            "labels": {name: torch.as_tensor(value) for name, value in meta.get("labels", {}).items()},
+            "key": f"{key}@{plan.start}",
+        }
 
-    def _decoded(self, samples: Iterator[dict[str, Any]], rng: np.random.Generator | None) -> Iterator[dict[str, Any]]:
+    def _plans(self, samples: Iterator[dict[str, Any]], rng: np.random.Generator | None) -> Iterator[ClipPlan]:
         for sample in samples:
             if self.clips.split != "all" and episode_split(sample["__key__"], self.clips.val_fraction) != self.clips.split:
                 continue
             try:
-                clips = self._clips_of(sample, rng)
+                plans = self._plans_of(sample, rng)
             except DataConfigError:
                 raise
-            except Exception as error:  # any damage to one sample's bytes: skip it, count it, go on
-                where = f"{sample.get('__url__', '?')}:{sample['__key__']}"
-                self.counter.add_sample(where, f"{type(error).__name__}: {error}")
+            except Exception as error:  # damaged metadata: skip the sample, count it, go on
+                self.counter.add_sample(f"{sample.get('__url__', '?')}:{sample['__key__']}", f"{type(error).__name__}: {error}")
                 continue
-            yield from clips
+            yield from plans
+
+    def _clips(self, plans: Iterator[ClipPlan], skip: int) -> Iterator[dict[str, Any]]:
+        """Decoded clips of `plans` after the first `skip`, which are passed over undecoded; a damaged
+        sample is counted once and its clips are dropped."""
+        for position, plan in enumerate(plans):
+            if self.samples_per_worker is not None and position >= self.samples_per_worker:
+                return
+            if position < skip or plan.sample.get("__damaged__"):
+                continue
+            try:
+                yield self._decode(plan)
+            except Exception as error:  # any damage to one sample's bytes: skip it, count it, go on
+                plan.sample["__damaged__"] = True
+                where = f"{plan.sample.get('__url__', '?')}:{plan.sample['__key__']}"
+                self.counter.add_sample(where, f"{type(error).__name__}: {error}")
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        rank, world_size, worker, workers, epoch_seed = self._position()
-        rng = np.random.default_rng([self.seed, rank, worker, epoch_seed])
+        rank, world_size, worker, workers = self._position()
+        # the epoch enters through a hash of (seed, epoch + 1): a fixed function, the same in every process
+        rng = np.random.default_rng([self.seed, rank, worker, hash((self.seed, self.epoch + 1)) & 0xFFFFFFFF])
         shards = self._shard_stream(rank, world_size, worker, workers, rng)
-        samples = self._samples(shards)
-        clips = self._decoded(samples, rng if self.clips.split != "val" else None)
+        plans = self._plans(self._samples(shards), rng if self.clips.split != "val" else None)
         if self.shuffle_buffer:
             shuffle = wds.shuffle(self.shuffle_buffer, min(self.shuffle_buffer, 16), seed=int(rng.integers(2**31)))
-            clips = shuffle(clips)
-        for count, clip in enumerate(clips):
-            if self.samples_per_worker is not None and count >= self.samples_per_worker:
-                return
-            yield clip
-
+            plans = shuffle(plans)
+        consumed_batches = len(range(worker, self.start_batch, workers))
+        yield from self._clips(plans, consumed_batches * self.batch_size)

@@ -1,0 +1,67 @@
+"""SIGKILL mid-epoch, then `--ckpt_path last`: the run continues from the saved step, reads the clips the
+uninterrupted run read (data position in the checkpoint), and its losses match (same seed)."""
+
+import math
+import shutil
+from pathlib import Path
+
+import lightning as L
+import yaml
+
+from benchmarks.resume_continuity import plot_pair, resume_pair
+from hjepa.train.cli import run_lightning_cli
+from tests.train.test_cli import tiny_config
+
+TINY = {
+    "model": {"encoder": {"name": "convnet_tiny", "embed_dim": 16, "img_size": 32, "width": 8},
+              "predictor": {"kind": "gru", "hidden_dim": 16}, "expander": [32]},
+    # 2 workers take batches in turn: the resumed epoch must skip each worker's share
+    "data": {"num_frames": 4, "batch_size": 4, "num_workers": 2, "decoder": "pyav", "train_batches_per_epoch": 4},
+}
+# Losses after resume are computed from the same weights, optimizer state and clips; only the order of
+# floating-point reductions across threads may differ.
+RTOL = 1e-4
+
+
+def test_killed_run_resumes_where_it_stopped_and_matches_the_uninterrupted_run(tiny_rooms, tmp_path):
+    result = resume_pair(tiny_rooms, tmp_path, TINY, steps=10, kill_step=8, every=3)
+    # killed at the start of step 8: the last checkpoint is step 6, in the middle of epoch 1 (4 batches)
+    assert result["resumed_from_step"] == 6
+    straight, resumed = result["uninterrupted"], result["resumed"]
+    assert sorted(resumed) == list(range(1, 11)) == sorted(straight)
+    for step in range(7, 11):
+        assert result["keys_resumed"][step] == result["keys_uninterrupted"][step], f"step {step} read other clips"
+        assert math.isclose(resumed[step], straight[step], rel_tol=RTOL), (step, resumed[step], straight[step])
+    # the two runs did not merely start alike: the loss moved over the steps compared
+    assert abs(straight[10] - straight[7]) > 100 * RTOL * straight[7]
+    assert not list((tmp_path / "interrupted" / "checkpoints").glob("*.tmp"))
+    assert plot_pair(result, tmp_path / "resume.png").stat().st_size > 0
+
+
+class DeleteShard(L.Callback):
+    """Deletes a shard once training has started: storage losing a file mid-run."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        Path(self.path).unlink(missing_ok=True)
+
+
+def test_training_goes_on_past_a_damaged_and_a_vanished_shard(tiny_rooms, tmp_path):
+    shards = tmp_path / "shards"
+    shutil.copytree(tiny_rooms, shards)
+    damaged = shards / "shard-000002.tar"
+    damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
+    config = tiny_config(tmp_path, shards)
+    settings = yaml.safe_load(config.read_text())
+    settings["trainer"]["callbacks"] += [
+        {"class_path": "hjepa.train.callbacks.SkippedDataMonitor"},
+        {"class_path": "tests.train.test_resume.DeleteShard", "init_args": {"path": str(shards / "shard-000005.tar")}}]
+    settings["data"].update(resampled=False, val_fraction=0.0, shuffle_buffer=0)  # every shard read each epoch
+    config.write_text(yaml.safe_dump(settings))
+    # the full epoch would be 6 batches of 8: one shard is half gone and one vanishes, so epochs are shorter
+    cli = run_lightning_cli(["fit", "--config", str(config), "--trainer.max_steps", "7"])
+    assert cli.trainer.global_step == 7 and cli.trainer.current_epoch >= 1
+    assert cli.datamodule.skipped_shards >= 2  # counted in both epochs
+    assert cli.trainer.callback_metrics["data/skipped_shards"] >= 2

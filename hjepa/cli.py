@@ -94,6 +94,44 @@ def _probe_linear(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plan(args: argparse.Namespace) -> int:
+    from hjepa.agent.task import TaskSpec
+    from hjepa.eval.plan_probe import run_plan_probe
+
+    from hjepa.agent.distill import load_policy
+
+    baselines = args.command == "probe"
+    policy = load_policy(args.policy) if getattr(args, "policy", None) else None
+    summary = run_plan_probe(args.ckpt, args.data, args.env, TaskSpec.from_yaml(args.task), args.out,
+                             episodes=args.episodes, seed=args.seed, planners=args.planners if baselines else (),
+                             random_baseline=baselines, policy=policy)
+    print(f"success {summary['plan_success']:.2f} over {summary['plan_episodes']} episodes; figures in {args.out}")
+    return 0
+
+
+def _distill(args: argparse.Namespace) -> int:
+    from hjepa.agent.task import TaskSpec
+    from hjepa.eval.distill_probe import run_distillation
+
+    summary = run_distillation(args.ckpt, args.data, args.env, TaskSpec.from_yaml(args.task), args.out,
+                               episodes=args.episodes, steps=args.steps, eval_episodes=args.eval_episodes)
+    print(f"policy in {args.out}: success {summary['policy_success_distilled']:.2f} at "
+          f"{summary['policy_ms_per_step']} ms/step (planner: {summary['plan_success']:.2f} at "
+          f"{summary['plan_ms_per_step']} ms/step)")
+    return 0
+
+
+def _add_plan_arguments(parser: argparse.ArgumentParser, episodes: int, out: str) -> None:
+    parser.set_defaults(handler=_plan)
+    parser.add_argument("--ckpt", required=True, help="export folder or Lightning .ckpt of the world model")
+    parser.add_argument("--env", default="hjepa/TwoRooms-v0", help="registered gymnasium id")
+    parser.add_argument("--task", default="configs/tasks/reach.yaml", help="task YAML read by the configurator")
+    parser.add_argument("--data", default=None, help="shards the agent remembers (landmark subgoals, region probe)")
+    parser.add_argument("--episodes", type=int, default=episodes)
+    parser.add_argument("--seed", type=int, default=0, help="first episode seed; episode i uses seed + i")
+    parser.add_argument("--out", default=out)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from hjepa.demo import run_demo
 
@@ -163,6 +201,25 @@ def build_parser() -> argparse.ArgumentParser:
     linear.add_argument("--val-fraction", type=float, default=0.2, help="held-out episodes")
     linear.add_argument("--workers", type=int, default=2)
     linear.add_argument("--seed", type=int, default=0)
+
+    plan = command("plan", _plan, "run the agent on a frozen world model in an environment for a task")
+    _add_plan_arguments(plan, episodes=1, out="runs/plan")
+    plan_probe = probe.add_parser("plan", help="planning success rate vs a random policy and other planners",
+                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    _add_plan_arguments(plan_probe, episodes=20, out="runs/probe_plan")
+    plan_probe.add_argument("--policy", default=None, help="a policy folder of `hjepa distill` to run as Mode-1")
+    plan_probe.add_argument("--planners", nargs="*", default=["cem", "mppi", "gradient", "discrete"],
+                            help="planners run on the same task and episodes")
+
+    dis = command("distill", _distill, "train the Mode-1 policy on the planner's decisions (Mode-2 -> Mode-1)")
+    dis.add_argument("--ckpt", required=True, help="export folder or Lightning .ckpt of the world model")
+    dis.add_argument("--env", default="hjepa/TwoRooms-v0")
+    dis.add_argument("--task", default="configs/tasks/reach.yaml")
+    dis.add_argument("--data", default=None, help="shards the agent remembers (landmark subgoals, probes)")
+    dis.add_argument("--episodes", type=int, default=40, help="Mode-2 episodes recorded for distillation")
+    dis.add_argument("--steps", type=int, default=2000, help="policy training steps")
+    dis.add_argument("--eval-episodes", type=int, default=20, help="held-out episodes comparing Mode-1 and Mode-2")
+    dis.add_argument("--out", default="runs/distill")
 
     demo = command("demo", _demo, "the main job end to end on a small built-in default")
     demo.add_argument("--config", default="configs/demo.yaml")

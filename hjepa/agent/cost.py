@@ -21,18 +21,28 @@ def discounted_sum(x: Tensor, discount: float | None = None) -> Tensor:
 
 
 class GoalDistanceCost(nn.Module):
-    """Squared L2 distance of each predicted state to a goal state in representation space: (..., H)."""
+    """Squared L2 distance of each predicted state to a goal state: (..., H).
 
-    def __init__(self, goal: Tensor) -> None:
+    Measured in representation space, or through a fixed linear map P (D, P) when `projection` is given
+    (e.g. a probe onto the world's position: only the part of the state the task is about counts).
+    """
+
+    def __init__(self, goal: Tensor, projection: Tensor | None = None) -> None:
         super().__init__()
         self.register_buffer("goal", goal.detach().clone())
+        self.register_buffer("projection", None if projection is None else projection.detach().clone())
+        self.per_step = False
 
-    def set_goal(self, goal: Tensor) -> None:
-        """Goal (D,), or (..., D) matching the leading dims of the states, e.g. an encoded goal observation."""
-        self.goal = goal.detach().to(self.goal)
+    def set_goal(self, goal: Tensor, per_step: bool = False) -> None:
+        """Goal (D,), or (..., D) matching the leading dims of the states, e.g. an encoded goal observation;
+        with per_step, goal (H, D) gives each predicted step its own target (a path to follow)."""
+        self.goal, self.per_step = goal.detach().to(self.goal), per_step
 
     def forward(self, states: Tensor, actions: Tensor) -> Tensor:
-        return (states - self.goal.unsqueeze(-2)).pow(2).sum(-1)
+        diff = states - (self.goal if self.per_step else self.goal.unsqueeze(-2))
+        if self.projection is not None:
+            diff = diff @ self.projection
+        return diff.pow(2).sum(-1)
 
 
 class RegionAvoidanceCost(nn.Module):
@@ -148,6 +158,9 @@ class TrainableCritic(nn.Module):
             for _ in range(num_critics)
         )
         self.register_buffer("weights", torch.full((num_critics,), 1.0 / num_critics))
+        # Targets are standardised for fitting (costs can be in the thousands); outputs are in cost units.
+        self.register_buffer("target_mean", torch.zeros(()))
+        self.register_buffer("target_std", torch.ones(()))
 
     @torch.no_grad()
     def set_weights(self, weights: Sequence[float]) -> None:
@@ -156,19 +169,22 @@ class TrainableCritic(nn.Module):
 
     def per_critic(self, states: Tensor) -> Tensor:
         """Each sub-critic's prediction: (..., D) -> (..., J)."""
-        return torch.cat([critic(states) for critic in self.critics], dim=-1)
+        return torch.cat([critic(states) for critic in self.critics], dim=-1) * self.target_std + self.target_mean
 
     def forward(self, states: Tensor) -> Tensor:
         """(..., D) -> (...)."""
         return self.per_critic(states) @ self.weights
 
     def fit(self, triplets: Triplets, steps: int, lr: float = 1e-3) -> list[float]:
-        """Full-batch Adam on the squared error of every sub-critic to the discounted future IC; returns losses."""
+        """Full-batch Adam on the squared error of every sub-critic to the discounted future IC (in units of the
+        targets' variance); returns the losses."""
         states, targets = critic_targets(triplets, self.horizon, self.discount)
+        self.target_mean.fill_(float(targets.mean()))
+        self.target_std.fill_(float(targets.std().clamp_min(1e-8)) if len(targets) > 1 else 1.0)
         optimizer = torch.optim.Adam(self.critics.parameters(), lr=lr)
         losses = []
         for _ in range(steps):
-            loss = (self.per_critic(states) - targets[:, None]).pow(2).mean()
+            loss = (self.per_critic(states) - targets[:, None]).pow(2).mean() / self.target_std**2
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

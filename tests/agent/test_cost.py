@@ -168,7 +168,8 @@ def test_critic_learns_future_intrinsic_cost():
     states, targets = critic_targets(buf.all(), 5, 0.9)
     assert critic(states).shape == targets.shape
     critic.set_weights([1.0, 0.0])
-    assert torch.equal(critic(states), critic.critics[0](states).squeeze(-1))
+    # outputs in cost units: the standardised network output scaled back by the targets' statistics
+    assert torch.equal(critic(states), critic.critics[0](states).squeeze(-1) * targets.std() + targets.mean())
 
 
 def test_cost_combines_intrinsic_and_terminal_critic():

@@ -1,0 +1,125 @@
+"""The agent loop (seed paper sec. 3, fig. 2): perception -> memory -> configurator -> actor -> environment.
+
+Perception is the frozen world model's encoder. The goal, seen once as an image at the start, is kept in
+short-term memory and read back every step. The configurator turns the task into the intrinsic cost and
+the current subgoal. The actor runs Mode-1 (the policy, one forward pass) or Mode-2 (a planner over the
+world model's rollouts, receding horizon); in `auto` mode it plans when the critic predicts a high cost.
+Every step adds a critic triplet (tau, [s, g], IC(s)), and every Mode-2 step a (state, subgoal, action)
+demonstration for distilling Mode-2 into Mode-1 (sec. 3.1.4).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from hjepa.agent.configurator import Configurator
+from hjepa.agent.cost import Cost, TrainableCritic
+from hjepa.agent.memory import ShortTermMemory, TripletBuffer
+from hjepa.agent.planners import shift_plan
+from hjepa.agent.policy import Policy
+from hjepa.models import WorldModel
+
+
+class Decision(NamedTuple):
+    """What the actor did at one step: the action (A,), Mode 1 or 2, and planning wall time in ms."""
+
+    action: np.ndarray
+    mode: int
+    ms: float
+    subgoal: Tensor
+
+
+class Agent:
+    """Acts in an environment with image observations (H, W, 3) uint8 toward a goal image, for one task.
+
+    Args:
+        world_model: the frozen world model (perception and rollouts).
+        configurator: built for the task (cost weights, planner, subgoals).
+        policy: the Mode-1 actor (needed for modes `mode1` and `auto`).
+        critic: predicts the future intrinsic cost from [s, g] (needed for mode `auto`).
+        seed: seeds the planner's sampling, so an episode is reproducible.
+    """
+
+    def __init__(self, world_model: WorldModel, configurator: Configurator, policy: Policy | None = None,
+                 critic: TrainableCritic | None = None, seed: int = 0, memory_capacity: int = 16) -> None:
+        mode = configurator.task.mode
+        if mode in ("mode1", "auto") and policy is None:
+            raise ValueError(f"task {configurator.task.name!r}: mode {mode} needs a Mode-1 policy")
+        if mode == "auto" and critic is None:
+            raise ValueError(f"task {configurator.task.name!r}: mode auto needs a trained critic")
+        self.world_model = world_model.eval().requires_grad_(False)
+        self.configurator, self.policy, self.critic = configurator, policy, critic
+        self.planner = configurator.planner()
+        dim = world_model.encoder.embed_dim
+        self.memory = ShortTermMemory(memory_capacity, key_dim=dim, value_dim=dim)
+        self.triplets = TripletBuffer(4096, 2 * dim)
+        self.demonstrations: list[tuple[Tensor, Tensor, Tensor]] = []
+        generator = torch.Generator().manual_seed(seed)
+        self.goal_key = torch.randn(dim, generator=generator)  # the memory address of "the goal of this task"
+        self.generator = generator
+        self.intrinsic = configurator.intrinsic_cost(torch.zeros(dim))
+        self.cost = Cost(self.intrinsic)
+        self.episode, self.tau = -1, 0
+        self._plan: Tensor | None = None
+
+    @torch.no_grad()
+    def perceive(self, observation: np.ndarray) -> Tensor:
+        """Encode one observation (H, W, 3) uint8 -> state (D,)."""
+        if observation.ndim != 3 or observation.shape[-1] != 3:
+            raise ValueError(f"observation must be (H, W, 3) uint8, got shape {observation.shape}")
+        size = self.world_model.encoder.img_size
+        if observation.shape[:2] != (size, size):
+            raise ValueError(f"observation is {observation.shape[0]}x{observation.shape[1]} but the world model's "
+                             f"encoder takes {size}x{size} images (encoder.img_size)")
+        frames = torch.from_numpy(np.ascontiguousarray(observation)).permute(2, 0, 1).float().div(255)
+        return self.world_model.encode(frames[None, None])[0, 0]
+
+    def reset(self, goal_observation: np.ndarray) -> None:
+        """Start an episode: encode the goal image and keep it in short-term memory."""
+        goal = self.perceive(goal_observation)
+        self.memory.write(self.goal_key[None], goal[None])
+        self.configurator.set_goal(goal, self.intrinsic)
+        self.episode, self.tau, self._plan = self.episode + 1, 0, None
+
+    def recall_goal(self) -> Tensor:
+        """The goal state read from short-term memory (the goal image is no longer seen)."""
+        return self.memory.read(self.goal_key)
+
+    def act(self, observation: np.ndarray) -> Decision:
+        """One step of the loop: perceive, recall, configure, act."""
+        state = self.perceive(observation)
+        goal = self.recall_goal()
+        with torch.no_grad():
+            self.intrinsic.costs["goal_distance"].set_goal(goal)
+            ic = self.intrinsic.per_step(state[None, None], torch.zeros(1, 1, self.planner.action_dim))[0, 0]
+        self.triplets.add(self.tau, torch.cat([state, goal])[None], ic[None], torch.tensor([self.episode]))
+        targets = self.configurator.subgoals(state, goal)
+        self.intrinsic.costs["goal_distance"].set_goal(targets, per_step=targets.dim() == 2)
+        subgoal = targets[-1] if targets.dim() == 2 else targets
+        start = time.perf_counter()
+        if self._use_planner(state, goal):
+            init = None if self._plan is None else shift_plan(self._plan)
+            result = self.planner.plan(state, self.cost, self.world_model, init=init, generator=self.generator)
+            self._plan = result.actions
+            action, mode = result.actions[0], 2
+            self.demonstrations.append((state, subgoal, action))
+        else:
+            assert self.policy is not None
+            with torch.no_grad():
+                action, mode = self.policy(state, subgoal), 1
+            self._plan = None
+        self.tau += 1
+        return Decision(action.numpy().astype(np.float32), mode, (time.perf_counter() - start) * 1e3, subgoal)
+
+    def _use_planner(self, state: Tensor, goal: Tensor) -> bool:
+        mode = self.configurator.task.mode
+        if mode != "auto":
+            return mode == "mode2"
+        assert self.critic is not None
+        with torch.no_grad():
+            return float(self.critic(torch.cat([state, goal]))) > self.configurator.task.critic_threshold

@@ -1,0 +1,102 @@
+"""Configurator (seed paper sec. 3): turns a task into the agent's cost weights, planner, horizon and subgoals.
+
+The same frozen world model serves every task; only what the configurator sets changes. Weights from
+the task YAML are expressed in steps: the goal distance is divided by the squared representation
+distance of one typical step, the region cost (a distance in position units) by the largest move of one
+step, so that "1.0" means the same for every model and world.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from hjepa.agent.cost import ActionMagnitudeCost, GoalDistanceCost, IntrinsicCost, RegionAvoidanceCost
+from hjepa.agent.experience import Experience
+from hjepa.agent.landmarks import LandmarkGraph
+from hjepa.agent.planners import Planner, build_planner
+from hjepa.agent.task import TaskSpec
+from hjepa.eval.linear_probe import LinearHead
+
+
+class Configurator:
+    """Builds what a task needs from the frozen model's view of remembered experience.
+
+    Args:
+        task: the validated task.
+        state_dim: width D of the world model's states.
+        action_low, action_high: the environment's action box (A,).
+        experience: encoded recorded episodes; needed for landmark subgoals and for reading positions
+            (region avoidance).
+    """
+
+    def __init__(self, task: TaskSpec, state_dim: int, action_low: Sequence[float], action_high: Sequence[float],
+                 experience: Experience | None = None) -> None:
+        self.task, self.state_dim = task, state_dim
+        self.action_low, self.action_high = list(map(float, action_low)), list(map(float, action_high))
+        if needs_experience(task) and experience is None:
+            raise ValueError(f"task {task.name!r}: landmark subgoals, region avoidance and goal_metric probe need "
+                             "recorded experience (pass the shards the model was trained on, e.g. --data)")
+        self.probe: LinearHead | None = experience.position_probe() if experience is not None else None
+        self.landmarks: LandmarkGraph | None = None
+        if task.subgoals["kind"] == "landmarks":
+            assert experience is not None
+            self.landmarks = LandmarkGraph(experience.representations)
+        # The goal distance of one typical recorded step, in the task's metric, is the unit of goal_distance.
+        self.projection = self.probe.weight.float() if task.goal_metric == "probe" and self.probe is not None else None
+        self.step_scale = 1.0
+        if experience is not None:
+            steps = experience.representations.diff(dim=1)
+            steps = steps @ self.projection if self.projection is not None else steps
+            self.step_scale = float(steps.norm(dim=-1).median().clamp_min(1e-8))
+
+    def intrinsic_cost(self, goal: Tensor) -> IntrinsicCost:
+        """IC with the task's sub-costs and weights; the goal sub-cost starts at `goal` (D,)."""
+        costs: dict[str, torch.nn.Module] = {"goal_distance": GoalDistanceCost(goal, self.projection)}
+        weights = {"goal_distance": self.task.cost.get("goal_distance", 0.0) / self.step_scale**2}
+        region = self.task.region
+        if region is not None:
+            assert self.probe is not None
+            if len(region.centre) != self.probe.weight.shape[1]:
+                raise ValueError(f"task {self.task.name!r}: region.centre has {len(region.centre)} coordinates, "
+                                 f"the experience's states have {self.probe.weight.shape[1]}")
+            step = max(map(abs, self.action_high))
+            # The hinge softens over about half a step, so the cost is negligible a step outside the region.
+            costs["region_avoidance"] = RegionAvoidanceCost(self.probe.weight.T.float(), self.probe.bias.float(),
+                                                            torch.tensor(region.centre), region.radius, 2.0 / step)
+            weights["region_avoidance"] = self.task.cost.get("region_avoidance", 0.0) / step
+        costs["action_magnitude"] = ActionMagnitudeCost()
+        weights["action_magnitude"] = self.task.cost.get("action_magnitude", 0.0) / max(map(abs, self.action_high)) ** 2
+        return IntrinsicCost(costs, weights)
+
+    def planner(self) -> Planner:
+        """The task's Mode-2 planner in the environment's action box."""
+        fields = {k: v for k, v in self.task.planner.items() if k != "name"}
+        return build_planner(self.task.planner["name"], action_low=self.action_low, action_high=self.action_high,
+                             **fields)
+
+    def set_goal(self, goal: Tensor, intrinsic: IntrinsicCost) -> None:
+        """Plan subgoal paths toward goal (D,) that also avoid what the intrinsic cost penalises."""
+        if self.landmarks is None:
+            return
+        penalty = None
+        if "region_avoidance" in intrinsic.costs:
+            with torch.no_grad():
+                region = intrinsic.costs["region_avoidance"](self.landmarks.states[:, None], torch.zeros(1))[:, 0]
+            weight = intrinsic.weights[intrinsic.names.index("region_avoidance")]
+            penalty = (weight * region).numpy()
+        self.landmarks.set_goal(goal, penalty)
+
+    def subgoals(self, state: Tensor, goal: Tensor) -> Tensor:
+        """What the actor aims for over the planning horizon: (H, D) remembered states along the path to the
+        goal, one per step, or the goal (D,) itself without landmarks."""
+        if self.landmarks is None:
+            return goal
+        return self.landmarks.path(state, self.task.planner["horizon"])
+
+
+def needs_experience(task: TaskSpec) -> bool:
+    """Whether the task reads recorded episodes (landmarks, a region read through a probe, a probe metric)."""
+    return task.subgoals["kind"] == "landmarks" or task.region is not None or task.goal_metric == "probe"

@@ -1,0 +1,135 @@
+"""Task specifications: what the configurator reads to set up the agent for a task (seed paper sec. 3).
+
+A task is plain YAML (see `configs/tasks/`): which intrinsic sub-costs count and how much, the region to
+avoid, the actor's mode and planner, the subgoal mechanism and the step budget. Unknown or ill-typed
+fields are refused with the field's dotted name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hjepa.agent.planners import PLANNERS
+
+COSTS = ("goal_distance", "region_avoidance", "action_magnitude")
+MODES = ("mode1", "mode2", "auto")
+SUBGOALS = ("none", "landmarks")
+METRICS = ("representation", "probe")
+
+
+@dataclass(frozen=True)
+class Region:
+    """A disc in the world's position coordinates (read from representations by a linear probe)."""
+
+    centre: tuple[float, ...]
+    radius: float
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task for the agent; `from_dict`/`from_yaml` validate it.
+
+    Attributes:
+        name: a label for reports.
+        cost: weight of each intrinsic sub-cost (`goal_distance`, `region_avoidance`, `action_magnitude`).
+        region: the disc that `region_avoidance` prices; required when its weight is non-zero.
+        mode: `mode2` plans every step, `mode1` runs the policy, `auto` plans when the critic predicts a high cost.
+        planner: `name` (gradient | cem | mppi | discrete) and that planner's fields; `horizon` is required.
+        subgoals: `kind` (none | landmarks: track remembered states along the shortest path) and `episodes`
+            (recorded episodes remembered for them).
+        goal_metric: where goal distance is measured: `representation` (all of s) or `probe` (the world's
+            position read from s by a linear probe fitted on the remembered episodes).
+        critic_threshold: in `auto` mode, the critic's predicted cost above which the agent plans.
+        max_steps: steps per episode before giving up.
+    """
+
+    name: str
+    cost: dict[str, float]
+    planner: dict[str, Any]
+    region: Region | None = None
+    mode: str = "mode2"
+    subgoals: dict[str, Any] = field(default_factory=lambda: {"kind": "none"})
+    goal_metric: str = "representation"
+    critic_threshold: float = 1.0
+    max_steps: int = 200
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data that `from_dict` reads back."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.region is not None:
+            data["region"] = {"centre": list(self.region.centre), "radius": self.region.radius}
+        return data
+
+    def replace(self, **changes: Any) -> TaskSpec:
+        """A validated copy with some fields changed, e.g. another planner."""
+        return TaskSpec.from_dict({**self.as_dict(), **changes}, f"task {self.name!r}")
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> TaskSpec:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such task file")
+        data = yaml.safe_load(path.read_text())
+        return cls.from_dict(data, str(path))
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "task") -> TaskSpec:
+        """Validated TaskSpec; errors name `source` and the field."""
+        if not isinstance(data, dict):
+            raise ValueError(f"{source}: a task is a mapping of fields, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        for key in data:
+            if key not in known:
+                raise ValueError(f"{source}: unknown field {key!r}; known: {sorted(known)}")
+        for key in ("name", "cost", "planner"):
+            if key not in data:
+                raise ValueError(f"{source}: missing field {key!r}")
+        cost = _mapping(data["cost"], f"{source}: cost")
+        for name, weight in cost.items():
+            if name not in COSTS:
+                raise ValueError(f"{source}: cost.{name}: unknown cost; choose from {list(COSTS)}")
+            if not isinstance(weight, (int, float)) or weight < 0:
+                raise ValueError(f"{source}: cost.{name}: expected a non-negative number, got {weight!r}")
+        planner = _mapping(data["planner"], f"{source}: planner")
+        if planner.get("name") not in PLANNERS:
+            raise ValueError(f"{source}: planner.name: unknown planner {planner.get('name')!r}; "
+                             f"choose one of {sorted(PLANNERS)}")
+        if not isinstance(planner.get("horizon"), int) or planner["horizon"] < 1:
+            raise ValueError(f"{source}: planner.horizon: expected a positive integer, got {planner.get('horizon')!r}")
+        region = None
+        if data.get("region") is not None:
+            raw = _mapping(data["region"], f"{source}: region")
+            if set(raw) != {"centre", "radius"}:
+                raise ValueError(f"{source}: region: expected fields centre and radius, got {sorted(raw)}")
+            region = Region(tuple(float(c) for c in raw["centre"]), float(raw["radius"]))
+        if cost.get("region_avoidance", 0) > 0 and region is None:
+            raise ValueError(f"{source}: cost.region_avoidance is set but the task has no region")
+        mode = data.get("mode", "mode2")
+        if mode not in MODES:
+            raise ValueError(f"{source}: mode: unknown mode {mode!r}; choose one of {list(MODES)}")
+        subgoals = _mapping(data.get("subgoals", {"kind": "none"}), f"{source}: subgoals")
+        if subgoals.get("kind", "none") not in SUBGOALS:
+            raise ValueError(f"{source}: subgoals.kind: unknown kind {subgoals.get('kind')!r}; "
+                             f"choose one of {list(SUBGOALS)}")
+        unknown = set(subgoals) - {"kind", "episodes"}
+        if unknown:
+            raise ValueError(f"{source}: subgoals: unknown field(s) {sorted(unknown)}; known: kind, episodes")
+        metric = data.get("goal_metric", "representation")
+        if metric not in METRICS:
+            raise ValueError(f"{source}: goal_metric: unknown metric {metric!r}; choose one of {list(METRICS)}")
+        max_steps = data.get("max_steps", 200)
+        if not isinstance(max_steps, int) or max_steps < 1:
+            raise ValueError(f"{source}: max_steps: expected a positive integer, got {max_steps!r}")
+        return cls(name=str(data["name"]), cost={k: float(v) for k, v in cost.items()}, planner=planner,
+                   region=region, mode=mode, subgoals={"kind": "none", **subgoals}, goal_metric=metric,
+                   critic_threshold=float(data.get("critic_threshold", 1.0)), max_steps=max_steps)
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"{where}: expected a mapping, got {type(value).__name__}")
+    return dict(value)

@@ -1,0 +1,53 @@
+"""Distillation probe (seed paper sec. 3.1.4): record Mode-2 episodes, train the Mode-1 policy on them, and
+compare both on held-out episodes: success and ms per step.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hjepa.agent.agent import Agent
+from hjepa.agent.configurator import Configurator, needs_experience
+from hjepa.agent.distill import distill, save_policy
+from hjepa.agent.experience import Experience, record_experience
+from hjepa.agent.task import TaskSpec
+from hjepa.eval.plan_probe import agent_actor, make_env, run_episode, run_plan_probe
+from hjepa.export import load_world_model
+from hjepa.models import WorldModel
+
+HELD_OUT = 10_000  # evaluation seeds start here, far from the recording seeds
+
+
+def run_distillation(model_path: str | Path | None, data: str | Path | None, env_id: str, task: TaskSpec,
+                     out: str | Path, episodes: int = 40, steps: int = 2000, eval_episodes: int = 20, seed: int = 0,
+                     world_model: WorldModel | None = None, experience: Experience | None = None) -> dict[str, Any]:
+    """Distil the task's planner into a policy saved in `out`; returns (and writes `out/distill.json`) the
+    held-out comparison of Mode-2 and Mode-1."""
+    out = Path(out)
+    world_model = world_model or load_world_model(model_path)
+    if experience is None and needs_experience(task):
+        if data is None:
+            raise ValueError(f"task {task.name!r} uses landmark subgoals or probes: give the shards to remember (--data)")
+        experience = record_experience(world_model, data, task.subgoals.get("episodes", 256))
+    env = make_env(env_id, task.max_steps)
+    low, high = env.action_space.low.tolist(), env.action_space.high.tolist()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        teacher = Agent(world_model, Configurator(task, world_model.encoder.embed_dim, low, high, experience), seed=seed)
+        recorded = [run_episode(env, agent_actor(teacher), seed + i, teacher.reset) for i in range(episodes)]
+        policy, losses = distill(teacher, env, steps, seed=seed)
+    finally:
+        torch.set_num_threads(threads)
+    save_policy(policy, out)
+    summary = run_plan_probe(model_path, data, env_id, task, out, episodes=eval_episodes, seed=seed + HELD_OUT,
+                             world_model=world_model, experience=experience, policy=policy)
+    summary.update({"distill_episodes": episodes, "distill_decisions": len(teacher.demonstrations),
+                    "distill_recorded_success": sum(r.success for r in recorded) / episodes,
+                    "distill_loss_first": round(losses[0], 4), "distill_loss_last": round(losses[-1], 4)})
+    (out / "distill.json").write_text(json.dumps(summary, indent=2))
+    return summary

@@ -1,0 +1,199 @@
+"""Planning probe (seed paper sec. 3.1.4): success rate of the agent in an environment, against a random policy.
+
+Episodes use fixed seeds, so every actor sees the same starts and goals. Results: `plan.json`, a table,
+`plan_trajectories.png` (paths over the world) and `plan_episode.gif` (one episode of the first actor).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import gymnasium
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from PIL import Image
+
+from hjepa.agent.agent import Agent
+from hjepa.agent.configurator import Configurator, needs_experience
+from hjepa.agent.experience import Experience, record_experience
+from hjepa.agent.policy import Policy
+from hjepa.agent.task import TaskSpec
+from hjepa.export import load_world_model
+from hjepa.models import WorldModel
+
+
+class EpisodeResult(NamedTuple):
+    """One episode: success, steps taken, positions (T+1, 2), planning ms per step, frames when recorded."""
+
+    success: bool
+    steps: int
+    positions: np.ndarray
+    ms: list[float]
+    frames: list[np.ndarray]
+
+
+def make_env(env_id: str, max_steps: int) -> gymnasium.Env:
+    """A registered goal-reaching environment; unknown ids name the fix."""
+    import hjepa.envs  # noqa: F401  registers the hjepa/* ids
+
+    if env_id not in gymnasium.registry:
+        known = sorted(k for k in gymnasium.registry if k.startswith("hjepa/"))
+        raise ValueError(f"--env: {env_id!r} is not a registered gymnasium id; hjepa's are {known}")
+    return gymnasium.make(env_id, max_episode_steps=max_steps)
+
+
+def run_episode(env: gymnasium.Env, actor: Callable[[np.ndarray], tuple[np.ndarray, float]], seed: int,
+                start: Callable[[np.ndarray], None] | None = None, record: bool = False) -> EpisodeResult:
+    """Run actor(observation) -> (action, ms) from reset(seed) until success or the time limit."""
+    observation, info = env.reset(seed=seed)
+    if start is not None:
+        start(info["goal_image"])
+    positions, ms, frames = [info["state"]], [], [observation] if record else []
+    terminated = truncated = False
+    while not (terminated or truncated):
+        action, spent = actor(observation)
+        observation, _, terminated, truncated, info = env.step(action)
+        positions.append(info["state"])
+        ms.append(spent)
+        if record:
+            frames.append(observation)
+    return EpisodeResult(bool(terminated), len(ms), np.stack(positions), ms, frames)
+
+
+def agent_actor(agent: Agent) -> Callable[[np.ndarray], tuple[np.ndarray, float]]:
+    def act(observation: np.ndarray) -> tuple[np.ndarray, float]:
+        decision = agent.act(observation)
+        return decision.action, decision.ms
+    return act
+
+
+def random_actor(env: gymnasium.Env, seed: int) -> Callable[[np.ndarray], tuple[np.ndarray, float]]:
+    """Uniform actions from the action box: the baseline every planner must beat."""
+    env.action_space.seed(seed)
+    return lambda observation: (env.action_space.sample(), 0.0)
+
+
+def summarize(results: Sequence[EpisodeResult]) -> dict[str, float]:
+    """Success rate, mean steps of successful episodes, mean planning ms per step."""
+    wins = [r for r in results if r.success]
+    ms = [m for r in results for m in r.ms]
+    return {
+        "success": round(len(wins) / len(results), 4),
+        "steps": round(float(np.mean([r.steps for r in wins])), 1) if wins else None,
+        "ms_per_step": round(float(np.mean(ms)), 2) if ms else 0.0,
+    }
+
+
+def plot_trajectories(results: dict[str, list[EpisodeResult]], background: np.ndarray, goals: list[np.ndarray],
+                      path: Path) -> Path:
+    """One panel per actor: every episode's path (start o, goal *) over the world's empty frame."""
+    fig = Figure(figsize=(3.2 * len(results), 3.4), layout="constrained")
+    axes = fig.subplots(1, len(results), squeeze=False)[0]
+    for ax, (name, episodes) in zip(axes, results.items()):
+        ax.imshow(background, extent=(0, 1, 1, 0))
+        for i, (episode, goal) in enumerate(zip(episodes, goals)):
+            colour = f"C{i % 10}"
+            ax.plot(episode.positions[:, 0], episode.positions[:, 1], color=colour, linewidth=1)
+            ax.plot(*episode.positions[0], "o", color=colour, markersize=3)
+            ax.plot(*goal, "*", color=colour, markersize=7, markeredgecolor="white", markeredgewidth=0.4)
+        wins = sum(e.success for e in episodes)
+        ax.set_title(f"{name}: {wins}/{len(episodes)}", fontsize=9)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(1, 0)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.savefig(path, dpi=100)
+    return path
+
+
+def save_gif(frames: list[np.ndarray], path: Path, fps: int = 10, scale: int = 4) -> Path:
+    """Frames (H, W, 3) uint8 -> an upscaled looping GIF."""
+    images = [Image.fromarray(f).resize((f.shape[1] * scale, f.shape[0] * scale), Image.NEAREST) for f in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
+    return path
+
+
+def run_plan_probe(model_path: str | Path, data: str | Path | None, env_id: str, task: TaskSpec, out: str | Path,
+                   episodes: int = 20, seed: int = 0, planners: Sequence[str] = (), experience_episodes: int | None = None,
+                   world_model: WorldModel | None = None, experience: Experience | None = None,
+                   random_baseline: bool = True, policy: Policy | None = None) -> dict[str, Any]:
+    """Success of the task's agent (and of the task with each planner in `planners`, and of a Mode-1 `policy`)
+    vs a random policy.
+
+    Returns the flat summary also written to `out/plan.json`. Planning runs on one thread: its batches are
+    small, and on shared cores several intra-op threads mostly wait for each other.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _run_plan_probe(model_path, data, env_id, task, Path(out), episodes, seed, planners, experience_episodes,
+                               world_model, experience, random_baseline, policy)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_plan_probe(model_path: str | Path, data: str | Path | None, env_id: str, task: TaskSpec, out: Path,
+                    episodes: int, seed: int, planners: Sequence[str], experience_episodes: int | None,
+                    world_model: WorldModel | None, experience: Experience | None,
+                    random_baseline: bool, policy: Policy | None) -> dict[str, Any]:
+    out.mkdir(parents=True, exist_ok=True)
+    world_model = world_model or load_world_model(model_path)
+    env = make_env(env_id, task.max_steps)
+    size = env.observation_space.shape[0]
+    if size != world_model.encoder.img_size:
+        raise ValueError(f"{env_id} renders {size}x{size} images but the model at {model_path} takes "
+                         f"{world_model.encoder.img_size}x{world_model.encoder.img_size} (encoder.img_size)")
+    start = time.perf_counter()
+    if experience is None and needs_experience(task):
+        if data is None:
+            raise ValueError(f"task {task.name!r} uses landmark subgoals or a region: give the shards to remember (--data)")
+        experience = record_experience(world_model, data, experience_episodes or task.subgoals.get("episodes", 256))
+    low, high = env.action_space.low.tolist(), env.action_space.high.tolist()
+    seeds = [seed + i for i in range(episodes)]
+    actors: dict[str, list[EpisodeResult]] = {}
+    variants = [task.planner["name"], *[p for p in planners if p != task.planner["name"]]]
+    for name in variants:
+        variant = task if name == task.planner["name"] else task.replace(
+            planner={"name": name, "horizon": task.planner["horizon"]})
+        configurator = Configurator(variant, world_model.encoder.embed_dim, low, high, experience)
+        agent = Agent(world_model, configurator, seed=seed)
+        actors[name] = [run_episode(env, agent_actor(agent), s, agent.reset, record=(name == variants[0] and s == seeds[0]))
+                        for s in seeds]
+    if policy is not None:
+        configurator = Configurator(task.replace(mode="mode1"), world_model.encoder.embed_dim, low, high, experience)
+        agent = Agent(world_model, configurator, policy=policy, seed=seed)
+        actors["policy"] = [run_episode(env, agent_actor(agent), s, agent.reset) for s in seeds]
+    if random_baseline:
+        actors["random"] = [run_episode(env, random_actor(env, s), s) for s in seeds]
+    goals = []
+    for s in seeds:
+        _, info = env.reset(seed=s)
+        goals.append(info["goal_state"])
+    summary: dict[str, Any] = {"plan_task": task.name, "plan_env": env_id, "plan_episodes": episodes,
+                               "plan_planner": task.planner["name"]}
+    main = summarize(actors[variants[0]])
+    summary.update({"plan_success": main["success"], "plan_steps": main["steps"], "plan_ms_per_step": main["ms_per_step"],
+                    **({"plan_success_random": summarize(actors["random"])["success"]} if random_baseline else {})})
+    table = {name: summarize(results) for name, results in actors.items()}
+    if policy is not None:
+        summary.update({"policy_success_distilled": table["policy"]["success"],
+                        "policy_ms_per_step": table["policy"]["ms_per_step"]})
+    summary["plan_table"] = table
+    summary["plan_seconds"] = round(time.perf_counter() - start, 1)
+    world = env.unwrapped.world
+    plot_trajectories(actors, world.background, goals, out / "plan_trajectories.png")
+    save_gif(actors[variants[0]][0].frames, out / "plan_episode.gif", fps=world.fps)
+    (out / "plan.json").write_text(json.dumps(summary, indent=2))
+    print_table(table)
+    return summary
+
+
+def print_table(table: dict[str, dict[str, Any]]) -> None:
+    print(f"{'actor':<10} {'success':>8} {'steps':>7} {'ms/step':>9}")
+    for name, row in table.items():
+        print(f"{name:<10} {row['success']:>8} {str(row['steps']):>7} {row['ms_per_step']:>9}")

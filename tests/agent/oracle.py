@@ -1,0 +1,51 @@
+"""A world model that knows the truth: it reads the agent's position off rooms-world images exactly and moves
+it by the actions, ignoring walls. Tests of the agent loop use it to check the loop, not a trained model."""
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from hjepa.envs.rooms import AGENT
+
+
+class PositionEncoder(nn.Module):
+    """Frames (B, T, 3, H, W) in [0, 1] -> agent centre (B, T, 2) in world units (centroid of agent-coloured pixels)."""
+
+    embed_dim = 2
+
+    def __init__(self, img_size: int = 64) -> None:
+        super().__init__()
+        self.img_size = img_size
+        self.register_buffer("colour", torch.tensor(AGENT / 255.0, dtype=torch.float32))
+
+    def forward(self, frames: Tensor) -> Tensor:
+        mask = ((frames - self.colour[:, None, None]).abs().amax(dim=-3) < 0.1).float()  # (B, T, H, W)
+        centres = (torch.arange(self.img_size, dtype=torch.float32) + 0.5) / self.img_size
+        weight = mask.sum((-1, -2)).clamp_min(1)
+        x = (mask.sum(-2) * centres).sum(-1) / weight
+        y = (mask.sum(-1) * centres).sum(-1) / weight
+        return torch.stack([x, y], dim=-1)
+
+
+class OracleWorldModel(nn.Module):
+    """encode: exact positions; unroll: s0 + cumulative displacements (no walls)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = PositionEncoder()
+
+    def encode(self, frames: Tensor) -> Tensor:
+        return self.encoder(frames)
+
+    def unroll(self, s0: Tensor, actions: Tensor) -> Tensor:
+        return s0[:, None] + actions.cumsum(1)
+
+
+def explored_episodes(world, episodes: int, frames: int, seed: int = 0) -> np.ndarray:
+    """Ground-truth positions (E, T, 2) of the world's own exploration, like recorded data."""
+    rng = np.random.default_rng(seed)
+    states = [world.reset(episodes, rng)]
+    for _ in range(frames - 1):
+        world.step(world.exploration_actions(rng))
+        states.append(world.state.copy())
+    return np.stack(states, axis=1)

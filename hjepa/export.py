@@ -2,9 +2,12 @@
 
 An export folder holds `model.safetensors` and `config.json`
 (`{"format": "hjepa-world-model", "version": 1, "levels": [1], "world_model_config": {...}}`).
-Level-1 weights (the `WorldModel` state dict, `encoder.*`, `predictor.*`) sit at the top level; a
-level-n model of the hierarchy (seed paper sec. 4.6) will live under the prefix `level<n>.`, which a
-level-1 reader skips. Lightning `.ckpt` files are read with `torch.load(weights_only=True)` only.
+Level-1 weights (the `WorldModel` state dict, `encoder.*`, `predictor.*`) sit at the top level; the
+level-n model of the hierarchy (seed paper sec. 4.6) lives under the prefix `level<n>.`, which a
+level-1 reader skips. A two-level export has `"levels": [1, 2]` and `"level2_config"`; its `level2.*`
+weights are the `Level2WorldModel`'s without the level-1 encoder it shares (`encoder.level1.*`),
+which is read from the top level; a level-2 latent z is `level2.latent.*`, its fields in `level2_config`.
+Lightning `.ckpt` files are read with `torch.load(weights_only=True)` only.
 """
 
 from __future__ import annotations
@@ -20,13 +23,17 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from hjepa.models import FrameEncoder, WorldModel, build_world_model
+from hjepa.models.level2 import Level2Encoder, Level2WorldModel, build_level2_world_model
 
 FORMAT = "hjepa-world-model"
 VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 CKPT_PREFIX = "world_model."  # the LightningModule's attribute holding the WorldModel
+CKPT_LEVEL2_PREFIX = "level2.world_model."  # ... and the level-2 world model
 UPPER_LEVEL = re.compile(r"^level\d+\.")  # weights of levels >= 2, see the module docstring
+LEVEL2_PREFIX = "level2."
+SHARED_LEVEL1 = "encoder.level1."  # the level-1 encoder inside a Level2WorldModel
 
 
 def _check_level(levels: list[int], level: int, source: Path) -> None:
@@ -52,25 +59,32 @@ def _match_weights(model: WorldModel, weights: dict[str, Tensor], source: str) -
 
 
 def restore_world_model(
-    config: dict[str, Any], weights: dict[str, Tensor] | None = None, source: str = "weights"
-) -> WorldModel:
+    config: dict[str, Any], weights: dict[str, Tensor] | None = None, source: str = "weights", level: int = 1
+) -> WorldModel | Level2WorldModel:
     """The architecture of `config` in eval mode, with `weights` loaded strictly (fresh init when None).
 
+    Level 1: `config` is the world_model_config; level 2: {"world_model_config", "level2_config"}.
     `encoder.pretrained` is switched off: the weights come from the file, not from a download.
     """
-    config = {**config, "encoder": {**(config.get("encoder") or {}), "pretrained": False}}
+    level1 = config["world_model_config"] if level == 2 else config
+    level1 = {**level1, "encoder": {**(level1.get("encoder") or {}), "pretrained": False}}
     try:
-        model = build_world_model(config)
+        model = build_world_model(level1)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{source}: world_model_config: {error}") from error
+    if level == 2:
+        try:
+            model = build_level2_world_model(model.encoder, config["level2_config"])
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{source}: level2_config: {error}") from error
     if weights is not None:
         _match_weights(model, weights, source)
         model.load_state_dict(weights, strict=True)
     return model.eval()
 
 
-def _read_export(folder: Path, level: int) -> tuple[dict[str, Any], dict[str, Tensor]]:
-    """(world_model_config, level weights) of an export folder."""
+def _read_meta(folder: Path) -> dict[str, Any]:
+    """The checked config.json of an export folder."""
     config_path, weights_path = folder / CONFIG_FILE, folder / WEIGHTS_FILE
     for path in (config_path, weights_path):
         if not path.is_file():
@@ -85,16 +99,30 @@ def _read_export(folder: Path, level: int) -> tuple[dict[str, Any], dict[str, Te
         raise ValueError(f"{config_path}: version {meta.get('version')!r}; this hjepa reads versions <= {VERSION}")
     if not isinstance(meta.get("world_model_config"), dict):
         raise ValueError(f"{config_path}: no world_model_config")
+    if 2 in meta.get("levels", [1]) and not isinstance(meta.get("level2_config"), dict):
+        raise ValueError(f"{config_path}: levels include 2 but there is no level2_config")
+    return meta
+
+
+def _read_export(folder: Path, level: int) -> tuple[dict[str, Any], dict[str, Tensor]]:
+    """(config, level weights) of an export folder."""
+    meta = _read_meta(folder)
     _check_level(meta.get("levels", [1]), level, folder)
+    weights_path = folder / WEIGHTS_FILE
     try:
         weights = load_file(weights_path)
     except (SafetensorError, OSError) as error:
         raise ValueError(f"{weights_path}: not a safetensors file: {error}") from error
-    return meta["world_model_config"], {k: v for k, v in weights.items() if not UPPER_LEVEL.match(k)}
+    level1 = {k: v for k, v in weights.items() if not UPPER_LEVEL.match(k)}
+    if level == 1:
+        return meta["world_model_config"], level1
+    level2 = {k[len(LEVEL2_PREFIX):]: v for k, v in weights.items() if k.startswith(LEVEL2_PREFIX)}
+    shared = {SHARED_LEVEL1 + k[len("encoder."):]: v for k, v in level1.items() if k.startswith("encoder.")}
+    return {"world_model_config": meta["world_model_config"], "level2_config": meta["level2_config"]}, level2 | shared
 
 
-def _read_checkpoint(path: Path, level: int) -> tuple[dict[str, Any], dict[str, Tensor]]:
-    """(world_model_config, level-1 weights) of a Lightning checkpoint, read without unpickling objects."""
+def _load_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(checkpoint, its hyper_parameters) of an hjepa Lightning checkpoint, read without unpickling objects."""
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # any non-checkpoint: random bytes, text, pickles of arbitrary objects
@@ -107,17 +135,42 @@ def _read_checkpoint(path: Path, level: int) -> tuple[dict[str, Any], dict[str, 
     config = hparams.get("world_model_config") if isinstance(hparams, dict) else None
     if not isinstance(config, dict):
         raise ValueError(f"{path}: not an hjepa checkpoint: no hyper_parameters.world_model_config")
-    _check_level([1], level, path)
+    return ckpt, hparams
+
+
+def _checkpoint_levels(hparams: dict[str, Any]) -> list[int]:
+    return [1, 2] if isinstance(hparams.get("level2_config"), dict) else [1]
+
+
+def _read_checkpoint(path: Path, level: int) -> tuple[dict[str, Any], dict[str, Tensor]]:
+    """(config, level weights) of a Lightning checkpoint (level 1 frozen or trained, it is always there)."""
+    ckpt, hparams = _load_checkpoint(path)
+    _check_level(_checkpoint_levels(hparams), level, path)
+    config = hparams["world_model_config"]
+    if level == 2:
+        config = {"world_model_config": config, "level2_config": hparams["level2_config"]}
+    prefix = CKPT_LEVEL2_PREFIX if level == 2 else CKPT_PREFIX
     state = ckpt.get("state_dict")
     state = state if isinstance(state, dict) else {}
-    weights = {k[len(CKPT_PREFIX):]: v for k, v in state.items() if k.startswith(CKPT_PREFIX)}
+    weights = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
     if not weights:
-        raise ValueError(f"{path}: state_dict holds no {CKPT_PREFIX}* weights")
+        raise ValueError(f"{path}: state_dict holds no {prefix}* weights")
     return config, weights
 
 
+def model_levels(path: str | Path) -> list[int]:
+    """The levels of the hierarchy held by an export folder or a Lightning `.ckpt` file."""
+    path = Path(path)
+    if path.is_dir():
+        return list(_read_meta(path).get("levels", [1]))
+    if path.is_file():
+        return _checkpoint_levels(_load_checkpoint(path)[1])
+    raise FileNotFoundError(f"{path}: no such export folder or checkpoint file")
+
+
 def read_world_model(path: str | Path, level: int = 1) -> tuple[dict[str, Any], dict[str, Tensor]]:
-    """(world_model_config, weights) of level `level` from an export folder or a Lightning `.ckpt` file."""
+    """(config, weights) of level `level` from an export folder or a Lightning `.ckpt` file; the config
+    is the world_model_config at level 1, {"world_model_config", "level2_config"} at level 2."""
     path = Path(path)
     if path.is_dir():
         return _read_export(path, level)
@@ -126,27 +179,51 @@ def read_world_model(path: str | Path, level: int = 1) -> tuple[dict[str, Any], 
     raise FileNotFoundError(f"{path}: no such export folder or checkpoint file")
 
 
-def load_world_model(path: str | Path, level: int = 1) -> WorldModel:
-    """The world model (eval mode, CPU) of an export folder or a Lightning `.ckpt` file."""
+def load_world_model(path: str | Path, level: int = 1) -> WorldModel | Level2WorldModel:
+    """The world model (eval mode, CPU) of an export folder or a Lightning `.ckpt` file.
+
+    Level 1: `WorldModel`, frames (B, T, C, H, W) -> states (B, T // t, D1). Level 2: `Level2WorldModel`,
+    frames -> level-2 states (B, T // (t W), D2), unrolled under window-summed actions (B, H, A).
+    """
     config, weights = read_world_model(path, level)
-    return restore_world_model(config, weights, str(path))
+    return restore_world_model(config, weights, str(path), level)
 
 
-def load_encoder(path: str | Path, level: int = 1) -> FrameEncoder:
-    """The encoder Enc (eval mode, CPU): frames (B, T, C, H, W) in [0, 1] -> states (B, T, D)."""
+def load_encoder(path: str | Path, level: int = 1) -> FrameEncoder | Level2Encoder:
+    """The encoder (eval mode, CPU): frames (B, T, C, H, W) in [0, 1] -> states (B, T // t, D1) at level 1
+    (t: encoder.tubelet), level-2 states (B, T // (t W), D2) at level 2 (through level 1 and pooling)."""
     return load_world_model(path, level).encoder
 
 
-def export_world_model(world_model: WorldModel, config: dict[str, Any], out: str | Path) -> Path:
-    """Write `out/model.safetensors` and `out/config.json` for a level-1 world model built from `config`.
+def _cpu_copies(model: torch.nn.Module) -> dict[str, Tensor]:
+    """Own contiguous CPU copies of the state dict: safetensors refuses tensors that share storage (tied weights)."""
+    return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
 
-    The weights are checked against `config` first, so an export that would not load is never written.
+
+def export_world_model(
+    world_model: WorldModel,
+    config: dict[str, Any],
+    out: str | Path,
+    level2: tuple[Level2WorldModel, dict[str, Any]] | None = None,
+) -> Path:
+    """Write `out/model.safetensors` and `out/config.json` for a level-1 world model built from `config`,
+    and for a level-2 world model on its encoder when `level2` = (model, level2_config) is given.
+
+    The weights are checked against the configs first, so an export that would not load is never written.
     """
     out = Path(out)
-    # Own contiguous CPU copies: safetensors refuses tensors that share storage (tied weights).
-    weights = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in world_model.state_dict().items()}
+    weights = _cpu_copies(world_model)
     _match_weights(restore_world_model(config, source=str(out)), weights, str(out))
     meta = {"format": FORMAT, "version": VERSION, "levels": [1], "world_model_config": config}
+    if level2 is not None:
+        model2, config2 = level2
+        if model2.encoder.level1 is not world_model.encoder:
+            raise ValueError(f"{out}: the level-2 world model does not read this level-1 encoder")
+        weights2 = _cpu_copies(model2)
+        _match_weights(restore_world_model({"world_model_config": config, "level2_config": config2}, source=str(out),
+                                           level=2), weights2, str(out))
+        weights |= {LEVEL2_PREFIX + k: v for k, v in weights2.items() if not k.startswith(SHARED_LEVEL1)}
+        meta |= {"levels": [1, 2], "level2_config": config2}
     try:
         text = json.dumps(meta, indent=2)
     except TypeError as error:  # caught before anything is written
@@ -158,6 +235,15 @@ def export_world_model(world_model: WorldModel, config: dict[str, Any], out: str
 
 
 def export_checkpoint(ckpt_path: str | Path, out: str | Path) -> Path:
-    """Lightning checkpoint -> export folder (its world model only; expander and optimizer state dropped)."""
-    config, weights = read_world_model(ckpt_path)
-    return export_world_model(restore_world_model(config, weights, str(ckpt_path)), config, out)
+    """Lightning checkpoint -> export folder (its world models only; expanders and optimizer state dropped).
+
+    A checkpoint of a run with level 2 exports both levels.
+    """
+    if 2 not in model_levels(ckpt_path):
+        config, weights = read_world_model(ckpt_path)
+        return export_world_model(restore_world_model(config, weights, str(ckpt_path)), config, out)
+    config, weights = read_world_model(ckpt_path, level=2)
+    model2 = restore_world_model(config, weights, str(ckpt_path), level=2)
+    world_model = restore_world_model(*read_world_model(ckpt_path), str(ckpt_path))
+    model2.encoder.level1 = world_model.encoder  # the same weights, shared as in training
+    return export_world_model(world_model, config["world_model_config"], out, (model2, config["level2_config"]))

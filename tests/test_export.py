@@ -10,6 +10,7 @@ import torch
 
 from hjepa.export import export_checkpoint, export_world_model, load_encoder, load_world_model
 from hjepa.models import build_world_model
+from hjepa.train.module import JEPAModule
 
 CFG = {
     "encoder": {"name": "convnet_tiny", "embed_dim": 16, "img_size": 32},
@@ -157,3 +158,39 @@ def test_weights_that_do_not_fit_the_architecture_name_the_parameter(tmp_path):
     torch.save({"hyper_parameters": {"world_model_config": bad_cfg}, "state_dict": ckpt["state_dict"]}, tmp_path / "badcfg.ckpt")
     with pytest.raises(ValueError, match=r"badcfg\.ckpt: world_model_config: predictor\.hiden_dim"):
         load_world_model(tmp_path / "badcfg.ckpt")
+
+
+def test_two_level_export_round_trip_shares_the_level1_encoder(tmp_path, no_pickle):
+    from safetensors.torch import load_file
+
+    torch.manual_seed(0)
+    level2 = {"window": 2, "horizon": 1, "pool": "attention", "embed_dim": 8, "hidden_dim": 16,
+              "predictor": {"kind": "transformer", "hidden_dim": 16, "num_heads": 2, "max_len": 8}, "expander": [16]}
+    module = JEPAModule(encoder=CFG["encoder"], predictor={"kind": "gru", "hidden_dim": 16}, levels=[1, 2], level2=level2)
+    with torch.no_grad():
+        module.level2.world_model.encoder.pool.query.normal_()  # non-uniform attention: the weights matter
+    torch.save({"hyper_parameters": dict(module.hparams), "state_dict": module.state_dict()}, tmp_path / "two.ckpt")
+    out = export_checkpoint(tmp_path / "two.ckpt", tmp_path / "export")
+    meta = json.loads((out / "config.json").read_text())
+    assert meta["levels"] == [1, 2] and meta["level2_config"] == module.level2.config
+    keys = load_file(out / "model.safetensors").keys()
+    assert any(k.startswith("level2.predictor.") for k in keys)
+    assert not any(k.startswith("level2.encoder.level1.") for k in keys)  # stored once, at the top level
+
+    frames, actions = torch.rand(2, 6, 3, 32, 32), torch.randn(2, 2, 2)
+    original = module.level2.world_model.eval()
+    for source in (out, tmp_path / "two.ckpt"):
+        loaded = load_world_model(source, level=2)
+        with torch.no_grad():
+            s = original.encode(frames)
+            assert s.shape == (2, 3, 8)  # (B, T // W, D2)
+            assert torch.equal(loaded.encode(frames), s)
+            assert torch.equal(loaded.unroll(s[:, 0], actions), original.unroll(s[:, 0], actions))
+            assert torch.equal(load_encoder(source, level=2)(frames), s)
+        assert_same_outputs(module.world_model.eval(), load_world_model(source))
+
+    meta["levels"] = [1, 2]
+    del meta["level2_config"]
+    (out / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"config\.json: levels include 2 but there is no level2_config"):
+        load_world_model(out, level=2)

@@ -5,20 +5,28 @@ from typing import Any
 from torch import Tensor, nn
 
 from hjepa.models.encoder import FrameEncoder
+from hjepa.models.latent import Latent, build_latent, over_time
 from hjepa.models.predictor import Predictor, build_predictor
 
 
 class WorldModel(nn.Module):
-    """Enc: frames -> states, Pred: (states, actions, z) -> future states, in representation space."""
+    """Enc: frames -> states, Pred: (states, actions, z) -> future states, in representation space.
 
-    def __init__(self, encoder: FrameEncoder, predictor: Predictor) -> None:
+    `latent` (sec. 4.5) is the module that infers, regularizes and samples the predictor's z; None
+    when the predictor takes no latent.
+    """
+
+    def __init__(self, encoder: FrameEncoder, predictor: Predictor, latent: Latent | None = None) -> None:
         super().__init__()
         if encoder.embed_dim != predictor.state_dim:
             raise ValueError(
                 f"encoder.embed_dim={encoder.embed_dim} differs from the predictor's state_dim={predictor.state_dim}"
             )
+        if latent is not None and latent.dim != predictor.latent_dim:
+            raise ValueError(f"model.latent.dim={latent.dim} differs from predictor.latent_dim={predictor.latent_dim}")
         self.encoder = encoder
         self.predictor = predictor
+        self.latent = latent
 
     def encode(self, frames: Tensor) -> Tensor:
         """(B, T, C, H, W) -> (B, T, D)."""
@@ -28,17 +36,35 @@ class WorldModel(nn.Module):
         """Rollout in state space, see `Predictor.unroll`: s0 (B, D) or (B, T0, D) -> (B, H, D)."""
         return self.predictor.unroll(s0, actions, z)
 
+    def energy(self, context: Tensor, target: Tensor, actions: Tensor, z: Tensor) -> Tensor:
+        """E(x, y, z) = D(s_y, Pred(s_x, z)) (sec. 4.5): mean squared error of the rollout from the context.
+
+        context (B, T0, D), target (B, H, D), actions (B, T0 - 1 + H, A), candidate clip latents
+        z (N, B, Dz) -> energies (N, B); the N candidates are rolled out in one batched call.
+        """
+        n, b, _ = z.shape
+        steps = actions.shape[1]
+        preds = self.unroll(context.repeat(n, 1, 1), actions.repeat(n, 1, 1), over_time(z.reshape(n * b, -1), steps))
+        return (preds - target.repeat(n, 1, 1)).square().mean(dim=(1, 2)).view(n, b)
+
 
 def build_world_model(cfg: dict[str, Any]) -> WorldModel:
-    """WorldModel from plain data {"encoder": {FrameEncoder fields}, "predictor": {"kind": ..., fields}}.
+    """WorldModel from plain data {"encoder": {FrameEncoder fields}, "predictor": {"kind": ..., fields},
+    "latent": {"kind": ..., fields}} (latent optional).
 
-    The predictor's state_dim is the encoder's embed_dim. Unknown fields -> ValueError naming the field.
+    The predictor's state_dim is the encoder's embed_dim and its latent_dim the latent's dim. Unknown
+    fields -> ValueError naming the field.
     """
     for section in cfg:
-        if section not in ("encoder", "predictor"):
-            raise ValueError(f"{section}: unknown world-model config section; expected 'encoder', 'predictor'")
+        if section not in ("encoder", "predictor", "latent"):
+            raise ValueError(f"{section}: unknown world-model config section; expected 'encoder', 'predictor', 'latent'")
     predictor_cfg = dict(cfg.get("predictor") or {})
     if "state_dim" in predictor_cfg:
         raise ValueError("predictor.state_dim: leave it out, it is set from encoder.embed_dim")
     encoder = FrameEncoder(**(cfg.get("encoder") or {}))
-    return WorldModel(encoder, build_predictor(state_dim=encoder.embed_dim, **predictor_cfg))
+    latent = build_latent(cfg.get("latent"), encoder.embed_dim)
+    if latent is not None:
+        if "latent_dim" in predictor_cfg:
+            raise ValueError("predictor.latent_dim: leave it out, it is set from model.latent.dim")
+        predictor_cfg["latent_dim"] = latent.dim
+    return WorldModel(encoder, build_predictor(state_dim=encoder.embed_dim, **predictor_cfg), latent)

@@ -18,7 +18,9 @@ from torch import Tensor
 from hjepa.losses import VICReg, VICRegOutput
 from hjepa.losses.diagnostics import effective_rank, embedding_std
 from hjepa.models import Expander, build_world_model
+from hjepa.models.latent import infer_clip_latent, latent_loss
 from hjepa.models.tubelet import tubelet_actions
+from hjepa.train.hierarchy import Level2JEPA, check_levels, freeze, read_level1
 
 
 class JEPAModule(L.LightningModule):
@@ -27,6 +29,9 @@ class JEPAModule(L.LightningModule):
     Args:
         encoder: `FrameEncoder` fields (`name`: timm or local backbone, `embed_dim`, `img_size`, ...).
         predictor: predictor fields (`kind`: gru | transformer, `hidden_dim`, ...).
+        latent: the predictor's latent z (sec. 4.5), `{kind: none | discrete | low_dim | sparse | noisy, ...}`
+            (see `hjepa.models.latent`); each clip is predicted with its inferred ž = argmin_z E + R(z),
+            and the amortized encoder q is trained to predict ž.
         action_dim: width of the clip actions (world action size x data.frame_stride); with
             `encoder.tubelet` t > 1 the predictor steps from tubelet to tubelet on t actions at once.
         expander: widths of the VICReg expander MLP; `[]` applies VICReg to the states themselves.
@@ -34,12 +39,18 @@ class JEPAModule(L.LightningModule):
         rollout_weight: share of the loss from autoregressive rollouts (the rest is teacher-forced
             one-step prediction); rollouts train what planners use, `unroll()` over many steps.
         lr, weight_decay, warmup_steps, min_lr_ratio: AdamW with linear warmup then cosine decay.
+        levels: trained levels of the hierarchy (sec. 4.6): `[1]`, `[2]` (level 1 frozen, loaded from
+            `level1_checkpoint`) or `[1, 2]` (joint); level-2 terms are logged as `level2/<name>`.
+        level2: `Level2JEPA` fields (`window`, `horizon`, `pool`, `embed_dim`, `predictor`, `latent`, ...).
+        level1_checkpoint: level-1 `.ckpt` or export folder; its config replaces `encoder`/`predictor`/`latent`.
+        stop_gradient: in joint training, keep level 2's loss from reaching the level-1 encoder.
     """
 
     def __init__(
         self,
         encoder: dict[str, Any] | None = None,
         predictor: dict[str, Any] | None = None,
+        latent: dict[str, Any] | None = None,
         action_dim: int = 2,
         expander: list[int] | None = None,
         vicreg: dict[str, float] | None = None,
@@ -48,17 +59,30 @@ class JEPAModule(L.LightningModule):
         weight_decay: float = 0.05,
         warmup_steps: int = 50,
         min_lr_ratio: float = 0.01,
+        levels: list[int] | None = None,
+        level2: dict[str, Any] | None = None,
+        level1_checkpoint: str | None = None,
+        stop_gradient: bool = True,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         if not 0 <= rollout_weight <= 1:
             raise ValueError(f"model.rollout_weight: expected in [0, 1], got {rollout_weight}")
+        self.levels = check_levels(levels or [1], level2, level1_checkpoint)
+        level1_weights = None
+        if level1_checkpoint is not None:
+            encoder, predictor, latent, level1_weights = read_level1(level1_checkpoint, encoder, predictor, latent,
+                                                                     action_dim)
         self.world_model_config = {
             "encoder": dict(encoder or {"name": "convnet_tiny", "embed_dim": 128}),
             "predictor": {**(predictor or {"kind": "gru"}), "action_dim": action_dim * (encoder or {}).get("tubelet", 1)},
         }
+        if latent is not None:
+            self.world_model_config["latent"] = dict(latent)
         self.hparams["world_model_config"] = self.world_model_config
         self.world_model = build_world_model(self.world_model_config)
+        if level1_weights is not None:
+            self.world_model.load_state_dict(level1_weights)
         dim = self.world_model.encoder.embed_dim
         widths = [512, 512] if expander is None else list(expander)
         self.expander = Expander(dim, widths) if widths else torch.nn.Identity()
@@ -66,7 +90,20 @@ class JEPAModule(L.LightningModule):
             self.vicreg = VICReg(**(vicreg or {}))
         except TypeError as error:
             raise ValueError(f"model.vicreg: {error}; expected inv_coeff, var_coeff, cov_coeff, gamma, eps") from error
+        self.level2 = Level2JEPA(self.world_model.encoder, action_dim, **level2) if 2 in self.levels else None
+        if self.level2 is not None:
+            self.hparams["level2_config"] = self.level2.config
+        if 1 not in self.levels:
+            freeze(self.world_model)
+            freeze(self.expander)
         self._val_states: list[Tensor] = []
+
+    def train(self, mode: bool = True) -> JEPAModule:
+        """Train mode, except for a frozen level 1 (its normalisation statistics must not move)."""
+        super().train(mode)
+        if 1 not in self.levels:
+            self.world_model.eval()
+        return self
 
     # ----- the objective
     def losses(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -77,17 +114,25 @@ class JEPAModule(L.LightningModule):
                 f"model.action_dim={self.hparams.action_dim} but the data gives actions of width "
                 f"{actions.shape[-1]} (world action size x data.frame_stride)"
             )
+        if 1 not in self.levels:  # level-wise training of level 2 on the frozen level 1
+            with torch.no_grad():
+                states = self.world_model.encode(frames)
+            level2 = self.level2.losses(states, actions, frames.shape[1])
+            return {"loss": level2["level2/loss"], **level2, "states": states}
+        frame_actions = actions
         actions = tubelet_actions(actions, self.world_model.encoder.tubelet)
         states = self.world_model.encode(frames)  # (B, T // tubelet, D)
         target = states[:, 1:]
-        teacher_forced = self.world_model.predictor.predict_teacher_forced(states, actions)  # (B, T-1, D)
-        rollout = self.world_model.unroll(states[:, 0], actions)  # (B, T-1, D)
+        # ž per clip (sec. 4.5) as predictor input (B, T-1, Dz), or None without a latent
+        z, latent_terms = infer_clip_latent(self.world_model.latent, self.world_model.energy, states, actions)
+        teacher_forced = self.world_model.predictor.predict_teacher_forced(states, actions, z)  # (B, T-1, D)
+        rollout = self.world_model.unroll(states[:, 0], actions, z)  # (B, T-1, D)
         expanded_target = self.expander(target.flatten(0, 1))
         tf: VICRegOutput = self.vicreg(self.expander(teacher_forced.flatten(0, 1)), expanded_target)
         ar: VICRegOutput = self.vicreg(self.expander(rollout.flatten(0, 1)), expanded_target)
         w = self.hparams.rollout_weight
-        return {
-            "loss": (1 - w) * tf.loss + w * ar.loss,
+        terms = {
+            "loss": (1 - w) * tf.loss + w * ar.loss + latent_loss(latent_terms),
             "invariance": (1 - w) * tf.invariance + w * ar.invariance,
             "variance": tf.variance,
             "covariance": tf.covariance,
@@ -96,7 +141,14 @@ class JEPAModule(L.LightningModule):
             # error relative to the spread of the targets: comparable while the states' scale changes
             "pred_error_rollout_rel": F.mse_loss(rollout, target).detach() / target.detach().var(0).mean().clamp_min(1e-8),
             "states": states.detach(),
+            **latent_terms,
         }
+        if self.level2 is None:
+            return terms
+        level2 = self.level2.losses(states.detach() if self.hparams.stop_gradient else states, frame_actions,
+                                    frames.shape[1])
+        total = terms["loss"] + self.level2.weight * level2["level2/loss"]
+        return {**terms, "level1/loss": terms["loss"], **level2, "loss": total}
 
     def _log_terms(self, split: str, terms: dict[str, Tensor], batch_size: int) -> None:
         """Log every loss term as `<split>/<name>` (validation values averaged over ranks)."""

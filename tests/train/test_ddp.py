@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 
 import lightning as L

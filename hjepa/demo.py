@@ -1,5 +1,5 @@
 """The main job end to end on a small built-in default: generate -> shards -> data module -> pretrain
--> export -> probe.
+-> export -> probe -> plan -> level 2 -> Fork latent probe.
 
 Each step appends its figures to `summary.json` (flat keys) in the output folder, and a table of
 them is printed at the end.
@@ -17,10 +17,14 @@ import yaml
 from hjepa.data.datamodule import VideoDataModule
 from hjepa.data.generate import GenerateSettings, generate_shards
 from hjepa.data.inspect import contact_sheet, data_statistics, read_batches
+from hjepa.agent.task import TaskSpec
+from hjepa.eval.fork_probe import run_fork_probe
+from hjepa.eval.level2_probe import run_level2_probe
+from hjepa.eval.plan_probe import run_plan_probe
 from hjepa.eval.probe import run_linear_probe
 from hjepa.export import export_checkpoint
 from hjepa.train.cli import run_lightning_cli
-from hjepa.train.run_config import write_run_config
+from hjepa.train.run_config import deep_update, write_run_config
 
 
 def load_config(path: Path) -> dict[str, Any]:
@@ -84,6 +88,41 @@ def step_probe(config: dict[str, Any], out: Path) -> dict[str, Any]:
     return {key: results[key] for key in keys if key in results}
 
 
+def step_level2(config: dict[str, Any], out: Path) -> dict[str, Any]:
+    """Train level 2 of H-JEPA on the frozen exported level 1 with `hjepa fit`, export both levels to
+    out/export and compare the levels' probes (slow variables, far prediction)."""
+    level2 = config["level2"]
+    overrides = deep_update(level2.get("overrides", {}), {"data": {"shards": config["generate"]["out"]},
+                                                          "model": {"level1_checkpoint": str(out / "export")}})
+    fit_config = write_run_config(Path(level2["base"]), out / "level2", overrides)
+    start = time.perf_counter()
+    cli = run_lightning_cli(["fit", "--config", str(fit_config)])
+    seconds = time.perf_counter() - start
+    export_checkpoint(out / "level2" / "checkpoints" / "last.ckpt", out / "export")
+    scores = run_level2_probe(out / "export", config["generate"]["out"], out / "probe", cli.model.level2.horizon,
+                              cli.datamodule.hparams.num_frames, val_fraction=level2["probe"]["val_fraction"],
+                              num_workers=config["data"]["num_workers"])
+    keys = ("probe_r2_level2_room", "probe_r2_level1_room", "probe_r2_level2_position_later",
+            "probe_r2_level1_position_later", "level2_far_r2", "level1_far_r2", "far_frames")
+    return {"level2_steps": cli.trainer.global_step, "level2_seconds": round(seconds, 1)} | {k: scores[k] for k in keys}
+
+
+def step_fork(config: dict[str, Any], out: Path) -> dict[str, Any]:
+    """Fork probe (sec. 4.5): a discrete latent predicts both futures, no latent predicts between them."""
+    results = run_fork_probe(out / "fork", **config["fork"])
+    keys = ("fork_error_ratio", "fork_error_none", "fork_error_min_z", "fork_code_purity", "mismatch_ratio_discrete")
+    return {key: results[key] for key in keys}
+
+
+def step_plan(config: dict[str, Any], out: Path) -> dict[str, Any]:
+    """Planning probe on TwoRooms (sec. 3.1.4): the agent on the frozen exported model vs a random policy."""
+    plan = config["plan"]
+    results = run_plan_probe(out / "export", config["generate"]["out"], plan["env"], TaskSpec.from_yaml(plan["task"]),
+                             out / "plan", episodes=plan["episodes"], seed=plan["seed"])
+    keys = ("plan_success", "plan_success_random", "plan_ms_per_step", "plan_planner", "plan_steps")
+    return {key: results[key] for key in keys}
+
+
 def print_summary(summary: dict[str, Any]) -> None:
     """Print the summary as a two-column table."""
     width = max(len(k) for k in summary)
@@ -102,9 +141,13 @@ def run_demo(config_path: Path, out: Path) -> dict[str, Any]:
     summary.update(step_data(config, out))
     summary.update(step_pretrain(config, out))
     summary.update(step_probe(config, out))
+    summary.update(step_plan(config, out))
+    summary.update(step_level2(config, out))
+    summary.update(step_fork(config, out))
     summary["seconds_total"] = round(time.perf_counter() - start, 1)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print_summary(summary)
     print(f"figures in {out}/: summary.json, contact_sheet.png, data_stats.json, pretrain/logs/*/loss_curve.png, "
-          "probe/probe_scatter.png, probe/probe_rollout_r2.png; exported model in export/")
+          "probe/probe_scatter.png, probe/probe_rollout_r2.png, plan/plan_trajectories.png, plan/plan_episode.gif; "
+          "exported model (both levels) in export/")
     return summary

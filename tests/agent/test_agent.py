@@ -21,14 +21,6 @@ CENTRE = np.array([0.25, 0.5])  # the region of configs/tasks/reach_avoid.yaml
 RADIUS = 0.15
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def experience() -> Experience:
     """Recorded exploration of TwoRooms; the oracle's representations are the positions themselves."""

@@ -51,15 +51,6 @@ def _price(model, state: Tensor, cost, actions: Tensor) -> float:
         return float(cost(model.unroll(state[None], actions[None]), actions[None]))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Tiny batches: on shared cores, intra-op threads spin-wait on each other and make the searches 10x slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def tiny_world_model():
     torch.manual_seed(0)

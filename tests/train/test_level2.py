@@ -30,15 +30,20 @@ def level1_export(tmp_path_factory) -> Path:
     return export_world_model(build_world_model(LEVEL1), LEVEL1, tmp_path_factory.mktemp("level1") / "export")
 
 
-def test_levelwise_fit_keeps_level1_bit_identical_and_lowers_level2_error(tiny_rooms, level1_export, tmp_path):
+def _fit_level2(shards: Path, level1: Path, out: Path, level2: dict, steps: int, warmup: int) -> None:
+    """A level-wise `hjepa fit` through configs/level2_tiny_cpu.yaml into out/run."""
     overrides = {
-        "trainer": {"max_steps": 25, "val_check_interval": 25, "log_every_n_steps": 1, "enable_progress_bar": False,
-                    "enable_model_summary": False},
-        "model": {"level1_checkpoint": str(level1_export), "level2": LEVEL2, "warmup_steps": 5},
-        "data": {"shards": str(tiny_rooms), "num_frames": 8, "batch_size": 8, "num_workers": 0, "decoder": "pyav"},
+        "trainer": {"max_steps": steps, "val_check_interval": steps, "log_every_n_steps": 1,
+                    "enable_progress_bar": False, "enable_model_summary": False},
+        "model": {"level1_checkpoint": str(level1), "level2": level2, "warmup_steps": warmup},
+        "data": {"shards": str(shards), "num_frames": 8, "batch_size": 8, "num_workers": 0, "decoder": "pyav"},
     }
-    config = write_run_config(ROOT / "configs" / "level2_tiny_cpu.yaml", tmp_path / "run", overrides)
+    config = write_run_config(ROOT / "configs" / "level2_tiny_cpu.yaml", out / "run", overrides)
     run_lightning_cli(["fit", "--config", str(config)])
+
+
+def test_levelwise_fit_keeps_level1_bit_identical_and_lowers_level2_error(tiny_rooms, level1_export, tmp_path):
+    _fit_level2(tiny_rooms, level1_export, tmp_path, LEVEL2, steps=25, warmup=5)
     ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
     _, level1_before = read_world_model(level1_export)
     _, level1_after = read_world_model(ckpt)
@@ -130,14 +135,7 @@ def test_a_level1_latent_comes_with_the_level1_checkpoint(tmp_path):
 
 def test_levelwise_fit_with_a_level2_latent_logs_its_terms_and_exports_it(tiny_rooms, level1_export, tmp_path):
     level2 = {**LEVEL2, "latent": {"kind": "discrete", "num_codes": 2, "dim": 4}}
-    overrides = {
-        "trainer": {"max_steps": 6, "val_check_interval": 6, "log_every_n_steps": 1, "enable_progress_bar": False,
-                    "enable_model_summary": False},
-        "model": {"level1_checkpoint": str(level1_export), "level2": level2, "warmup_steps": 2},
-        "data": {"shards": str(tiny_rooms), "num_frames": 8, "batch_size": 8, "num_workers": 0, "decoder": "pyav"},
-    }
-    config = write_run_config(ROOT / "configs" / "level2_tiny_cpu.yaml", tmp_path / "run", overrides)
-    run_lightning_cli(["fit", "--config", str(config)])
+    _fit_level2(tiny_rooms, level1_export, tmp_path, level2, steps=6, warmup=2)
     with open(next((tmp_path / "run" / "logs").rglob("metrics.csv"))) as handle:
         rows = list(csv.DictReader(handle))
     for name in ("energy", "regularizer", "relaxation", "amortized"):

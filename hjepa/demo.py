@@ -1,5 +1,5 @@
 """The main job end to end on a small built-in default: generate -> shards -> data module -> pretrain
--> export -> probe -> plan -> level 2 -> Fork latent probe.
+-> export -> probe -> plan -> distil the planner into a policy -> level 2 -> Fork latent probe.
 
 Each step appends its figures to `summary.json` (flat keys) in the output folder, and a table of
 them is printed at the end.
@@ -18,6 +18,7 @@ from hjepa.data.datamodule import VideoDataModule
 from hjepa.data.generate import GenerateSettings, generate_shards
 from hjepa.data.inspect import contact_sheet, data_statistics, read_batches
 from hjepa.agent.task import TaskSpec
+from hjepa.eval.distill_probe import run_distillation
 from hjepa.eval.fork_probe import run_fork_probe
 from hjepa.eval.level2_probe import run_level2_probe
 from hjepa.eval.plan_probe import run_plan_probe
@@ -123,6 +124,15 @@ def step_plan(config: dict[str, Any], out: Path) -> dict[str, Any]:
     return {key: results[key] for key in keys}
 
 
+def step_distill(config: dict[str, Any], out: Path) -> dict[str, Any]:
+    """Mode-2 -> Mode-1 (sec. 3.1.4): train the policy on the planner's decisions, compare on held-out episodes."""
+    plan, distill = config["plan"], config["distill"]
+    results = run_distillation(out / "export", config["generate"]["out"], plan["env"], TaskSpec.from_yaml(plan["task"]),
+                               out / "distill", episodes=distill["episodes"], steps=distill["steps"],
+                               eval_episodes=distill["eval_episodes"])
+    return {key: results[key] for key in ("policy_success_distilled", "policy_ms_per_step")}
+
+
 def print_summary(summary: dict[str, Any]) -> None:
     """Print the summary as a two-column table."""
     width = max(len(k) for k in summary)
@@ -142,6 +152,7 @@ def run_demo(config_path: Path, out: Path) -> dict[str, Any]:
     summary.update(step_pretrain(config, out))
     summary.update(step_probe(config, out))
     summary.update(step_plan(config, out))
+    summary.update(step_distill(config, out))
     summary.update(step_level2(config, out))
     summary.update(step_fork(config, out))
     summary["seconds_total"] = round(time.perf_counter() - start, 1)

@@ -8,14 +8,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from hjepa.agent.agent import Agent
-from hjepa.agent.configurator import Configurator, needs_experience
+from hjepa.agent.configurator import Configurator
 from hjepa.agent.distill import distill, save_policy
-from hjepa.agent.experience import Experience, record_experience
+from hjepa.agent.experience import Experience
 from hjepa.agent.task import TaskSpec
-from hjepa.eval.plan_probe import agent_actor, make_env, run_episode, run_plan_probe
+from hjepa.eval.plan_probe import (agent_actor, make_env, one_torch_thread, remembered_experience, run_episode,
+                                  run_plan_probe)
 from hjepa.export import load_world_model
 from hjepa.models import WorldModel
 
@@ -29,20 +28,14 @@ def run_distillation(model_path: str | Path | None, data: str | Path | None, env
     held-out comparison of Mode-2 and Mode-1."""
     out = Path(out)
     world_model = world_model or load_world_model(model_path)
-    if experience is None and needs_experience(task):
-        if data is None:
-            raise ValueError(f"task {task.name!r} uses landmark subgoals or probes: give the shards to remember (--data)")
-        experience = record_experience(world_model, data, task.subgoals.get("episodes", 256))
+    if experience is None:
+        experience = remembered_experience(task, world_model, data)
     env = make_env(env_id, task.max_steps)
     low, high = env.action_space.low.tolist(), env.action_space.high.tolist()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_torch_thread():
         teacher = Agent(world_model, Configurator(task, world_model.encoder.embed_dim, low, high, experience), seed=seed)
         recorded = [run_episode(env, agent_actor(teacher), seed + i, teacher.reset) for i in range(episodes)]
         policy, losses = distill(teacher, env, steps, seed=seed)
-    finally:
-        torch.set_num_threads(threads)
     save_policy(policy, out)
     summary = run_plan_probe(model_path, data, env_id, task, out, episodes=eval_episodes, seed=seed + HELD_OUT,
                              world_model=world_model, experience=experience, policy=policy)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -128,13 +129,31 @@ def run_plan_probe(model_path: str | Path, data: str | Path | None, env_id: str,
     Returns the flat summary also written to `out/plan.json`. Planning runs on one thread: its batches are
     small, and on shared cores several intra-op threads mostly wait for each other.
     """
+    with one_torch_thread():
+        return _run_plan_probe(model_path, data, env_id, task, Path(out), episodes, seed, planners, experience_episodes,
+                               world_model, experience, random_baseline, policy)
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run the agent on one torch thread, restoring the count after."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _run_plan_probe(model_path, data, env_id, task, Path(out), episodes, seed, planners, experience_episodes,
-                               world_model, experience, random_baseline, policy)
+        yield
     finally:
         torch.set_num_threads(threads)
+
+
+def remembered_experience(task: TaskSpec, world_model: WorldModel, data: str | Path | None,
+                          episodes: int | None = None) -> Experience | None:
+    """The recorded episodes a task reads (landmarks, a region, a probe metric), encoded once; None if it reads none."""
+    if not needs_experience(task):
+        return None
+    if data is None:
+        raise ValueError(f"task {task.name!r} uses landmark subgoals, a region or a probe metric: give the shards "
+                         "to remember (--data)")
+    return record_experience(world_model, data, episodes or task.subgoals.get("episodes", 256))
 
 
 def _run_plan_probe(model_path: str | Path, data: str | Path | None, env_id: str, task: TaskSpec, out: Path,
@@ -149,10 +168,8 @@ def _run_plan_probe(model_path: str | Path, data: str | Path | None, env_id: str
         raise ValueError(f"{env_id} renders {size}x{size} images but the model at {model_path} takes "
                          f"{world_model.encoder.img_size}x{world_model.encoder.img_size} (encoder.img_size)")
     start = time.perf_counter()
-    if experience is None and needs_experience(task):
-        if data is None:
-            raise ValueError(f"task {task.name!r} uses landmark subgoals or a region: give the shards to remember (--data)")
-        experience = record_experience(world_model, data, experience_episodes or task.subgoals.get("episodes", 256))
+    if experience is None:
+        experience = remembered_experience(task, world_model, data, experience_episodes)
     low, high = env.action_space.low.tolist(), env.action_space.high.tolist()
     seeds = [seed + i for i in range(episodes)]
     actors: dict[str, list[EpisodeResult]] = {}

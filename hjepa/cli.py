@@ -95,18 +95,34 @@ def _probe_linear(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from hjepa.agent.task import TaskSpec
-    from hjepa.eval.plan_probe import run_plan_probe
-
     from hjepa.agent.distill import load_policy
+    from hjepa.agent.task import TaskSpec
+    from hjepa.eval.plan_probe import default_baselines, run_plan_probe
 
-    baselines = args.command == "probe"
+    probe = args.command == "probe"
     policy = load_policy(args.policy) if getattr(args, "policy", None) else None
+    baselines = getattr(args, "baselines", None)
+    if probe and baselines is None:
+        baselines = default_baselines(args.ckpt)
     summary = run_plan_probe(args.ckpt, args.data, args.env, TaskSpec.from_yaml(args.task), args.out,
-                             episodes=args.episodes, seed=args.seed, planners=args.planners if baselines else (),
-                             random_baseline=baselines, policy=policy)
+                             episodes=args.episodes, seed=args.seed, planners=args.planners if probe else (),
+                             random_baseline=probe, policy=policy, baselines=baselines or (),
+                             env_kwargs=_json_option(args.env_kwargs, "--env-kwargs"))
     print(f"success {summary['plan_success']:.2f} over {summary['plan_episodes']} episodes; figures in {args.out}")
     return 0
+
+
+def _json_option(text: str | None, flag: str) -> dict | None:
+    """A JSON object given on the command line (None when absent)."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SystemExit(f"{flag}: not valid JSON ({error}): {text!r}") from error
+    if not isinstance(value, dict):
+        raise SystemExit(f"{flag}: expected a JSON object such as '{{\"min_doors\": 2}}', got {text!r}")
+    return value
 
 
 def _distill(args: argparse.Namespace) -> int:
@@ -130,6 +146,9 @@ def _add_plan_arguments(parser: argparse.ArgumentParser, episodes: int, out: str
     parser.add_argument("--episodes", type=int, default=episodes)
     parser.add_argument("--seed", type=int, default=0, help="first episode seed; episode i uses seed + i")
     parser.add_argument("--out", default=out)
+    parser.add_argument("--env-kwargs", default=None,
+                        help="JSON of environment options, e.g. '{\"min_doors\": 2}' (default: the world options of "
+                             "--data when it was recorded in the same world)")
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -152,8 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    gen = command("generate", _generate, "record episodes of a procedural world into video shards")
-    gen.add_argument("--world", required=True, help="two_rooms, moving_shapes, fork or maze")
+    gen = command("generate", _generate, "record episodes of a procedural world or a gymnasium environment into "
+                  "video shards")
+    gen.add_argument("--world", "--env", dest="world", required=True,
+                     help="two_rooms, moving_shapes, fork, maze, or a gymnasium id such as hjepa/PushT-v0 "
+                          "(pip install 'hjepa[envs]')")
     gen.add_argument("--episodes", type=int, required=True)
     gen.add_argument("--frames", type=int, required=True, help="frames per episode")
     gen.add_argument("--out", required=True, help="output folder of shard-NNNNNN.tar")
@@ -161,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--shard-size", type=int, default=64, help="episodes per shard")
     gen.add_argument("--codec", choices=["h264", "ffv1"], default="h264", help="ffv1 is lossless")
     gen.add_argument("--image-size", type=int, default=64)
-    gen.add_argument("--world-kwargs", default="", help='JSON of world options, e.g. \'{"rows": 2, "cols": 3}\'')
+    gen.add_argument("--world-kwargs", default="",
+                     help='JSON of world or environment options, e.g. \'{"rows": 2, "cols": 3}\'')
     gen.add_argument("--workers", type=int, default=1, help="processes encoding shards in parallel")
 
     shard = command("shard", _shard, "convert a folder of videos (and .actions/.states.npy sidecars) into shards")
@@ -210,6 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
     plan_probe.add_argument("--policy", default=None, help="a policy folder of `hjepa distill` to run as Mode-1")
     plan_probe.add_argument("--planners", nargs="*", default=["cem", "mppi", "gradient", "discrete"],
                             help="planners run on the same task and episodes")
+    plan_probe.add_argument("--baselines", nargs="*", default=None, choices=["flat", "hierarchical"],
+                            help="task variants run on the same episodes: flat (level 1 aims at the goal), hierarchical "
+                                 "(level 2 sets subgoals; needs level 2) [default: flat, and hierarchical when the "
+                                 "checkpoint has level 2]")
 
     dis = command("distill", _distill, "train the Mode-1 policy on the planner's decisions (Mode-2 -> Mode-1)")
     dis.add_argument("--ckpt", required=True, help="export folder or Lightning .ckpt of the world model")

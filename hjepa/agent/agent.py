@@ -22,6 +22,7 @@ from hjepa.agent.cost import Cost, TrainableCritic
 from hjepa.agent.memory import ShortTermMemory, TripletBuffer
 from hjepa.agent.planners import shift_plan
 from hjepa.agent.policy import Policy
+from hjepa.agent.uncertainty import RiskCost, SampledLatents
 from hjepa.models import WorldModel
 
 
@@ -64,6 +65,12 @@ class Agent:
         self.generator = generator
         self.intrinsic = configurator.intrinsic_cost(torch.zeros(dim))
         self.cost = Cost(self.intrinsic)
+        self.rollout_model: WorldModel | SampledLatents = self.world_model
+        self.plan_cost: Cost | RiskCost = self.cost
+        uncertainty = configurator.task.uncertainty
+        if uncertainty:  # plan over S sampled futures of the latent (sec. 4.8)
+            self.rollout_model = SampledLatents(self.world_model, uncertainty["samples"], generator)
+            self.plan_cost = RiskCost(self.cost, uncertainty["risk"])
         self.episode, self.tau = -1, 0
         self._plan: Tensor | None = None
 
@@ -104,7 +111,9 @@ class Agent:
         start = time.perf_counter()
         if self._use_planner(state, goal):
             init = None if self._plan is None else shift_plan(self._plan)
-            result = self.planner.plan(state, self.cost, self.world_model, init=init, generator=self.generator)
+            if isinstance(self.rollout_model, SampledLatents):
+                self.rollout_model.resample()
+            result = self.planner.plan(state, self.plan_cost, self.rollout_model, init=init, generator=self.generator)
             self._plan = result.actions
             action, mode = result.actions[0], 2
             self.demonstrations.append((state, subgoal, action))

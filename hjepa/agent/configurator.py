@@ -10,15 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from hjepa.agent.cost import ActionMagnitudeCost, GoalDistanceCost, IntrinsicCost, RegionAvoidanceCost
 from hjepa.agent.experience import Experience
+from hjepa.agent.hierarchy import HierarchicalSubgoals
 from hjepa.agent.landmarks import LandmarkGraph
 from hjepa.agent.planners import Planner, build_planner
 from hjepa.agent.task import TaskSpec
 from hjepa.eval.linear_probe import LinearHead
+from hjepa.models.level2 import Level2WorldModel
 
 
 class Configurator:
@@ -28,12 +31,13 @@ class Configurator:
         task: the validated task.
         state_dim: width D of the world model's states.
         action_low, action_high: the environment's action box (A,).
-        experience: encoded recorded episodes; needed for landmark subgoals and for reading positions
-            (region avoidance).
+        experience: encoded recorded episodes; needed for landmark subgoals, level-2 subgoals and for reading
+            positions (region avoidance).
+        level2: the world model's level 2, for tasks with `levels: [2, 1]`.
     """
 
     def __init__(self, task: TaskSpec, state_dim: int, action_low: Sequence[float], action_high: Sequence[float],
-                 experience: Experience | None = None) -> None:
+                 experience: Experience | None = None, level2: Level2WorldModel | None = None) -> None:
         self.task, self.state_dim = task, state_dim
         self.action_low, self.action_high = list(map(float, action_low)), list(map(float, action_high))
         if needs_experience(task) and experience is None:
@@ -44,6 +48,15 @@ class Configurator:
         if task.subgoals["kind"] == "landmarks":
             assert experience is not None
             self.landmarks = LandmarkGraph(experience.representations)
+        self.hierarchy: HierarchicalSubgoals | None = None
+        if task.levels == [2, 1]:
+            if level2 is None:
+                raise ValueError(f"task {task.name!r}: levels [2, 1] needs a world model with level 2; train one "
+                                 "(hjepa fit --config configs/level2_tiny_cpu.yaml), export both levels, or set "
+                                 "levels: [1]")
+            assert experience is not None
+            self.hierarchy = HierarchicalSubgoals(level2, experience.representations, **task.level2,
+                                                  action_low=self.action_low, action_high=self.action_high)
         # The goal distance of one typical recorded step, in the task's metric, is the unit of goal_distance.
         self.projection = self.probe.weight.float() if task.goal_metric == "probe" and self.probe is not None else None
         self.step_scale = 1.0
@@ -79,24 +92,32 @@ class Configurator:
 
     def set_goal(self, goal: Tensor, intrinsic: IntrinsicCost) -> None:
         """Plan subgoal paths toward goal (D,) that also avoid what the intrinsic cost penalises."""
-        if self.landmarks is None:
-            return
-        penalty = None
-        if "region_avoidance" in intrinsic.costs:
-            with torch.no_grad():
-                region = intrinsic.costs["region_avoidance"](self.landmarks.states[:, None], torch.zeros(1))[:, 0]
-            weight = intrinsic.weights[intrinsic.names.index("region_avoidance")]
-            penalty = (weight * region).numpy()
-        self.landmarks.set_goal(goal, penalty)
+        if self.landmarks is not None:
+            self.landmarks.set_goal(goal, self._penalty(self.landmarks.states, intrinsic))
+        if self.hierarchy is not None:
+            self.hierarchy.set_goal(goal, self._penalty(self.hierarchy.realisations, intrinsic))
 
     def subgoals(self, state: Tensor, goal: Tensor) -> Tensor:
         """What the actor aims for over the planning horizon: (H, D) remembered states along the path to the
-        goal, one per step, or the goal (D,) itself without landmarks."""
+        goal, one per step (landmarks; levels [2, 1]: those realising level 2's subgoals), or the goal (D,) itself."""
+        if self.hierarchy is not None:
+            return self.hierarchy.subgoal(state, self.task.planner["horizon"])
         if self.landmarks is None:
             return goal
         return self.landmarks.path(state, self.task.planner["horizon"])
 
+    @staticmethod
+    def _penalty(states: Tensor, intrinsic: IntrinsicCost) -> np.ndarray | None:
+        """The weighted region cost of passing each remembered level-1 state (N, D), in steps (None without one)."""
+        if "region_avoidance" not in intrinsic.costs:
+            return None
+        with torch.no_grad():
+            region = intrinsic.costs["region_avoidance"](states[:, None], torch.zeros(1))[:, 0]
+        return (intrinsic.weights[intrinsic.names.index("region_avoidance")] * region).numpy()
+
 
 def needs_experience(task: TaskSpec) -> bool:
-    """Whether the task reads recorded episodes (landmarks, a region read through a probe, a probe metric)."""
-    return task.subgoals["kind"] == "landmarks" or task.region is not None or task.goal_metric == "probe"
+    """Whether the task reads recorded episodes (landmarks, level-2 subgoals, a region read through a probe, a
+    probe metric)."""
+    return (task.subgoals["kind"] == "landmarks" or task.levels == [2, 1] or task.region is not None
+            or task.goal_metric == "probe")

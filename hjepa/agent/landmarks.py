@@ -16,6 +16,11 @@ from scipy.sparse.csgraph import dijkstra
 from torch import Tensor
 
 
+def _median_step(episodes: Tensor) -> float:
+    """Median distance between consecutive states of episodes (E, T, D): the size of a typical step."""
+    return float((episodes[:, 1:] - episodes[:, :-1]).norm(dim=-1).median().clamp_min(1e-8))
+
+
 def nearest_neighbours(queries: Tensor, keys: Tensor, k: int, chunk: int = 2048) -> tuple[Tensor, Tensor]:
     """The k nearest keys of each query in L2: queries (Q, D), keys (N, D) -> distances, indices (Q, k)."""
     distances, indices = [], []
@@ -35,15 +40,22 @@ class LandmarkGraph:
         neighbours: latent links tried per state (its k nearest states of other times or episodes).
         link_radius: a latent link joins states at most this many typical steps apart, where a typical step
             is the median representation distance between consecutive states.
+        keys: what a state or goal given to `set_goal`, `path` and `steps_to_goal` is matched against to enter
+            the graph (E, T, Dk), default the states themselves (e.g. level 1's view of level-2 states).
     """
 
-    def __init__(self, episodes: Tensor, neighbours: int = 8, link_radius: float = 1.0) -> None:
+    def __init__(self, episodes: Tensor, neighbours: int = 8, link_radius: float = 1.0,
+                 keys: Tensor | None = None) -> None:
         if episodes.dim() != 3 or episodes.shape[1] < 2:
             raise ValueError(f"episodes must be (E, T, D) with T >= 2, got {tuple(episodes.shape)}")
+        if keys is not None and keys.shape[:2] != episodes.shape[:2]:
+            raise ValueError(f"keys must be (E, T, Dk) with (E, T) = {tuple(episodes.shape[:2])}, got {tuple(keys.shape)}")
         e, t, _ = episodes.shape
         self.states = episodes.detach().float().reshape(e * t, -1).cpu()
-        steps = (episodes[:, 1:] - episodes[:, :-1]).norm(dim=-1)
-        self.step_scale = float(steps.median().clamp_min(1e-8))
+        self.step_scale = _median_step(episodes)
+        keys = episodes if keys is None else keys
+        self.keys = keys.detach().float().reshape(e * t, -1).cpu()
+        self.key_scale = _median_step(keys)
         index = torch.arange(e * t).reshape(e, t)
         rows = [index[:, :-1].flatten()]
         cols = [index[:, 1:].flatten()]
@@ -63,10 +75,10 @@ class LandmarkGraph:
     def __len__(self) -> int:
         return len(self.states)
 
-    def _attach(self, state: Tensor) -> tuple[Tensor, Tensor]:
-        """Nearest remembered states of a state (D,): (indices (k,), costs in steps (k,))."""
-        distances, indices = nearest_neighbours(state.detach().float().cpu()[None], self.states, 8)
-        return indices[0], distances[0] / self.step_scale
+    def _attach(self, key: Tensor) -> tuple[Tensor, Tensor]:
+        """Nearest remembered states of a state given as a key (Dk,): (indices (k,), costs in steps (k,))."""
+        distances, indices = nearest_neighbours(key.detach().float().cpu()[None], self.keys, 8)
+        return indices[0], distances[0] / self.key_scale
 
     def set_goal(self, goal: Tensor, penalty: np.ndarray | None = None) -> None:
         """Shortest paths from every remembered state to the goal state (D,).
@@ -100,18 +112,23 @@ class LandmarkGraph:
         Target h is the first remembered state at least h steps of path length ahead, so the actor tracks
         the path at the pace of the recorded data; the goal itself fills the steps after the path ends.
         """
+        assert self.goal is not None
+        return torch.stack([self.goal if node < 0 else self.states[node] for node in self.path_nodes(state, length)])
+
+    def path_nodes(self, state: Tensor, length: int) -> list[int]:
+        """Indices of the remembered states of `path` (-1 for the goal itself): `length` entries."""
         if self.goal is None:
             raise RuntimeError("call set_goal before path")
         indices, costs = self._attach(state)
         total = costs.numpy() + self._to_goal[indices.numpy()]
         node = int(indices[int(total.argmin())])
         start = self._to_goal[node]
-        targets: list[Tensor] = []
-        while len(targets) < length:
+        nodes: list[int] = []
+        while len(nodes) < length:
             node = int(self._next[node]) if node >= 0 else -1
             if node < 0:
-                targets += [self.goal] * (length - len(targets))
+                nodes += [-1] * (length - len(nodes))
                 break
-            while len(targets) < length and start - self._to_goal[node] >= len(targets) + 1:
-                targets.append(self.states[node])
-        return torch.stack(targets)
+            while len(nodes) < length and start - self._to_goal[node] >= len(nodes) + 1:
+                nodes.append(node)
+        return nodes

@@ -13,12 +13,14 @@ from typing import Any
 
 import yaml
 
+from hjepa.agent.hierarchy import FIELDS as LEVEL2_FIELDS
 from hjepa.agent.planners import PLANNERS
 
 COSTS = ("goal_distance", "region_avoidance", "action_magnitude")
 MODES = ("mode1", "mode2", "auto")
 SUBGOALS = ("none", "landmarks")
 METRICS = ("representation", "probe")
+LEVELS = ([1], [2, 1])
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,12 @@ class TaskSpec:
         mode: `mode2` plans every step, `mode1` runs the policy, `auto` plans when the critic predicts a high cost.
         planner: `name` (gradient | cem | mppi | discrete) and that planner's fields; `horizon` is required.
         subgoals: `kind` (none | landmarks: track remembered states along the shortest path) and `episodes`
-            (recorded episodes remembered for them).
+            (recorded episodes remembered for them, also by level 2).
+        levels: `[1]` plans flat; `[2, 1]` lets level 2 of the world model choose the subgoals that level 1 plans
+            toward (sec. 4.7; needs a checkpoint with level 2).
+        level2: fields of `hjepa.agent.hierarchy.HierarchicalSubgoals` (stride, every, lookahead, ...).
+        uncertainty: `samples` (S latents per plan) and `risk` (lambda): plan on mean + lambda * std of the cost
+            over S futures of the world model's latent (sec. 4.8); empty plans on the latent-free rollout.
         goal_metric: where goal distance is measured: `representation` (all of s) or `probe` (the world's
             position read from s by a linear probe fitted on the remembered episodes).
         critic_threshold: in `auto` mode, the critic's predicted cost above which the agent plans.
@@ -54,6 +61,9 @@ class TaskSpec:
     mode: str = "mode2"
     subgoals: dict[str, Any] = field(default_factory=lambda: {"kind": "none"})
     goal_metric: str = "representation"
+    levels: list[int] = field(default_factory=lambda: [1])
+    level2: dict[str, Any] = field(default_factory=dict)
+    uncertainty: dict[str, Any] = field(default_factory=dict)
     critic_threshold: float = 1.0
     max_steps: int = 200
 
@@ -121,11 +131,30 @@ class TaskSpec:
         metric = data.get("goal_metric", "representation")
         if metric not in METRICS:
             raise ValueError(f"{source}: goal_metric: unknown metric {metric!r}; choose one of {list(METRICS)}")
+        levels = data.get("levels", [1])
+        if levels not in LEVELS:
+            raise ValueError(f"{source}: levels: expected [1] (flat) or [2, 1] (level 2 sets level 1's subgoals), "
+                             f"got {levels!r}")
+        level2 = _mapping(data.get("level2", {}), f"{source}: level2")
+        unknown = set(level2) - set(LEVEL2_FIELDS)
+        if unknown:
+            raise ValueError(f"{source}: level2: unknown field(s) {sorted(unknown)}; known: {list(LEVEL2_FIELDS)}")
+        if levels == [2, 1] and subgoals.get("kind", "none") != "none":
+            raise ValueError(f"{source}: subgoals.kind: with levels [2, 1] level 2 sets the subgoals; "
+                             "set subgoals.kind to none")
+        uncertainty = _mapping(data.get("uncertainty", {}), f"{source}: uncertainty")
+        if uncertainty and set(uncertainty) != {"samples", "risk"}:
+            raise ValueError(f"{source}: uncertainty: expected fields samples and risk, got {sorted(uncertainty)}")
+        if uncertainty and not (isinstance(uncertainty["samples"], int) and uncertainty["samples"] >= 1):
+            raise ValueError(f"{source}: uncertainty.samples: expected a positive integer, got {uncertainty['samples']!r}")
+        if uncertainty and not (isinstance(uncertainty["risk"], (int, float)) and uncertainty["risk"] >= 0):
+            raise ValueError(f"{source}: uncertainty.risk: expected a number >= 0, got {uncertainty['risk']!r}")
         max_steps = data.get("max_steps", 200)
         if not isinstance(max_steps, int) or max_steps < 1:
             raise ValueError(f"{source}: max_steps: expected a positive integer, got {max_steps!r}")
         return cls(name=str(data["name"]), cost={k: float(v) for k, v in cost.items()}, planner=planner,
                    region=region, mode=mode, subgoals={"kind": "none", **subgoals}, goal_metric=metric,
+                   levels=list(levels), level2=level2, uncertainty=uncertainty,
                    critic_threshold=float(data.get("critic_threshold", 1.0)), max_steps=max_steps)
 
 

@@ -1,4 +1,5 @@
-"""Record episodes of a procedural world under its exploration policy and write them as video shards.
+"""Record episodes of a procedural world or a gymnasium environment under its exploration policy and write
+them as video shards.
 
 Data with known dynamics and ground truth (paper sec. 4: the world model is learned from observation).
 Each shard is generated from its own seed `(seed, shard index)`, so shards are independent of each
@@ -13,21 +14,27 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+import gymnasium
 import numpy as np
 from tqdm import tqdm
 
-from hjepa.data.shards import Episode, list_shards, shard_path, write_shard
+from hjepa.data.shards import Episode, list_shards, sample_key, shard_path, write_shard
 from hjepa.data.video import CODECS, encode_video
 from hjepa.envs import make_world
+from hjepa.envs.gym_ids import make_env
 
 SETTINGS_FILE = "generate.json"
 
 
 @dataclass(frozen=True)
 class GenerateSettings:
-    """Everything that determines the content of the shards; stored beside them as `generate.json`."""
+    """Everything that determines the content of the shards; stored beside them as `generate.json`.
+
+    `world` is a procedural world (`hjepa.envs.WORLDS`) or a namespaced gymnasium id such as hjepa/PushT-v0,
+    built with `image_size` and `world_kwargs`.
+    """
 
     world: str
     episodes: int
@@ -47,7 +54,10 @@ class GenerateSettings:
             raise ValueError(f"shard_size: expected >= 1, got {self.shard_size}")
         if self.codec not in CODECS:
             raise ValueError(f"codec: expected one of {sorted(CODECS)}, got {self.codec!r}")
-        make_world(self.world, image_size=self.image_size, **dict(self.world_kwargs))  # validates names
+        if is_env_id(self.world):
+            _make_env(self).close()  # validates the id, the extra it needs and the options
+        else:
+            make_world(self.world, image_size=self.image_size, **dict(self.world_kwargs))  # validates names
 
     @property
     def num_shards(self) -> int:
@@ -82,12 +92,28 @@ class GenerateReport:
         return self.written_episodes / max(self.seconds, 1e-9) if self.written_episodes else None
 
 
-def record_episodes(settings: GenerateSettings, shard_index: int) -> list[Episode]:
-    """Step the episodes of one shard in a batch and encode each one's frames to video."""
-    indices = settings.shard_episodes(shard_index)
-    rng = np.random.default_rng([settings.seed, shard_index])
+class Recording(NamedTuple):
+    """Episodes of one shard as stepped, before encoding, and what the metadata says about their source."""
+
+    video: np.ndarray  # (N, T, H, W, 3) uint8
+    states: np.ndarray  # (N, T, S)
+    actions: np.ndarray  # (N, T-1, A)
+    labels: dict[str, np.ndarray]  # per-episode values (N, ...)
+    config: dict[str, Any]  # what rebuilds the source: constructor arguments of the world or environment
+    fps: int
+    state_names: list[str]
+    action_dim: int
+
+
+def is_env_id(name: str) -> bool:
+    """Whether `GenerateSettings.world` names a gymnasium id (namespaced, e.g. hjepa/PushT-v0), not a world."""
+    return "/" in name
+
+
+def _record_world(settings: GenerateSettings, n: int, rng: np.random.Generator) -> Recording:
+    """Step n episodes of a procedural world together under its exploration policy."""
     world = make_world(settings.world, image_size=settings.image_size, **dict(settings.world_kwargs))
-    states = [world.reset(len(indices), rng)]
+    states = [world.reset(n, rng)]
     frames = [world.render()]
     actions = []
     for _ in range(settings.frames - 1):
@@ -95,33 +121,75 @@ def record_episodes(settings: GenerateSettings, shard_index: int) -> list[Episod
         actions.append(action)
         states.append(world.step(action))
         frames.append(world.render())
-    video = np.stack(frames, axis=1)  # (N, T, H, W, 3)
-    state_array = np.stack(states, axis=1)  # (N, T, S)
-    action_array = np.stack(actions, axis=1)  # (N, T-1, A)
-    labels = world.labels()
+    return Recording(np.stack(frames, axis=1), np.stack(states, axis=1), np.stack(actions, axis=1), world.labels(),
+                     world.config(), world.fps, list(world.state_names), world.action_dim)
+
+
+def _make_env(settings: GenerateSettings) -> gymnasium.Env:
+    """The gymnasium environment `settings.world` with the settings' image size and options."""
+    return make_env(settings.world, "world", max_episode_steps=settings.frames - 1, image_size=settings.image_size,
+                    **dict(settings.world_kwargs))
+
+
+def _record_env(settings: GenerateSettings, n: int, rng: np.random.Generator) -> Recording:
+    """Step n episodes of a gymnasium environment one after the other under its `exploration_action()`
+    (uniform actions from its box where it has none); each episode is reset with a seed drawn from rng.
+    Frames are its observations, states its `info["state"]`; episodes run on after a success."""
+    env = _make_env(settings)
+    explore = getattr(env.unwrapped, "exploration_action", None)
+    video, states, actions = [], [], []
+    for _ in range(n):
+        seed = int(rng.integers(2**31))
+        frame, info = env.reset(seed=seed)
+        env.action_space.seed(seed)
+        frames, episode_states, episode_actions = [frame], [info["state"]], []
+        for _ in range(settings.frames - 1):
+            action = np.asarray(explore() if explore is not None else env.action_space.sample(), dtype=np.float32)
+            frame, _, _, _, info = env.step(action)
+            episode_actions.append(action)
+            frames.append(frame)
+            episode_states.append(info["state"])
+        video.append(np.stack(frames))
+        states.append(np.stack(episode_states))
+        actions.append(np.stack(episode_actions))
+    env.close()
+    width = states[0].shape[-1]
+    names = list(getattr(env.unwrapped, "state_names", [f"dim{i}" for i in range(width)]))
+    config = {"image_size": settings.image_size, **dict(settings.world_kwargs)}
+    return Recording(np.stack(video), np.stack(states), np.stack(actions), {}, config,
+                     int(env.metadata.get("render_fps", 10)), names, int(env.action_space.shape[0]))
+
+
+def record_episodes(settings: GenerateSettings, shard_index: int) -> list[Episode]:
+    """Record the episodes of one shard (a procedural world or a gymnasium environment) and encode each
+    one's frames to video."""
+    indices = settings.shard_episodes(shard_index)
+    rng = np.random.default_rng([settings.seed, shard_index])
+    record = _record_env if is_env_id(settings.world) else _record_world
+    recording = record(settings, len(indices), rng)
     extension = CODECS[settings.codec][0]
     episodes = []
     for j, index in enumerate(indices):
         meta = {
             "world": settings.world,
-            "world_config": world.config(),
-            "fps": world.fps,
+            "world_config": recording.config,
+            "fps": recording.fps,
             "size": settings.image_size,
             "num_frames": settings.frames,
             "seed": settings.seed,
             "episode": index,
             "codec": settings.codec,
-            "state_names": list(world.state_names),
-            "action_dim": world.action_dim,
-            "labels": {name: np.asarray(value[j]).tolist() for name, value in labels.items()},
+            "state_names": recording.state_names,
+            "action_dim": recording.action_dim,
+            "labels": {name: np.asarray(value[j]).tolist() for name, value in recording.labels.items()},
         }
         episodes.append(
             Episode(
-                key=f"{settings.world}-s{settings.seed}-e{index:07d}",
-                video=encode_video(video[j], world.fps, settings.codec),
+                key=sample_key(f"{settings.world}-s{settings.seed}-e{index:07d}"),
+                video=encode_video(recording.video[j], recording.fps, settings.codec),
                 video_ext=extension,
-                actions=action_array[j],
-                states=state_array[j],
+                actions=recording.actions[j],
+                states=recording.states[j],
                 meta=meta,
             )
         )

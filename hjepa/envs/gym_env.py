@@ -83,6 +83,7 @@ class GoalReachingEnv(WorldEnv):
         render_mode: str | None = "rgb_array",
         success_radius: float = 0.05,
         different_rooms: bool = True,
+        min_doors: int = 0,
         **world_kwargs: Any,
     ) -> None:
         super().__init__(world, render_mode, **world_kwargs)
@@ -90,6 +91,8 @@ class GoalReachingEnv(WorldEnv):
             raise ValueError(f"goal reaching needs a rooms world, got {world!r}")
         self.success_radius = success_radius
         self.different_rooms = different_rooms
+        self.min_doors = int(min_doors)
+        self.world.sample_start_goal(np.random.default_rng(0), different_rooms, min_doors=self.min_doors)  # checks it
         self.goal = np.zeros(2, dtype=np.float32)
         self.goal_image = np.zeros_like(self._frame)
 
@@ -100,9 +103,11 @@ class GoalReachingEnv(WorldEnv):
             raise ValueError(f"unknown reset option(s) {unknown}; accepted: start, goal")
         start, goal = options.get("start"), options.get("goal")
         if goal is None:
-            start, goal = self.world.sample_start_goal(self.np_random, self.different_rooms, start=start)
+            start, goal = self.world.sample_start_goal(self.np_random, self.different_rooms, start=start,
+                                                       min_doors=self.min_doors)
         elif start is None:  # draw the start as the "goal" of the given goal: same rule, same distribution
-            goal, start = self.world.sample_start_goal(self.np_random, self.different_rooms, start=goal)
+            goal, start = self.world.sample_start_goal(self.np_random, self.different_rooms, start=goal,
+                                                       min_doors=self.min_doors)
         goal = np.asarray(goal, dtype=np.float64).reshape(1, 2)
         if not self.world.is_free(goal).all():
             raise ValueError(f"goal {goal[0]} is inside a wall or too close to one")

@@ -6,12 +6,13 @@ import inspect
 from typing import Any
 
 from hjepa.envs.base import BatchedWorld
+from hjepa.envs.crossing import Crossing
 from hjepa.envs.fork import Fork
 from hjepa.envs.maze import Maze
 from hjepa.envs.moving_shapes import MovingShapes
 from hjepa.envs.two_rooms import TwoRooms
 
-WORLDS: dict[str, type[BatchedWorld]] = {cls.name: cls for cls in (TwoRooms, MovingShapes, Fork, Maze)}
+WORLDS: dict[str, type[BatchedWorld]] = {cls.name: cls for cls in (TwoRooms, MovingShapes, Fork, Maze, Crossing)}
 
 
 def make_world(name: str, **kwargs: Any) -> BatchedWorld:

@@ -99,20 +99,37 @@ class RoomsWorld(BatchedWorld):
         return np.stack([x0 + c + u[:, 0] * (x1 - x0 - 2 * c), y0 + c + u[:, 1] * (y1 - y0 - 2 * c)], axis=1)
 
     def sample_start_goal(
-        self, rng: np.random.Generator, different_rooms: bool = True, n: int = 1, start: np.ndarray | None = None
+        self, rng: np.random.Generator, different_rooms: bool = True, n: int = 1, start: np.ndarray | None = None,
+        min_doors: int = 0,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Random (start, goal) pairs, each (N, 2); with `different_rooms` the goal lies in another room.
+        """Random (start, goal) pairs, each (N, 2); with `different_rooms` the goal lies in another room, with
+        `min_doors` in a room at least that many doors away (long-horizon goals, sec. 4.7).
 
-        A given `start` (N, 2) is kept and only goals are drawn.
+        A given `start` (N, 2) is kept and only goals are drawn; drawn starts lie in rooms that have a room
+        `min_doors` away.
         """
-        start = self.sample_positions(rng, n) if start is None else np.asarray(start, dtype=np.float64).reshape(n, 2)
-        rooms = None
-        if different_rooms:
-            if self.layout.n_rooms < 2:
-                raise ValueError("different_rooms needs at least two rooms")
-            shift = rng.integers(1, self.layout.n_rooms, size=n)
-            rooms = (self.room_of(start) + shift) % self.layout.n_rooms
-        return start, self.sample_positions(rng, n, rooms)
+        doors = self.door_distances()
+        rooms = self.layout.n_rooms
+        needed = max(min_doors, 1 if different_rooms else 0)
+        if needed > doors.max():
+            raise ValueError(f"min_doors={min_doors}: no two rooms of this layout are that many doors apart "
+                             f"(at most {int(doors.max())})")
+        if start is None:
+            start = self.sample_positions(rng, n, rng.choice(np.flatnonzero(doors.max(1) >= needed), size=n))
+        start = np.asarray(start, dtype=np.float64).reshape(n, 2)
+        # the k-th allowed room counting cyclically from the start's room, k uniform
+        order = (self.room_of(start)[:, None] + np.arange(rooms)) % rooms  # (N, rooms)
+        allowed = np.take_along_axis(doors[self.room_of(start)], order, axis=1) >= needed
+        if not allowed.any(1).all():
+            raise ValueError(f"no room is {needed} doors away from start room(s) {self.room_of(start)[~allowed.any(1)]}")
+        k = rng.integers(0, allowed.sum(1))
+        goal_rooms = order[np.arange(n), (allowed.cumsum(1) > k[:, None]).argmax(1)]
+        return start, self.sample_positions(rng, n, goal_rooms)
+
+    def door_distances(self) -> np.ndarray:
+        """Doors on the shortest route between every two rooms: (rooms, rooms) int."""
+        rooms = self.layout.n_rooms
+        return np.array([[len(self.shortest_room_path(a, b)) - 1 for b in range(rooms)] for a in range(rooms)])
 
     def crossing_points(self, door: Door, from_room: int) -> tuple[np.ndarray, np.ndarray]:
         """Points (2,) just before and just after `door` seen from `from_room`, on the door's axis.

@@ -82,10 +82,11 @@ def fork_clips(episodes: int, frames: int, stride: int, image_size: int, seed: i
 
 
 def train_model(clips: dict[str, Tensor], latent: dict[str, Any] | None, steps: int, batch_size: int,
-                seed: int) -> JEPAModule:
-    """A tiny JEPA trained on the clips for `steps` steps with Lightning."""
+                seed: int, config: dict[str, Any] | None = None) -> JEPAModule:
+    """A tiny JEPA (`JEPAModule` fields `config`, default this probe's) trained on the clips for `steps` steps
+    with Lightning."""
     torch.manual_seed(seed)
-    model = JEPAModule(**MODEL, latent=latent)
+    model = JEPAModule(**{**(config or MODEL), "latent": latent})
     data = StackDataset(frames=clips["frames"], actions=clips["actions"])
     loader = DataLoader(data, batch_size=batch_size, shuffle=True, drop_last=True)
     trainer = L.Trainer(max_steps=steps, accelerator="cpu", logger=False, enable_checkpointing=False,

@@ -24,8 +24,10 @@ from hjepa.agent.configurator import Configurator, needs_experience
 from hjepa.agent.experience import Experience, record_experience
 from hjepa.agent.policy import Policy
 from hjepa.agent.task import TaskSpec
-from hjepa.export import load_world_model
+from hjepa.data.generate import SETTINGS_FILE
+from hjepa.export import load_world_model, model_levels
 from hjepa.models import WorldModel
+from hjepa.models.level2 import Level2WorldModel
 
 
 class EpisodeResult(NamedTuple):
@@ -38,14 +40,11 @@ class EpisodeResult(NamedTuple):
     frames: list[np.ndarray]
 
 
-def make_env(env_id: str, max_steps: int) -> gymnasium.Env:
-    """A registered goal-reaching environment; unknown ids name the fix."""
-    import hjepa.envs  # noqa: F401  registers the hjepa/* ids
+def make_env(env_id: str, max_steps: int, **env_kwargs: Any) -> gymnasium.Env:
+    """A registered goal-reaching environment; unknown ids and missing optional extras name the fix."""
+    from hjepa.envs.gym_ids import make_env as make_registered  # importing hjepa.envs registers the hjepa/* ids
 
-    if env_id not in gymnasium.registry:
-        known = sorted(k for k in gymnasium.registry if k.startswith("hjepa/"))
-        raise ValueError(f"--env: {env_id!r} is not a registered gymnasium id; hjepa's are {known}")
-    return gymnasium.make(env_id, max_episode_steps=max_steps)
+    return make_registered(env_id, "--env", max_episode_steps=max_steps, **env_kwargs)
 
 
 def run_episode(env: gymnasium.Env, actor: Callable[[np.ndarray], tuple[np.ndarray, float]], seed: int,
@@ -80,13 +79,14 @@ def random_actor(env: gymnasium.Env, seed: int) -> Callable[[np.ndarray], tuple[
 
 
 def summarize(results: Sequence[EpisodeResult]) -> dict[str, float]:
-    """Success rate, mean steps of successful episodes, mean planning ms per step."""
+    """Success rate, mean steps of successful episodes, mean planning ms per step and per episode."""
     wins = [r for r in results if r.success]
     ms = [m for r in results for m in r.ms]
     return {
         "success": round(len(wins) / len(results), 4),
         "steps": round(float(np.mean([r.steps for r in wins])), 1) if wins else None,
         "ms_per_step": round(float(np.mean(ms)), 2) if ms else 0.0,
+        "ms_per_episode": round(float(np.mean([sum(r.ms) for r in results])), 1),
     }
 
 
@@ -122,16 +122,59 @@ def save_gif(frames: list[np.ndarray], path: Path, fps: int = 10, scale: int = 4
 def run_plan_probe(model_path: str | Path, data: str | Path | None, env_id: str, task: TaskSpec, out: str | Path,
                    episodes: int = 20, seed: int = 0, planners: Sequence[str] = (), experience_episodes: int | None = None,
                    world_model: WorldModel | None = None, experience: Experience | None = None,
-                   random_baseline: bool = True, policy: Policy | None = None) -> dict[str, Any]:
-    """Success of the task's agent (and of the task with each planner in `planners`, and of a Mode-1 `policy`)
-    vs a random policy.
+                   random_baseline: bool = True, policy: Policy | None = None, baselines: Sequence[str] = (),
+                   env_kwargs: dict[str, Any] | None = None, level2: Level2WorldModel | None = None) -> dict[str, Any]:
+    """Success of the task's agent vs a random policy, in the same episodes as: the task with each planner in
+    `planners`, each of `baselines` (`flat`: level 1 alone aiming at the goal; `hierarchical`: level 2 sets level
+    1's subgoals, sec. 4.7) and a Mode-1 `policy`.
 
-    Returns the flat summary also written to `out/plan.json`. Planning runs on one thread: its batches are
-    small, and on shared cores several intra-op threads mostly wait for each other.
+    The environment gets the world options of the shards at `data` when they come from the same world (the model
+    plans in the world it learned), updated with `env_kwargs`. `world_model`, `level2` and `experience` default to
+    those read from `model_path` and `data`. Returns the flat summary also written to
+    `out/plan.json`. Planning runs on one thread: its batches are small, and on shared cores several intra-op
+    threads mostly wait for each other.
     """
+    unknown = sorted(set(baselines) - set(BASELINES))
+    if unknown:
+        raise ValueError(f"--baselines: unknown baseline(s) {unknown}; choose from {list(BASELINES)}")
     with one_torch_thread():
         return _run_plan_probe(model_path, data, env_id, task, Path(out), episodes, seed, planners, experience_episodes,
-                               world_model, experience, random_baseline, policy)
+                               world_model, experience, random_baseline, policy, baselines, env_kwargs, level2)
+
+
+BASELINES = {"flat": {"levels": [1], "subgoals": {"kind": "none"}},
+             "hierarchical": {"levels": [2, 1], "subgoals": {"kind": "none"}}}
+SUMMARY_NAMES = {"flat": "plan_success_flat", "hierarchical": "plan_success_hier"}
+
+
+def world_options(data: str | Path | None, env_id: str) -> dict[str, Any]:
+    """The world options (`world_kwargs`, `image_size`) of the shards at `data` when `env_id` runs the same world."""
+    import hjepa.envs  # noqa: F401  registers the hjepa/* ids
+
+    settings = None if data is None else Path(data) / SETTINGS_FILE
+    if settings is None or not settings.is_file() or env_id not in gymnasium.registry:
+        return {}
+    recorded = json.loads(settings.read_text())
+    if gymnasium.registry[env_id].kwargs.get("world") != recorded.get("world"):
+        return {}
+    return {**recorded.get("world_kwargs", {}), "image_size": recorded["image_size"]}
+
+
+def default_baselines(model_path: str | Path) -> list[str]:
+    """Baselines a checkpoint supports: flat, and hierarchical when it has level 2."""
+    return ["flat", "hierarchical"] if 2 in model_levels(model_path) else ["flat"]
+
+
+def load_level2(model_path: str | Path, field: str) -> Level2WorldModel:
+    """Level 2 of the exported model, or an error naming `field` and how to get one."""
+    levels = model_levels(model_path)
+    if 2 not in levels:
+        raise ValueError(f"{field}: hierarchical planning (levels [2, 1]) needs level 2, but {model_path} has levels "
+                         f"{levels}; train it (hjepa fit --config configs/level2_tiny_cpu.yaml "
+                         f"--model.level1_checkpoint {model_path}), export both levels, or plan with levels: [1]")
+    model = load_world_model(model_path, level=2)
+    assert isinstance(model, Level2WorldModel)
+    return model
 
 
 @contextmanager
@@ -147,11 +190,12 @@ def one_torch_thread() -> Iterator[None]:
 
 def remembered_experience(task: TaskSpec, world_model: WorldModel, data: str | Path | None,
                           episodes: int | None = None) -> Experience | None:
-    """The recorded episodes a task reads (landmarks, a region, a probe metric), encoded once; None if it reads none."""
+    """The recorded episodes a task reads (landmarks, level-2 subgoals, a region, a probe metric), encoded once; None
+    if it reads none."""
     if not needs_experience(task):
         return None
     if data is None:
-        raise ValueError(f"task {task.name!r} uses landmark subgoals, a region or a probe metric: give the shards "
+        raise ValueError(f"task {task.name!r} uses landmark or level-2 subgoals, a region or a probe metric: give the shards "
                          "to remember (--data)")
     return record_experience(world_model, data, episodes or task.subgoals.get("episodes", 256))
 
@@ -159,30 +203,41 @@ def remembered_experience(task: TaskSpec, world_model: WorldModel, data: str | P
 def _run_plan_probe(model_path: str | Path, data: str | Path | None, env_id: str, task: TaskSpec, out: Path,
                     episodes: int, seed: int, planners: Sequence[str], experience_episodes: int | None,
                     world_model: WorldModel | None, experience: Experience | None,
-                    random_baseline: bool, policy: Policy | None) -> dict[str, Any]:
+                    random_baseline: bool, policy: Policy | None, baselines: Sequence[str],
+                    env_kwargs: dict[str, Any] | None, level2: Level2WorldModel | None) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     world_model = world_model or load_world_model(model_path)
-    env = make_env(env_id, task.max_steps)
+    env = make_env(env_id, task.max_steps, **{**world_options(data, env_id), **(env_kwargs or {})})
     size = env.observation_space.shape[0]
     if size != world_model.encoder.img_size:
         raise ValueError(f"{env_id} renders {size}x{size} images but the model at {model_path} takes "
                          f"{world_model.encoder.img_size}x{world_model.encoder.img_size} (encoder.img_size)")
     start = time.perf_counter()
+    variants = {task.planner["name"]: task}
+    for name in planners:
+        variants.setdefault(name, task.replace(planner={"name": name, "horizon": task.planner["horizon"]}))
+    variants.update({name: task.replace(**BASELINES[name]) for name in baselines})
+    if level2 is None and any(v.levels == [2, 1] for v in variants.values()):
+        level2 = load_level2(model_path, "--baselines hierarchical" if task.levels == [1] else "task.levels")
     if experience is None:
-        experience = remembered_experience(task, world_model, data, experience_episodes)
+        readers = [v for v in variants.values() if needs_experience(v)]
+        experience = remembered_experience(readers[0], world_model, data, experience_episodes) if readers else None
     low, high = env.action_space.low.tolist(), env.action_space.high.tolist()
     seeds = [seed + i for i in range(episodes)]
     actors: dict[str, list[EpisodeResult]] = {}
-    variants = [task.planner["name"], *[p for p in planners if p != task.planner["name"]]]
-    for name in variants:
-        variant = task if name == task.planner["name"] else task.replace(
-            planner={"name": name, "horizon": task.planner["horizon"]})
-        configurator = Configurator(variant, world_model.encoder.embed_dim, low, high, experience)
+    first = next(iter(variants))
+    for name, variant in variants.items():
+        same = next((other for other in actors if variants[other] == variant), None)
+        if same is not None:  # e.g. the hierarchical baseline of a hierarchical task: the same episodes
+            actors[name] = actors[same]
+            continue
+        configurator = Configurator(variant, world_model.encoder.embed_dim, low, high, experience, level2)
         agent = Agent(world_model, configurator, seed=seed)
-        actors[name] = [run_episode(env, agent_actor(agent), s, agent.reset, record=(name == variants[0] and s == seeds[0]))
+        actors[name] = [run_episode(env, agent_actor(agent), s, agent.reset, record=(name == first and s == seeds[0]))
                         for s in seeds]
     if policy is not None:
-        configurator = Configurator(task.replace(mode="mode1"), world_model.encoder.embed_dim, low, high, experience)
+        configurator = Configurator(task.replace(mode="mode1"), world_model.encoder.embed_dim, low, high, experience,
+                                    level2)
         agent = Agent(world_model, configurator, policy=policy, seed=seed)
         actors["policy"] = [run_episode(env, agent_actor(agent), s, agent.reset) for s in seeds]
     if random_baseline:
@@ -193,24 +248,25 @@ def _run_plan_probe(model_path: str | Path, data: str | Path | None, env_id: str
         goals.append(info["goal_state"])
     summary: dict[str, Any] = {"plan_task": task.name, "plan_env": env_id, "plan_episodes": episodes,
                                "plan_planner": task.planner["name"]}
-    main = summarize(actors[variants[0]])
+    main = summarize(actors[first])
     summary.update({"plan_success": main["success"], "plan_steps": main["steps"], "plan_ms_per_step": main["ms_per_step"],
                     **({"plan_success_random": summarize(actors["random"])["success"]} if random_baseline else {})})
     table = {name: summarize(results) for name, results in actors.items()}
     if policy is not None:
         summary.update({"policy_success_distilled": table["policy"]["success"],
                         "policy_ms_per_step": table["policy"]["ms_per_step"]})
+    summary.update({SUMMARY_NAMES[name]: table[name]["success"] for name in baselines})
     summary["plan_table"] = table
     summary["plan_seconds"] = round(time.perf_counter() - start, 1)
     world = env.unwrapped.world
     plot_trajectories(actors, world.background, goals, out / "plan_trajectories.png")
-    save_gif(actors[variants[0]][0].frames, out / "plan_episode.gif", fps=world.fps)
+    save_gif(actors[first][0].frames, out / "plan_episode.gif", fps=world.fps)
     (out / "plan.json").write_text(json.dumps(summary, indent=2))
     print_table(table)
     return summary
 
 
 def print_table(table: dict[str, dict[str, Any]]) -> None:
-    print(f"{'actor':<10} {'success':>8} {'steps':>7} {'ms/step':>9}")
+    print(f"{'actor':<13} {'success':>8} {'steps':>7} {'ms/step':>9} {'ms/episode':>11}")
     for name, row in table.items():
-        print(f"{name:<10} {row['success']:>8} {str(row['steps']):>7} {row['ms_per_step']:>9}")
+        print(f"{name:<13} {row['success']:>8} {str(row['steps']):>7} {row['ms_per_step']:>9} {row['ms_per_episode']:>11}")

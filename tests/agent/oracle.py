@@ -28,7 +28,9 @@ class PositionEncoder(nn.Module):
 
 
 class OracleWorldModel(nn.Module):
-    """encode: exact positions; unroll: s0 + cumulative displacements (no walls)."""
+    """encode: exact positions; unroll: s0 + cumulative displacements (no walls); no latent."""
+
+    latent = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -49,3 +51,28 @@ def explored_episodes(world, episodes: int, frames: int, seed: int = 0) -> np.nd
         world.step(world.exploration_actions(rng))
         states.append(world.state.copy())
     return np.stack(states, axis=1)
+
+
+class LastOfWindow(nn.Module):
+    """Level-2 encoder of the oracle: the abstract state of a window of W positions is its last position."""
+
+    def __init__(self, window: int) -> None:
+        super().__init__()
+        self.window = window
+
+    def abstract(self, states: Tensor) -> Tensor:
+        """(B, T, 2) -> (B, T // W, 2)."""
+        n = states.shape[1] // self.window
+        return states[:, self.window - 1: n * self.window: self.window]
+
+
+class OracleLevel2(nn.Module):
+    """A level 2 that knows the truth: windows of W level-1 states abstracted to where they end, moved by the
+    window's summed displacement (no walls)."""
+
+    def __init__(self, window: int = 8) -> None:
+        super().__init__()
+        self.encoder = LastOfWindow(window)
+
+    def unroll(self, s0: Tensor, actions: Tensor) -> Tensor:
+        return s0[:, None] + actions.cumsum(1)

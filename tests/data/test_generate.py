@@ -2,6 +2,7 @@
 
 import json
 
+import gymnasium
 import numpy as np
 import pytest
 import webdataset as wds
@@ -94,3 +95,26 @@ def test_unknown_world_and_bad_counts_name_the_field(capsys):
         GenerateSettings("two_rooms", episodes=1, frames=1)
     with pytest.raises(ValueError, match="codec"):
         GenerateSettings("two_rooms", episodes=1, frames=4, codec="gif")
+
+
+def test_a_gymnasium_id_is_recorded_through_the_environment():
+    settings = GenerateSettings("hjepa/TwoRooms-v0", episodes=3, frames=6, image_size=32, codec="ffv1")
+    renderer = make_world("two_rooms", image_size=32)
+    episodes = record_episodes(settings, 0)
+    for episode in episodes:
+        assert episode.key.startswith("hjepa_TwoRooms-v0-s0-e")  # no slash in a WebDataset key
+        assert episode.actions.shape == (5, 2) and np.abs(episode.actions).max() <= renderer.max_action
+        # frames are the observations of the recorded states, states the environment's info["state"]
+        assert np.array_equal(decode_video(episode.video, None, "pyav"), renderer.render_states(episode.states))
+        assert episode.meta["world"] == "hjepa/TwoRooms-v0" and episode.meta["world_config"] == {"image_size": 32}
+    assert not np.array_equal(episodes[0].states, episodes[1].states)
+    assert all(np.array_equal(a.video, b.video) for a, b in zip(episodes, record_episodes(settings, 0)))
+
+
+def test_unknown_env_id_and_missing_extra_name_the_field_and_the_fix(capsys, monkeypatch):
+    args = ["generate", "--episodes", "1", "--frames", "4", "--out", "/tmp/x", "--env"]
+    assert main(args + ["hjepa/Castle-v0"]) == 2
+    assert "world: 'hjepa/Castle-v0' is not a registered gymnasium id" in capsys.readouterr().err
+    monkeypatch.delitem(gymnasium.registry, "hjepa/PushT-v0", raising=False)  # as without the extra
+    assert main(args + ["hjepa/PushT-v0"]) == 2
+    assert "pip install 'hjepa[envs]'" in capsys.readouterr().err

@@ -11,7 +11,7 @@ from hjepa.envs import WORLDS, BatchedWorld, make_world
 
 
 def test_registry_names() -> None:
-    assert set(WORLDS) == {"two_rooms", "moving_shapes", "fork", "maze"}
+    assert set(WORLDS) == {"two_rooms", "moving_shapes", "fork", "maze", "crossing"}
     assert all(cls.name == name for name, cls in WORLDS.items())
 
 

@@ -234,9 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     plan_probe.add_argument("--planners", nargs="*", default=["cem", "mppi", "gradient", "discrete"],
                             help="planners run on the same task and episodes")
     plan_probe.add_argument("--baselines", nargs="*", default=None, choices=["flat", "hierarchical"],
-                            help="task variants run on the same episodes: flat (level 1 aims at the goal), hierarchical "
-                                 "(level 2 sets subgoals; needs level 2) [default: flat, and hierarchical when the "
-                                 "checkpoint has level 2]")
+                            help="task variants run on the same episodes: flat (level 1 aims at the goal), "
+                                 "hierarchical (level 2 sets subgoals; needs level 2) [default: flat, and "
+                                 "hierarchical when the checkpoint has level 2]")
 
     dis = command("distill", _distill, "train the Mode-1 policy on the planner's decisions (Mode-2 -> Mode-1)")
     dis.add_argument("--ckpt", required=True, help="export folder or Lightning .ckpt of the world model")

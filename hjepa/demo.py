@@ -1,5 +1,6 @@
 """The main job end to end on a small built-in default: generate -> shards -> data module -> pretrain
--> export -> probe -> plan -> distil the planner into a policy -> level 2 -> Fork latent probe.
+-> export -> probe -> plan -> distil the planner into a policy -> level 2 -> Fork latent probe -> Maze:
+hierarchical vs flat planning toward far goals.
 
 Each step appends its figures to `summary.json` (flat keys) in the output folder, and a table of
 them is printed at the end.
@@ -15,7 +16,7 @@ from typing import Any
 import yaml
 
 from hjepa.data.datamodule import VideoDataModule
-from hjepa.data.generate import GenerateSettings, generate_shards
+from hjepa.data.generate import GenerateReport, GenerateSettings, generate_shards
 from hjepa.data.inspect import contact_sheet, data_statistics, read_batches
 from hjepa.agent.task import TaskSpec
 from hjepa.eval.distill_probe import run_distillation
@@ -37,9 +38,7 @@ def load_config(path: Path) -> dict[str, Any]:
 def step_data(config: dict[str, Any], out: Path) -> dict[str, Any]:
     """Generate episodes into shards, read them back through the data module, draw and count them."""
     gen = config["generate"]
-    settings = GenerateSettings(gen["world"], gen["episodes"], gen["frames"], gen["seed"], gen["shard_size"],
-                                gen["codec"], gen["image_size"])
-    report = generate_shards(settings, Path(gen["out"]))
+    report = generate(gen)
     data = VideoDataModule(gen["out"], resampled=False, **config["data"])
     train, clips_per_s = read_batches(data.train_dataloader(), config["inspect"]["batches"])
     val, _ = read_batches(data.val_dataloader())
@@ -57,17 +56,30 @@ def step_data(config: dict[str, Any], out: Path) -> dict[str, Any]:
     }
 
 
-def step_pretrain(config: dict[str, Any], out: Path) -> dict[str, Any]:
-    """Pretrain the level-1 JEPA with `hjepa fit` on the generated shards, then export it."""
-    pretrain = config["pretrain"]
-    overrides = {**pretrain.get("overrides", {}), "data": {**pretrain.get("overrides", {}).get("data", {}),
-                                                          "shards": config["generate"]["out"]}}
-    fit_config = write_run_config(Path(pretrain["base"]), out / "pretrain", overrides)
+def generate(gen: dict[str, Any]) -> GenerateReport:
+    """`hjepa generate` with a `generate` section of the demo config."""
+    settings = GenerateSettings(gen["world"], gen["episodes"], gen["frames"], gen["seed"], gen["shard_size"],
+                                gen["codec"], gen["image_size"], tuple(sorted(gen.get("world_kwargs", {}).items())))
+    return generate_shards(settings, Path(gen["out"]))
+
+
+def fit(base: str, overrides: dict[str, Any], run_dir: Path, export: Path) -> tuple[Any, float]:
+    """`hjepa fit` on `base` with `overrides` in `run_dir`, then export its last checkpoint to `export`;
+    returns the LightningCLI and the training seconds."""
+    fit_config = write_run_config(Path(base), run_dir, overrides)
     start = time.perf_counter()
     cli = run_lightning_cli(["fit", "--config", str(fit_config)])
     seconds = time.perf_counter() - start
+    export_checkpoint(run_dir / "checkpoints" / "last.ckpt", export)
+    return cli, seconds
+
+
+def step_pretrain(config: dict[str, Any], out: Path) -> dict[str, Any]:
+    """Pretrain the level-1 JEPA with `hjepa fit` on the generated shards, then export it."""
+    pretrain = config["pretrain"]
+    overrides = deep_update(pretrain.get("overrides", {}), {"data": {"shards": config["generate"]["out"]}})
+    cli, seconds = fit(pretrain["base"], overrides, out / "pretrain", out / "export")
     metrics = {k: float(v) for k, v in cli.trainer.callback_metrics.items()}
-    export_checkpoint(out / "pretrain" / "checkpoints" / "last.ckpt", out / "export")
     return {
         "pretrain_steps": cli.trainer.global_step,
         "pretrain_seconds": round(seconds, 1),
@@ -95,11 +107,7 @@ def step_level2(config: dict[str, Any], out: Path) -> dict[str, Any]:
     level2 = config["level2"]
     overrides = deep_update(level2.get("overrides", {}), {"data": {"shards": config["generate"]["out"]},
                                                           "model": {"level1_checkpoint": str(out / "export")}})
-    fit_config = write_run_config(Path(level2["base"]), out / "level2", overrides)
-    start = time.perf_counter()
-    cli = run_lightning_cli(["fit", "--config", str(fit_config)])
-    seconds = time.perf_counter() - start
-    export_checkpoint(out / "level2" / "checkpoints" / "last.ckpt", out / "export")
+    cli, seconds = fit(level2["base"], overrides, out / "level2", out / "export")
     scores = run_level2_probe(out / "export", config["generate"]["out"], out / "probe", cli.model.level2.horizon,
                               cli.datamodule.hparams.num_frames, val_fraction=level2["probe"]["val_fraction"],
                               num_workers=config["data"]["num_workers"])
@@ -133,6 +141,29 @@ def step_distill(config: dict[str, Any], out: Path) -> dict[str, Any]:
     return {key: results[key] for key in ("policy_success_distilled", "policy_ms_per_step")}
 
 
+def step_maze(config: dict[str, Any], out: Path) -> dict[str, Any]:
+    """Long-horizon planning in a small Maze (sec. 4.7): both levels trained on maze data, then goals several
+    doors away reached by the hierarchical agent (level 2 sets subgoals) vs the flat one (level 1 alone)."""
+    maze = config["maze"]
+    gen, run = maze["generate"], out / "maze"
+    generate(gen)
+    shards = {"data": {"shards": gen["out"]}}
+    _, l1_seconds = fit(maze["pretrain"]["base"], deep_update(maze["pretrain"]["overrides"], shards), run / "pretrain",
+                        run / "export")
+    level2 = deep_update(maze["level2"]["overrides"], {**shards, "model": {"level1_checkpoint": str(run / "export")}})
+    _, l2_seconds = fit(maze["level2"]["base"], level2, run / "level2", run / "export")
+    plan = maze["plan"]
+    results = run_plan_probe(run / "export", gen["out"], plan["env"], TaskSpec.from_yaml(plan["task"]), run / "plan",
+                             episodes=plan["episodes"], seed=plan["seed"], baselines=["flat", "hierarchical"],
+                             random_baseline=False,
+                             env_kwargs={"min_doors": plan["min_doors"]})
+    hier, flat = results["plan_table"]["hierarchical"], results["plan_table"]["flat"]
+    return {"maze_min_doors": plan["min_doors"], "plan_success_hier": hier["success"],
+            "plan_success_flat_long": flat["success"], "plan_ms_per_episode_hier": hier["ms_per_episode"],
+            "plan_ms_per_episode_flat_long": flat["ms_per_episode"],
+            "maze_train_seconds": round(l1_seconds + l2_seconds, 1)}
+
+
 def print_summary(summary: dict[str, Any]) -> None:
     """Print the summary as a two-column table."""
     width = max(len(k) for k in summary)
@@ -155,6 +186,7 @@ def run_demo(config_path: Path, out: Path) -> dict[str, Any]:
     summary.update(step_distill(config, out))
     summary.update(step_level2(config, out))
     summary.update(step_fork(config, out))
+    summary.update(step_maze(config, out))
     summary["seconds_total"] = round(time.perf_counter() - start, 1)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print_summary(summary)

@@ -49,7 +49,8 @@ class LandmarkGraph:
         if episodes.dim() != 3 or episodes.shape[1] < 2:
             raise ValueError(f"episodes must be (E, T, D) with T >= 2, got {tuple(episodes.shape)}")
         if keys is not None and keys.shape[:2] != episodes.shape[:2]:
-            raise ValueError(f"keys must be (E, T, Dk) with (E, T) = {tuple(episodes.shape[:2])}, got {tuple(keys.shape)}")
+            raise ValueError(f"keys must be (E, T, Dk) with (E, T) = {tuple(episodes.shape[:2])}, "
+                             f"got {tuple(keys.shape)}")
         e, t, _ = episodes.shape
         self.states = episodes.detach().float().reshape(e * t, -1).cpu()
         self.step_scale = _median_step(episodes)

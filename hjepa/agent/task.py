@@ -146,7 +146,8 @@ class TaskSpec:
         if uncertainty and set(uncertainty) != {"samples", "risk"}:
             raise ValueError(f"{source}: uncertainty: expected fields samples and risk, got {sorted(uncertainty)}")
         if uncertainty and not (isinstance(uncertainty["samples"], int) and uncertainty["samples"] >= 1):
-            raise ValueError(f"{source}: uncertainty.samples: expected a positive integer, got {uncertainty['samples']!r}")
+            raise ValueError(f"{source}: uncertainty.samples: expected a positive integer, "
+                             f"got {uncertainty['samples']!r}")
         if uncertainty and not (isinstance(uncertainty["risk"], (int, float)) and uncertainty["risk"] >= 0):
             raise ValueError(f"{source}: uncertainty.risk: expected a number >= 0, got {uncertainty['risk']!r}")
         max_steps = data.get("max_steps", 200)

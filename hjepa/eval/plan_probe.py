@@ -160,6 +160,11 @@ def world_options(data: str | Path | None, env_id: str) -> dict[str, Any]:
     return {**recorded.get("world_kwargs", {}), "image_size": recorded["image_size"]}
 
 
+def label(task: TaskSpec) -> str:
+    """A task variant's name in tables: its planner, and its levels when it plans on two."""
+    return task.planner["name"] + (", levels [2, 1]" if task.levels == [2, 1] else "")
+
+
 def default_baselines(model_path: str | Path) -> list[str]:
     """Baselines a checkpoint supports: flat, and hierarchical when it has level 2."""
     return ["flat", "hierarchical"] if 2 in model_levels(model_path) else ["flat"]
@@ -213,9 +218,10 @@ def _run_plan_probe(model_path: str | Path, data: str | Path | None, env_id: str
         raise ValueError(f"{env_id} renders {size}x{size} images but the model at {model_path} takes "
                          f"{world_model.encoder.img_size}x{world_model.encoder.img_size} (encoder.img_size)")
     start = time.perf_counter()
-    variants = {task.planner["name"]: task}
+    variants = {label(task): task}
     for name in planners:
-        variants.setdefault(name, task.replace(planner={"name": name, "horizon": task.planner["horizon"]}))
+        variant = task.replace(planner={"name": name, "horizon": task.planner["horizon"]})
+        variants.setdefault(label(variant), variant)
     variants.update({name: task.replace(**BASELINES[name]) for name in baselines})
     if level2 is None and any(v.levels == [2, 1] for v in variants.values()):
         level2 = load_level2(model_path, "--baselines hierarchical" if task.levels == [1] else "task.levels")
@@ -226,10 +232,11 @@ def _run_plan_probe(model_path: str | Path, data: str | Path | None, env_id: str
     seeds = [seed + i for i in range(episodes)]
     actors: dict[str, list[EpisodeResult]] = {}
     first = next(iter(variants))
+    aliases: dict[str, str] = {}  # variants identical to an earlier one share its episodes
     for name, variant in variants.items():
         same = next((other for other in actors if variants[other] == variant), None)
         if same is not None:  # e.g. the hierarchical baseline of a hierarchical task: the same episodes
-            actors[name] = actors[same]
+            actors[name], aliases[name] = actors[same], same
             continue
         configurator = Configurator(variant, world_model.encoder.embed_dim, low, high, experience, level2)
         agent = Agent(world_model, configurator, seed=seed)
@@ -259,7 +266,8 @@ def _run_plan_probe(model_path: str | Path, data: str | Path | None, env_id: str
     summary["plan_table"] = table
     summary["plan_seconds"] = round(time.perf_counter() - start, 1)
     world = env.unwrapped.world
-    plot_trajectories(actors, world.background, goals, out / "plan_trajectories.png")
+    plot_trajectories({k: v for k, v in actors.items() if k not in aliases}, world.background, goals,
+                      out / "plan_trajectories.png")
     save_gif(actors[first][0].frames, out / "plan_episode.gif", fps=world.fps)
     (out / "plan.json").write_text(json.dumps(summary, indent=2))
     print_table(table)
@@ -267,6 +275,8 @@ def _run_plan_probe(model_path: str | Path, data: str | Path | None, env_id: str
 
 
 def print_table(table: dict[str, dict[str, Any]]) -> None:
-    print(f"{'actor':<13} {'success':>8} {'steps':>7} {'ms/step':>9} {'ms/episode':>11}")
+    width = max(13, *map(len, table))
+    print(f"{'actor':<{width}} {'success':>8} {'steps':>7} {'ms/step':>9} {'ms/episode':>11}")
     for name, row in table.items():
-        print(f"{name:<13} {row['success']:>8} {str(row['steps']):>7} {row['ms_per_step']:>9} {row['ms_per_episode']:>11}")
+        print(f"{name:<{width}} {row['success']:>8} {str(row['steps']):>7} {row['ms_per_step']:>9} "
+              f"{row['ms_per_episode']:>11}")

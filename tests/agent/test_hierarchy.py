@@ -33,6 +33,7 @@ def test_level2_subgoals_lie_on_the_route_between_start_and_goal(maze_experience
     hierarchy = HierarchicalSubgoals(OracleLevel2(8), maze_experience.representations)
     start, goal = torch.tensor([0.17, 0.25]), torch.tensor([0.17, 0.75])
     hierarchy.set_goal(goal)
+    probe = maze_experience.position_probe()  # subgoals are read as positions, as for a learned model
     position, rooms, remaining = start, [], [hierarchy.graph.steps_to_goal(start)]
     for _ in range(40):  # level 1 reaching each subgoal exactly: follow level 2's choices
         for _ in range(hierarchy.every):
@@ -41,7 +42,7 @@ def test_level2_subgoals_lie_on_the_route_between_start_and_goal(maze_experience
         assert torch.equal(hierarchy.subgoal_state, target)  # the oracle's level-2 state is where a window ends
         assert torch.equal(targets[-1], target) and len(targets) == 6  # level 1's per-step targets end at it
         position = target
-        rooms.append(int(world.room_of(target.numpy())))
+        rooms.append(int(world.room_of(probe(target[None].double()).numpy())[0]))
         if torch.equal(target, goal):
             break
         remaining.append(hierarchy.graph.steps_to_goal(target))

@@ -42,7 +42,7 @@ def _simulator(image_size: int) -> Any:
 class PushTEnv(gymnasium.Env):
     """PushT with hjepa's environment contract: RGB observations (H, W, 3) uint8 and, in `info`,
     `state` (6,) float32 (agent x, y, block x, y in the unit square, y down; cos, sin of the block angle),
-    `goal_image` (the block on its goal pose), `coverage` (share of the goal area the block covers) and
+    `goal_image` (the block on its goal pose) and its `goal_state`, `coverage` (share of the goal area the block covers) and
     `block_distance` (block to goal position, unit square).
 
     An action (2,) moves the agent's target by at most `max_action` of the arena from the agent's
@@ -107,6 +107,12 @@ class PushTEnv(gymnasium.Env):
         return np.array([agent[0] / ARENA, agent[1] / ARENA, block[0] / ARENA, block[1] / ARENA,
                          np.cos(angle), np.sin(angle)], dtype=np.float32)
 
+    def goal_state(self) -> np.ndarray:
+        """The state (6,) float32 shown by the goal image: the agent at `GOAL_AGENT`, the block on its goal pose."""
+        x, y, angle = self.goal
+        return np.array([GOAL_AGENT[0] / ARENA, GOAL_AGENT[1] / ARENA, x / ARENA, y / ARENA, np.cos(angle),
+                         np.sin(angle)], dtype=np.float32)
+
     def exploration_action(self) -> np.ndarray:
         """The data-collection policy (2,) float32: head at full speed for a waypoint, which is half the time a
         point beyond the block as seen from the agent (so the block gets pushed) and otherwise anywhere in the
@@ -128,6 +134,7 @@ class PushTEnv(gymnasium.Env):
         return {
             "state": self.state(),
             "goal_image": self.goal_image.copy(),
+            "goal_state": self.goal_state(),
             "coverage": coverage,
             "is_success": coverage > self.sim.success_threshold,
             "block_distance": self.block_distance(),

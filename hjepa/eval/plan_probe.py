@@ -92,7 +92,8 @@ def summarize(results: Sequence[EpisodeResult]) -> dict[str, float]:
 
 def plot_trajectories(results: dict[str, list[EpisodeResult]], background: np.ndarray, goals: list[np.ndarray],
                       path: Path) -> Path:
-    """One panel per actor: every episode's path (start o, goal *) over the world's empty frame."""
+    """One panel per actor: every episode's path (start o, goal *) over the world's empty frame; paths and goals
+    are the first two state coordinates (the agent's position), in the unit square."""
     fig = Figure(figsize=(3.2 * len(results), 3.4), layout="constrained")
     axes = fig.subplots(1, len(results), squeeze=False)[0]
     for ax, (name, episodes) in zip(axes, results.items()):
@@ -100,8 +101,8 @@ def plot_trajectories(results: dict[str, list[EpisodeResult]], background: np.nd
         for i, (episode, goal) in enumerate(zip(episodes, goals)):
             colour = f"C{i % 10}"
             ax.plot(episode.positions[:, 0], episode.positions[:, 1], color=colour, linewidth=1)
-            ax.plot(*episode.positions[0], "o", color=colour, markersize=3)
-            ax.plot(*goal, "*", color=colour, markersize=7, markeredgecolor="white", markeredgewidth=0.4)
+            ax.plot(*episode.positions[0, :2], "o", color=colour, markersize=3)
+            ax.plot(*goal[:2], "*", color=colour, markersize=7, markeredgecolor="white", markeredgewidth=0.4)
         wins = sum(e.success for e in episodes)
         ax.set_title(f"{name}: {wins}/{len(episodes)}", fontsize=9)
         ax.set_xlim(0, 1)
@@ -253,6 +254,8 @@ def _run_plan_probe(model_path: str | Path, data: str | Path | None, env_id: str
     for s in seeds:
         _, info = env.reset(seed=s)
         goals.append(info["goal_state"])
+    # the world's empty frame under the paths, or the goal image for environments that are not hjepa worlds
+    background = getattr(getattr(env.unwrapped, "world", None), "background", info["goal_image"])
     summary: dict[str, Any] = {"plan_task": task.name, "plan_env": env_id, "plan_episodes": episodes,
                                "plan_planner": task.planner["name"]}
     main = summarize(actors[first])
@@ -265,10 +268,9 @@ def _run_plan_probe(model_path: str | Path, data: str | Path | None, env_id: str
     summary.update({SUMMARY_NAMES[name]: table[name]["success"] for name in baselines})
     summary["plan_table"] = table
     summary["plan_seconds"] = round(time.perf_counter() - start, 1)
-    world = env.unwrapped.world
-    plot_trajectories({k: v for k, v in actors.items() if k not in aliases}, world.background, goals,
+    plot_trajectories({k: v for k, v in actors.items() if k not in aliases}, background, goals,
                       out / "plan_trajectories.png")
-    save_gif(actors[first][0].frames, out / "plan_episode.gif", fps=world.fps)
+    save_gif(actors[first][0].frames, out / "plan_episode.gif", fps=env.metadata["render_fps"])
     (out / "plan.json").write_text(json.dumps(summary, indent=2))
     print_table(table)
     return summary

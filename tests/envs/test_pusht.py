@@ -216,3 +216,21 @@ def test_probe_compares_planner_and_random_from_the_same_starts(env: gymnasium.E
         assert (row["coverage_start"], row["block_distance_start"]) == pytest.approx(np.mean(starts, axis=0), abs=1e-4)
         assert row["success"] in (0.0, 0.5, 1.0) and 0.0 <= row["coverage_end"] <= 1.0
     assert table["cem"]["ms_per_step"] > 0 and table["random"]["ms_per_step"] == 0
+
+
+def test_plan_probe_runs_on_pusht_against_random(tmp_path) -> None:
+    """`hjepa probe plan --env hjepa/PushT-v0`: the same probe as for hjepa's worlds, paths drawn on the goal image."""
+    from hjepa.eval.plan_probe import run_plan_probe
+
+    pytest.importorskip("gym_pusht")
+    torch.manual_seed(0)
+    model = build_world_model({"encoder": {"name": "convnet_tiny", "embed_dim": 8, "img_size": 64, "width": 8},
+                               "predictor": {"kind": "gru", "hidden_dim": 16, "action_dim": 2}}).eval()
+    task = TaskSpec.from_dict({"name": "push_t", "cost": {"goal_distance": 1.0}, "max_steps": 3,
+                               "planner": {"name": "cem", "horizon": 2, "population": 16, "elites": 4, "iterations": 2}})
+    summary = run_plan_probe(None, None, PUSHT_ID, task, tmp_path, episodes=2, world_model=model)
+    assert set(summary["plan_table"]) == {"cem", "random"} and summary["plan_table"]["cem"]["ms_per_step"] > 0
+    assert (tmp_path / "plan_trajectories.png").stat().st_size > 0
+    assert (tmp_path / "plan_episode.gif").read_bytes()[:3] == b"GIF"
+    _, info = gymnasium.make(PUSHT_ID).reset(seed=0)
+    assert info["goal_state"][:2] == pytest.approx(np.array(GOAL_AGENT) / ARENA)

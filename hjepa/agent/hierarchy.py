@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from hjepa.agent.cost import GoalDistanceCost, IntrinsicCost
 from hjepa.agent.landmarks import LandmarkGraph, nearest_neighbours
 from hjepa.agent.planners import Planner, build_planner
 from hjepa.models.level2 import Level2WorldModel
@@ -67,12 +68,14 @@ class HierarchicalSubgoals:
         every: level-1 steps between level-2 replans (default: stride).
         lookahead: level-2 steps along the path to the subgoal.
         neighbours, link_radius: links between alike abstract states (see `LandmarkGraph`).
+        seed: seeds the level-2 planner's sampling, so an episode is reproducible.
     """
 
     def __init__(self, level2: Level2WorldModel, episodes: Tensor, search: str = "memory",
                  planner: dict[str, Any] | None = None, stride: int | None = None, every: int | None = None,
                  lookahead: int = 2, neighbours: int = 8, link_radius: float = 1.0,
-                 action_low: Sequence[float] | None = None, action_high: Sequence[float] | None = None) -> None:
+                 action_low: Sequence[float] | None = None, action_high: Sequence[float] | None = None,
+                 seed: int = 0) -> None:
         self.level2 = level2.eval().requires_grad_(False)
         self.window = level2.encoder.window
         self.stride = stride or max(1, self.window // 4)
@@ -82,8 +85,9 @@ class HierarchicalSubgoals:
                              f"{lookahead}")
         if search not in SEARCHES:
             raise ValueError(f"level2.search: unknown search {search!r}; choose one of {list(SEARCHES)}")
-        self.search, self.lookahead = search, lookahead
+        self.lookahead = lookahead
         self.planner: Planner | None = None
+        self.generator = torch.Generator().manual_seed(seed)
         if search == "model":
             if not planner or "name" not in planner:
                 raise ValueError("level2.planner: search model needs a planner, e.g. {name: cem, horizon: 3}")
@@ -150,11 +154,7 @@ class HierarchicalSubgoals:
         """Plan level-2 actions from the abstract state `now` (D2,) toward the goal's; the predicted abstract
         state `lookahead` level-2 steps ahead."""
         assert self.planner is not None
-        goal = self.goal_state
-
-        def cost(states: Tensor, actions: Tensor) -> Tensor:  # (N, H, D2) -> (N,): summed distance to the goal
-            return (states - goal).pow(2).sum(-1).sum(-1)
-
-        result = self.planner.plan(now, cost, self.level2)
+        cost = IntrinsicCost({"goal_distance": GoalDistanceCost(self.goal_state)})  # summed over the horizon
+        result = self.planner.plan(now, cost, self.level2, generator=self.generator)
         with torch.no_grad():
             return self.level2.unroll(now[None], result.actions[None])[0, self.lookahead - 1]

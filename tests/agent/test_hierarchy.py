@@ -57,8 +57,8 @@ def test_level2_subgoals_lie_on_the_route_between_start_and_goal(maze_experience
 def test_model_search_subgoals_lie_between_start_and_goal(maze_experience, one_thread):
     """Level 2 planning with a Mode-2 planner over its world model (search: model), where the way is open."""
     world = make_world("maze", **MAZE)
-    hierarchy = HierarchicalSubgoals(OracleLevel2(8), maze_experience.representations, search="model",
-                                     planner={"name": "cem", "horizon": 3, "population": 64, "iterations": 4},
+    planner = {"name": "cem", "horizon": 3, "population": 128, "elites": 16, "iterations": 6}
+    hierarchy = HierarchicalSubgoals(OracleLevel2(8), maze_experience.representations, search="model", planner=planner,
                                      lookahead=1, action_low=BOX[0], action_high=BOX[1])
     start, goal = torch.tensor([0.17, 0.25]), torch.tensor([0.83, 0.25])  # rooms 0 -> 2 through two open doors
     hierarchy.set_goal(goal)

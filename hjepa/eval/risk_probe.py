@@ -30,23 +30,17 @@ from hjepa.agent.cost import GoalDistanceCost, IntrinsicCost
 from hjepa.agent.planners import build_planner, shift_plan
 from hjepa.agent.uncertainty import RiskCost, SampledLatents, cost_spread
 from hjepa.envs import Crossing
-from hjepa.eval.fork_probe import train_model
+from hjepa.eval.fork_probe import MODEL as FORK_MODEL, train_model
 from hjepa.eval.linear_probe import fit_probe
 from hjepa.eval.plan_probe import one_torch_thread
 from hjepa.models import WorldModel
 
 WORLD = {"image_size": 32}
-MODEL = {
-    "encoder": {"name": "convnet_tiny", "embed_dim": 16, "img_size": 32, "width": 8},
-    "predictor": {"kind": "gru", "hidden_dim": 64, "action_scale": 20.0},  # actions of 0.05 -> O(1)
+MODEL = {  # the Fork probe's tiny JEPA, with a steering action and a two-code latent for the dropping block
+    **FORK_MODEL,
+    "predictor": {**FORK_MODEL["predictor"], "action_scale": 20.0},  # actions of 0.05 -> O(1)
     "latent": {"kind": "discrete", "num_codes": 2, "dim": 8},
     "action_dim": 1,
-    "expander": [64],
-    "vicreg": {"inv_coeff": 25.0, "var_coeff": 25.0, "cov_coeff": 1.0},
-    "rollout_weight": 0.8,
-    "lr": 3e-3,
-    "weight_decay": 0.01,
-    "warmup_steps": 10,
 }
 PLANNER = {"name": "cem", "horizon": 12, "population": 64, "elites": 8, "iterations": 4}
 

@@ -13,7 +13,7 @@ import re
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -98,4 +98,24 @@ def list_shards(out: Path) -> list[Path]:
     if not out.is_dir():
         return []
     return sorted(p for p in out.iterdir() if _SHARD_RE.match(p.name))
+
+
+def shard_index(path: Path) -> int:
+    """The number N of a shard named shard-NNNNNN.tar."""
+    match = _SHARD_RE.match(Path(path).name)
+    if match is None:
+        raise ValueError(f"{path}: not a shard name (expected shard-NNNNNN.tar)")
+    return int(match.group(1))
+
+
+def shard_metadata(path: Path) -> Iterator[dict[str, Any]]:
+    """The `.json` metadata of each sample of the local tar shard `path`, in order (video bytes are
+    skipped, not read). A shard that cannot be read raises ValueError naming it."""
+    try:
+        with tarfile.open(path) as tar:
+            for member in tar:
+                if member.name.endswith(".json"):
+                    yield json.loads(tar.extractfile(member).read())
+    except (OSError, tarfile.TarError, ValueError) as error:
+        raise ValueError(f"{path}: not a readable shard ({type(error).__name__}: {error})") from error
 

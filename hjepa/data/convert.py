@@ -13,6 +13,7 @@ duplicates no video.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,6 +195,10 @@ def convert_folder(src: Path, out: Path, size: int | None = None, fps: float | N
         raise FileNotFoundError(f"--src: no such folder {src}")
     if size is not None and (size < 2 or size % 2):
         raise ValueError(f"--size: expected an even number >= 2 (H.264 needs even sizes), got {size}")
+    if fps is not None and not (math.isfinite(fps) and fps > 0):
+        raise ValueError(f"--fps: expected a positive frame rate, got {fps}; omit it to keep each video's own")
+    if shard_size < 1:
+        raise ValueError(f"--shard-size: expected >= 1 video per shard, got {shard_size}")
     out.mkdir(parents=True, exist_ok=True)
     settings = {"size": size, "fps": fps, "codec": codec, "shard_size": shard_size}
     manifest = Manifest.load(out)

@@ -175,3 +175,12 @@ def test_kill_at_any_rename_then_rerun_loses_and_duplicates_nothing(three_videos
     monkeypatch.setattr(os, "replace", replace)
     convert_folder(three_videos, out, shard_size=2, progress=False)
     assert_each_video_once(out, ["a.mp4", "b.mp4", "c.mp4"])
+
+
+@pytest.mark.parametrize("flag, value", [("--fps", "-1"), ("--fps", "0"), ("--fps", "nan"), ("--shard-size", "0"),
+                                         ("--shard-size", "-2")])
+def test_impossible_frame_rate_or_shard_size_is_refused_by_name(three_videos, tmp_path, capsys, flag, value):
+    out = tmp_path / "shards"
+    assert main(["shard", "--src", str(three_videos), "--out", str(out), flag, value]) == 2
+    assert f"error: {flag}: expected" in capsys.readouterr().err
+    assert not out.exists(), "nothing written"

@@ -8,7 +8,12 @@ other, can be made in parallel processes, and the same seed gives byte-identical
 
 from __future__ import annotations
 
+import ctypes
 import json
+import os
+import signal
+import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -196,6 +201,27 @@ def record_episodes(settings: GenerateSettings, shard_index: int) -> list[Episod
     return episodes
 
 
+PR_SET_PDEATHSIG = 1  # prctl option of Linux: a signal this process gets when its parent dies
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker when the process `parent` that started it dies, even by
+    SIGKILL, so a killed `hjepa generate` leaves no worker (nor, through them, its resource tracker)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    else:
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # it died while this worker was starting
+        os._exit(1)
+
+
+def _watch_parent(parent: int) -> None:
+    """Where prctl is missing: poll the parent and exit once this process was handed to another one."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
 def _make_shard(settings: GenerateSettings, shard_index: int, out: Path) -> int:
     episodes = record_episodes(settings, shard_index)
     write_shard(shard_path(out, shard_index), episodes)
@@ -230,7 +256,8 @@ def generate_shards(settings: GenerateSettings, out: Path, workers: int = 1, pro
     bar = tqdm(total=settings.episodes, desc=f"generate {settings.world}", unit="ep", disable=not progress)
     bar.update(settings.episodes - sum(len(settings.shard_episodes(i)) for i in todo))
     if workers > 1 and len(todo) > 1:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                                 initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
             for count in pool.map(_make_shard, [settings] * len(todo), todo, [out] * len(todo)):
                 bar.update(count)
     else:

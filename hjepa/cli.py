@@ -57,18 +57,19 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _state_names(data: str) -> list[str] | None:
-    """State column names from the first sample's metadata of a shard folder (None if unknown)."""
-    import tarfile
-
+    """State column names from the metadata of the first readable sample of the shards (None if unknown
+    or streamed from a pipe: command); unreadable shards are passed over, as the data module did."""
     from hjepa.data.datamodule import resolve_shards
+    from hjepa.data.shards import shard_metadata
 
-    first = resolve_shards(data)[0]
-    if first.startswith("pipe:"):
-        return None
-    with tarfile.open(first) as tar:
-        for member in tar:
-            if member.name.endswith(".json"):
-                return json.loads(tar.extractfile(member).read()).get("state_names")
+    for url in resolve_shards(data):
+        if url.startswith("pipe:"):
+            return None
+        try:
+            for meta in shard_metadata(url):
+                return meta.get("state_names")
+        except ValueError:  # unreadable shard: skipped and counted by the data module
+            continue
     return None
 
 

@@ -198,9 +198,12 @@ class ClipDataset(IterableDataset):
         video_ext = next((ext for ext in VIDEO_EXTENSIONS if ext in sample), None)
         if video_ext is None or "json" not in sample:
             members = sorted(k for k in sample if not k.startswith("__"))
+            expected = f"expected members .json and a video (.{'/.'.join(VIDEO_EXTENSIONS)}), found {members}"
+            if video_ext is not None or any(m in sample for m in ("json", "actions.npy", "states.npy")):
+                # part of an hjepa sample (a shard cut between two members): skipped and counted by the caller
+                raise ValueError(f"incomplete sample: {expected}; is the shard truncated?")
             raise DataConfigError(
-                f"{where}: expected members .json and a video (.{'/.'.join(VIDEO_EXTENSIONS)}), found "
-                f"{members}; is this an hjepa shard? (make them with 'hjepa generate' or 'hjepa shard')"
+                f"{where}: {expected}; is this an hjepa shard? (make them with 'hjepa generate' or 'hjepa shard')"
             )
         total = int(json.loads(sample["json"])["num_frames"])
         spec = self.clips
@@ -243,7 +246,7 @@ class ClipDataset(IterableDataset):
                 plans = self._plans_of(sample, rng)
             except DataConfigError:
                 raise
-            except Exception as error:  # damaged metadata: skip the sample, count it, go on
+            except Exception as error:  # damaged metadata or a member missing: skip the sample, count it, go on
                 self.counter.add_sample(f"{sample.get('__url__', '?')}:{sample['__key__']}", f"{type(error).__name__}: {error}")
                 continue
             yield from plans

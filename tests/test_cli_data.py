@@ -29,3 +29,12 @@ def test_inspect_passes_over_an_unreadable_first_shard(two_rooms, tmp_path):
     assert stats["clips"] == 2 and stats["skipped_shards"] == 1
     assert (tmp_path / "inspect" / "contact_sheet.png").is_file()
     assert _state_names(str(two_rooms)) == ["x", "y"]
+
+
+def test_inspect_refuses_a_pipe_url_when_turned_off(two_rooms, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HJEPA_ALLOW_PIPE", "0")
+    marker = tmp_path / "ran"
+    assert inspect(f"pipe:touch {marker}; cat {two_rooms}/shard-000000.tar", tmp_path / "inspect") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "HJEPA_ALLOW_PIPE" in err and len(err.strip().splitlines()) == 1
+    assert not marker.exists() and not (tmp_path / "inspect").exists()

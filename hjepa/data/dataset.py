@@ -68,6 +68,19 @@ class DataConfigError(ValueError):
     """The shards or the clip settings cannot work together; raised, never skipped."""
 
 
+# Set to 0 (or false, no) to refuse `pipe:` URLs, which run their text as a shell command.
+ALLOW_PIPE_VARIABLE = "HJEPA_ALLOW_PIPE"
+
+
+def check_pipe_allowed(url: str, field: str) -> None:
+    """Refuse a `pipe:` URL when the environment variable HJEPA_ALLOW_PIPE turns them off."""
+    setting = os.environ.get(ALLOW_PIPE_VARIABLE, "1")
+    if url.startswith("pipe:") and setting.strip().lower() in ("0", "false", "no"):
+        raise ValueError(f"{field}: {url!r} is a pipe: URL, which runs a shell command, and "
+                         f"{ALLOW_PIPE_VARIABLE}={setting} refuses them; give local shard paths, or unset "
+                         f"{ALLOW_PIPE_VARIABLE} if you trust the command")
+
+
 # Unreadable shards in a row after which a reader stops: the storage is unreachable, not one shard bad.
 MAX_CONSECUTIVE_BAD_SHARDS = 16
 
@@ -130,6 +143,8 @@ class ClipDataset(IterableDataset):
             raise ValueError("shards: no shard to read")
         if resampled and not samples_per_worker:
             raise ValueError("samples_per_worker: required with resampled=True (the epoch length)")
+        for url in urls:
+            check_pipe_allowed(url, "urls")
         self.urls, self.clips, self.decoder = list(urls), clips, decoder
         self.resampled, self.samples_per_worker = resampled, samples_per_worker
         self.shuffle_buffer, self.augment, self.seed = shuffle_buffer, augment, seed

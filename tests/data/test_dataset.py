@@ -229,3 +229,14 @@ def test_failing_pipe_url_is_skipped_counted_and_named(shard_dir, caplog):
     keys = {c["key"].split("@")[0] for c in dataset}
     assert len(keys) == 5 and dataset.counter.shards == 1
     assert "/nonexistent/bucket/shard-000001.tar" in caplog.text
+
+
+def test_pipe_urls_are_refused_when_turned_off(shard_dir, monkeypatch):
+    url = f"pipe:cat {shard_dir}/shard-000000.tar"
+    monkeypatch.setenv("HJEPA_ALLOW_PIPE", "0")
+    with pytest.raises(ValueError, match="data.shards: .*pipe: URL.*HJEPA_ALLOW_PIPE=0"):
+        VideoDataModule([str(shard_dir / "shard-000001.tar"), url], num_workers=0).setup()
+    with pytest.raises(ValueError, match="HJEPA_ALLOW_PIPE"):
+        ClipDataset([url], ClipSpec(num_frames=4))
+    monkeypatch.setenv("HJEPA_ALLOW_PIPE", "1")
+    assert len(list(ClipDataset([url], ClipSpec(num_frames=4)))) == 5

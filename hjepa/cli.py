@@ -39,7 +39,9 @@ def _shard(args: argparse.Namespace) -> int:
 def _inspect(args: argparse.Namespace) -> int:
     from hjepa.data.datamodule import VideoDataModule
     from hjepa.data.inspect import contact_sheet, data_statistics, read_batches
+    from hjepa.data.shards import check_output_folder
 
+    check_output_folder(Path(args.out))
     data = VideoDataModule(args.data, num_frames=args.num_frames, frame_stride=args.frame_stride,
                            batch_size=args.batch_size, num_workers=args.workers, decoder=args.decoder,
                            val_fraction=0.0, resampled=False)
@@ -74,8 +76,10 @@ def _state_names(data: str) -> list[str] | None:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from hjepa.data.shards import check_output_folder
     from hjepa.export import export_checkpoint
 
+    check_output_folder(Path(args.out))
     out = export_checkpoint(Path(args.ckpt), Path(args.out))
     print(f"exported {args.ckpt} -> {out} (model.safetensors + config.json)")
     return 0

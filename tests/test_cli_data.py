@@ -1,6 +1,7 @@
 """The data commands of the `hjepa` CLI (generate, shard, inspect, export): a message, never a traceback."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -38,3 +39,60 @@ def test_inspect_refuses_a_pipe_url_when_turned_off(two_rooms, tmp_path, monkeyp
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "HJEPA_ALLOW_PIPE" in err and len(err.strip().splitlines()) == 1
     assert not marker.exists() and not (tmp_path / "inspect").exists()
+
+
+def fails_with(args: list[str], capsys: pytest.CaptureFixture, *words: str) -> None:
+    """The command exits with status 2 and one line `error: ...` holding `words`."""
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and len(err.splitlines()) == 1, err
+    assert all(word in err for word in words), err
+
+
+def out_commands(tmp_path: Path, out: Path) -> dict[str, list[str]]:
+    """generate, shard, inspect and export with valid inputs (tiny) writing to `out`."""
+    from tests.data.synthetic import write_synthetic_shards
+
+    write_synthetic_shards(tmp_path / "shards", episodes=2, frames=4, shard_size=2)
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "model.ckpt").write_bytes(b"not read before --out is checked")
+    return {
+        "generate": ["generate", "--world", "two_rooms", "--episodes", "1", "--frames", "2", "--image-size", "32"],
+        "shard": ["shard", "--src", str(tmp_path / "videos")],
+        "inspect": ["inspect", "--data", str(tmp_path / "shards"), "--workers", "0", "--num-frames", "2"],
+        "export": ["export", "--ckpt", str(tmp_path / "model.ckpt")],
+    }
+
+
+@pytest.mark.parametrize("command", ["generate", "shard", "inspect", "export"])
+def test_out_that_is_a_file_is_refused_before_any_work(tmp_path, capsys, command):
+    out = tmp_path / "taken"
+    out.write_text("a file the user keeps")
+    fails_with(out_commands(tmp_path, out)[command] + ["--out", str(out)], capsys, "--out", "is a file")
+    assert out.read_text() == "a file the user keeps"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes in read-only folders: there is nothing to refuse")
+@pytest.mark.parametrize("command", ["generate", "shard", "inspect", "export"])
+def test_out_in_a_read_only_folder_is_refused_before_any_work(tmp_path, capsys, command):
+    folder = tmp_path / "read_only"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        fails_with(out_commands(tmp_path, folder)[command] + ["--out", str(folder / "out")], capsys, "--out",
+                   "cannot write")
+        assert not list(folder.iterdir())
+    finally:
+        folder.chmod(0o700)
+
+
+def test_shard_checks_out_before_decoding_any_video(tmp_path, capsys, monkeypatch):
+    import hjepa.data.convert
+
+    from tests.data.test_convert import write_video
+
+    write_video(tmp_path / "videos" / "a.mp4", "mp4", "libx264", "yuv420p", frames=4, width=32, height=32)
+    monkeypatch.setattr(hjepa.data.convert, "read_source", lambda *args: pytest.fail("decoded before the check"))
+    (tmp_path / "taken").write_text("")
+    fails_with(["shard", "--src", str(tmp_path / "videos"), "--out", str(tmp_path / "taken" / "sub")], capsys,
+               "--out", "is a file")

@@ -23,7 +23,8 @@ import av
 import numpy as np
 from tqdm import tqdm
 
-from hjepa.data.shards import Episode, list_shards, sample_key, shard_index, shard_metadata, shard_path, write_shard
+from hjepa.data.shards import (Episode, check_output_folder, list_shards, sample_key, shard_index, shard_metadata,
+                               shard_path, write_shard)
 from hjepa.data.video import VIDEO_EXTENSIONS, VideoEncoder
 
 MANIFEST = "manifest.json"
@@ -199,11 +200,12 @@ def convert_folder(src: Path, out: Path, size: int | None = None, fps: float | N
         raise ValueError(f"--fps: expected a positive frame rate, got {fps}; omit it to keep each video's own")
     if shard_size < 1:
         raise ValueError(f"--shard-size: expected >= 1 video per shard, got {shard_size}")
-    out.mkdir(parents=True, exist_ok=True)
+    check_output_folder(out)
     settings = {"size": size, "fps": fps, "codec": codec, "shard_size": shard_size}
     manifest = Manifest.load(out)
     if manifest.settings and manifest.settings != settings:
         raise ValueError(f"{out}: was converted with {manifest.settings}, now asked for {settings}; use another --out")
+    out.mkdir(parents=True, exist_ok=True)
     manifest.settings = settings
     manifest.sources = written_sources(out)
     manifest.shards = [shard.name for shard in list_shards(out)]

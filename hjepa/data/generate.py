@@ -25,7 +25,7 @@ import gymnasium
 import numpy as np
 from tqdm import tqdm
 
-from hjepa.data.shards import Episode, list_shards, sample_key, shard_path, write_shard
+from hjepa.data.shards import Episode, check_output_folder, list_shards, sample_key, shard_path, write_shard
 from hjepa.data.video import CODECS, encode_video
 from hjepa.envs import make_world
 from hjepa.envs.gym_ids import make_env
@@ -230,6 +230,7 @@ def _make_shard(settings: GenerateSettings, shard_index: int, out: Path) -> int:
 
 def _check_settings(out: Path, settings: GenerateSettings) -> None:
     """Refuse to mix shards made with other settings into `out` (nothing already written is touched)."""
+    check_output_folder(out)
     settings_path = out / SETTINGS_FILE
     if settings_path.exists():
         previous = json.loads(settings_path.read_text())

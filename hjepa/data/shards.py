@@ -87,6 +87,20 @@ def write_shard(path: Path, episodes: list[Episode]) -> None:
     os.replace(temporary, path)
 
 
+def check_output_folder(out: Path, flag: str = "--out") -> None:
+    """Raise ValueError naming `flag` unless `out` is a folder this process can write in, or one it can
+    create; nothing is created, so a command can check before any work and leave nothing on error."""
+    out = Path(out)
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent  # the nearest folder that exists: the one a mkdir would write in
+    if not existing.is_dir():
+        raise ValueError(f"{flag}: {existing} is a file, not a folder; choose another {flag}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{flag}: cannot write in the folder {existing} (permission denied or read-only); "
+                         f"choose another {flag}")
+
+
 def shard_path(out: Path, index: int) -> Path:
     """Path of shard number `index` in folder `out`."""
     return Path(out) / SHARD_PATTERN.format(index=index)

@@ -12,7 +12,7 @@ from typing import Callable
 def _generate(args: argparse.Namespace) -> int:
     from hjepa.data.generate import GenerateSettings, generate_shards
 
-    world_kwargs = tuple(sorted(json.loads(args.world_kwargs).items())) if args.world_kwargs else ()
+    world_kwargs = tuple(sorted((_json_option(args.world_kwargs or None, "--world-kwargs") or {}).items()))
     settings = GenerateSettings(args.world, args.episodes, args.frames, args.seed, args.shard_size,
                                 args.codec, args.image_size, world_kwargs)
     report = generate_shards(settings, Path(args.out), workers=args.workers)

@@ -96,3 +96,45 @@ def test_shard_checks_out_before_decoding_any_video(tmp_path, capsys, monkeypatc
     (tmp_path / "taken").write_text("")
     fails_with(["shard", "--src", str(tmp_path / "videos"), "--out", str(tmp_path / "taken" / "sub")], capsys,
                "--out", "is a file")
+
+
+GENERATE = ["generate", "--episodes", "1", "--frames", "2", "--image-size", "32"]
+
+
+@pytest.mark.parametrize("world, options, words", [
+    ("maze", '{"image_size": 32}', ("world_kwargs", "image_size", "--image-size")),
+    ("maze", '{"rows": 0}', ("rows",)),
+    ("maze", '{"rows": null}', ("rows", "expected an integer")),
+    ("maze", '{"door_width": "wide"}', ("door_width", "expected a finite number")),
+    ("moving_shapes", '{"speed_range": 5}', ("speed_range", "a list of 2 numbers")),
+    ("hjepa/Maze-v0", '{"door_width": "wide"}', ("door_width",)),
+    ("hjepa/PushT-v0", '{"rows": 2}', ("hjepa/PushT-v0", "rows")),
+])
+def test_bad_world_options_are_named_before_any_output(tmp_path, capsys, world, options, words):
+    out = tmp_path / "out"
+    fails_with(GENERATE + ["--world", world, "--world-kwargs", options, "--out", str(out)], capsys, *words)
+    assert not out.exists()
+
+
+def test_world_options_that_are_not_an_object_are_named(tmp_path, capsys):
+    with pytest.raises(SystemExit, match="--world-kwargs: expected a JSON object"):
+        main(GENERATE + ["--world", "maze", "--world-kwargs", "[1, 2]", "--out", str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("flag, value, words", [("--episodes", "0", ("episodes", ">= 1")),
+                                                ("--episodes", "-2", ("episodes", ">= 1")),
+                                                ("--image-size", "33", ("image_size", "even"))])
+def test_impossible_generate_numbers_are_named_before_any_output(tmp_path, capsys, flag, value, words):
+    out = tmp_path / "out"
+    fails_with(GENERATE + ["--world", "two_rooms", "--out", str(out), flag, value], capsys, *words)
+    assert not out.exists()
+
+
+def test_settings_left_by_a_failed_run_do_not_block_the_next(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "generate.json").write_text(json.dumps({"world": "two_rooms", "image_size": 33}))  # no shard was made
+    assert main(GENERATE + ["--world", "two_rooms", "--out", str(out)]) == 0
+    assert json.loads((out / "generate.json").read_text())["image_size"] == 32
+    assert (out / "shard-000000.tar").is_file()

@@ -59,6 +59,10 @@ class GenerateSettings:
             raise ValueError(f"shard_size: expected >= 1, got {self.shard_size}")
         if self.codec not in CODECS:
             raise ValueError(f"codec: expected one of {sorted(CODECS)}, got {self.codec!r}")
+        if self.codec == "h264" and self.image_size % 2:
+            raise ValueError(f"image_size: h264 needs an even size, got {self.image_size}; use an even size or ffv1")
+        if "image_size" in dict(self.world_kwargs):
+            raise ValueError("world_kwargs: image_size has its own setting (--image-size); remove it from the options")
         if is_env_id(self.world):
             _make_env(self).close()  # validates the id, the extra it needs and the options
         else:
@@ -232,16 +236,20 @@ def _check_settings(out: Path, settings: GenerateSettings) -> None:
     """Refuse to mix shards made with other settings into `out` (nothing already written is touched)."""
     check_output_folder(out)
     settings_path = out / SETTINGS_FILE
-    if settings_path.exists():
-        previous = json.loads(settings_path.read_text())
+    # without shards, a settings file is what a failed run left: nothing to protect, it is replaced
+    if list_shards(out):
+        if not settings_path.exists():
+            raise ValueError(f"{out}: holds shards but no {SETTINGS_FILE}; choose another --out")
+        try:
+            previous = json.loads(settings_path.read_text())
+        except ValueError as error:
+            raise ValueError(f"{settings_path}: not readable ({error}); choose another --out") from error
         if previous != settings.to_json():
             changed = sorted(k for k in settings.to_json() if previous.get(k) != settings.to_json()[k])
             raise ValueError(
                 f"{out}: holds shards generated with other settings (differs in {', '.join(changed)}); "
                 "choose another --out or delete the folder"
             )
-    elif list_shards(out):
-        raise ValueError(f"{out}: holds shards but no {SETTINGS_FILE}; choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     settings_path.write_text(json.dumps(settings.to_json(), indent=2, sort_keys=True))
 

@@ -103,17 +103,22 @@ def _plan(args: argparse.Namespace) -> int:
     from hjepa.agent.distill import load_policy
     from hjepa.agent.task import TaskSpec
     from hjepa.eval.plan_probe import default_baselines, run_plan_probe
+    from hjepa.eval.protocol import Protocol
 
     probe = args.command == "probe"
     policy = load_policy(args.policy) if getattr(args, "policy", None) else None
     baselines = getattr(args, "baselines", None)
     if probe and baselines is None:
         baselines = default_baselines(args.ckpt)
-    summary = run_plan_probe(args.ckpt, args.data, args.env, TaskSpec.from_yaml(args.task), args.out,
-                             episodes=args.episodes, seed=args.seed, planners=args.planners if probe else (),
+    protocol = Protocol(args.episodes, args.seed, args.max_steps, not args.no_terminate, tuple(args.radii),
+                        args.success_radius)
+    summary = run_plan_probe(args.ckpt, args.data, args.env, TaskSpec.from_yaml(args.task), args.out, protocol,
+                             planners=args.planners if probe else (),
                              random_baseline=probe, policy=policy, baselines=baselines or (),
                              env_kwargs=_json_option(args.env_kwargs, "--env-kwargs"))
-    print(f"success {summary['plan_success']:.2f} over {summary['plan_episodes']} episodes; figures in {args.out}")
+    aided = f" (aided: {', '.join(summary['plan_aids'])}; not like-for-like)" if summary["plan_aids"] else ""
+    print(f"success {summary['plan_success']:.2f} within r = {protocol.success_radius:g} over "
+          f"{summary['plan_episodes']} episodes{aided}; figures in {args.out}")
     return 0
 
 
@@ -143,13 +148,26 @@ def _distill(args: argparse.Namespace) -> int:
 
 
 def _add_plan_arguments(parser: argparse.ArgumentParser, episodes: int, out: str) -> None:
+    from hjepa.eval.protocol import RADII
+
     parser.set_defaults(handler=_plan)
     parser.add_argument("--ckpt", required=True, help="export folder or Lightning .ckpt of the world model")
     parser.add_argument("--env", default="hjepa/TwoRooms-v0", help="registered gymnasium id")
-    parser.add_argument("--task", default="configs/tasks/reach.yaml", help="task YAML read by the configurator")
-    parser.add_argument("--data", default=None, help="shards the agent remembers (landmark subgoals, region probe)")
+    parser.add_argument("--task", default="configs/tasks/reach.yaml",
+                        help="task YAML read by the configurator (default: like-for-like, goal image and the learned "
+                             "representation only)")
+    parser.add_argument("--data", default=None,
+                        help="shards of the world the model learned: their world options set up --env; aided tasks "
+                             "(landmark subgoals, probes, level-2 memory) also remember their episodes")
     parser.add_argument("--episodes", type=int, default=episodes)
     parser.add_argument("--seed", type=int, default=0, help="first episode seed; episode i uses seed + i")
+    parser.add_argument("--max-steps", type=int, default=None, help="steps per episode (default: the task's max_steps)")
+    parser.add_argument("--no-terminate", action="store_true",
+                        help="keep acting after reaching the goal until --max-steps ('at the end' then measures "
+                             "staying there)")
+    parser.add_argument("--radii", type=float, nargs="+", default=list(RADII),
+                        help="success radii (world units), each scored 'ever reached' and 'at the end'")
+    parser.add_argument("--success-radius", type=float, default=0.05, help="radius of the headline success rate")
     parser.add_argument("--out", default=out)
     parser.add_argument("--env-kwargs", default=None,
                         help="JSON of environment options, e.g. '{\"min_doors\": 2}' (default: the world options of "

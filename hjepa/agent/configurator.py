@@ -41,8 +41,9 @@ class Configurator:
         self.task, self.state_dim = task, state_dim
         self.action_low, self.action_high = list(map(float, action_low)), list(map(float, action_high))
         if needs_experience(task) and experience is None:
-            raise ValueError(f"task {task.name!r}: landmark subgoals, region avoidance and goal_metric probe need "
-                             "recorded experience (pass the shards the model was trained on, e.g. --data)")
+            fields = ", ".join(experience_fields(task))
+            raise ValueError(f"task {task.name!r}: {fields} read(s) recorded episodes: pass the shards the model was "
+                             "trained on with --data, or plan like-for-like without them (configs/tasks/reach.yaml)")
         self.probe: LinearHead | None = experience.position_probe() if experience is not None else None
         self.landmarks: LandmarkGraph | None = None
         if task.subgoals["kind"] == "landmarks":
@@ -67,8 +68,10 @@ class Configurator:
 
     def intrinsic_cost(self, goal: Tensor) -> IntrinsicCost:
         """IC with the task's sub-costs and weights; the goal sub-cost starts at `goal` (D,)."""
-        costs: dict[str, torch.nn.Module] = {"goal_distance": GoalDistanceCost(goal, self.projection)}
-        weights = {"goal_distance": self.task.cost.get("goal_distance", 0.0) / self.step_scale**2}
+        exponent = self.task.goal_exponent
+        costs: dict[str, torch.nn.Module] = {"goal_distance": GoalDistanceCost(goal, self.projection, exponent,
+                                                                              self.task.goal_terminal)}
+        weights = {"goal_distance": self.task.cost.get("goal_distance", 0.0) / self.step_scale**exponent}
         region = self.task.region
         if region is not None:
             assert self.probe is not None
@@ -116,8 +119,14 @@ class Configurator:
         return (intrinsic.weights[intrinsic.names.index("region_avoidance")] * region).numpy()
 
 
+def experience_fields(task: TaskSpec) -> list[str]:
+    """The task's fields that read recorded episodes (landmarks, level-2 subgoals, a region read through a probe, a
+    probe metric), as `field: value`."""
+    fields = {"subgoals.kind: landmarks": task.subgoals["kind"] == "landmarks", "levels: [2, 1]": task.levels == [2, 1],
+              "region": task.region is not None, "goal_metric: probe": task.goal_metric == "probe"}
+    return [name for name, used in fields.items() if used]
+
+
 def needs_experience(task: TaskSpec) -> bool:
-    """Whether the task reads recorded episodes (landmarks, level-2 subgoals, a region read through a probe, a
-    probe metric)."""
-    return (task.subgoals["kind"] == "landmarks" or task.levels == [2, 1] or task.region is not None
-            or task.goal_metric == "probe")
+    """Whether the task reads recorded episodes."""
+    return bool(experience_fields(task))

@@ -21,17 +21,29 @@ def discounted_sum(x: Tensor, discount: float | None = None) -> Tensor:
 
 
 class GoalDistanceCost(nn.Module):
-    """Squared L2 distance of each predicted state to a goal state: (..., H).
+    """Distance of each predicted state to a goal state raised to `exponent`: (..., H).
 
     Measured in representation space, or through a fixed linear map P (D, P) when `projection` is given
     (e.g. a probe onto the world's position: only the part of the state the task is about counts).
+    Summed over a horizon, exponent 2 (squared, an MSE) prices a detour quadratically, so standing at a wall
+    near the goal can cost less than the way round it through a door; exponent 1 prices every step by its
+    distance, and the sum then favours the plan that gets there. `terminal` counts the last predicted state
+    that many more times: the cost-to-go beyond the horizon of a plan that stops there (sec. 3.2), so that a
+    plan ending at the goal beats one that waits at a wall even when the horizon is short.
     """
 
-    def __init__(self, goal: Tensor, projection: Tensor | None = None) -> None:
+    def __init__(self, goal: Tensor, projection: Tensor | None = None, exponent: float = 2.0,
+                 terminal: float = 0.0) -> None:
         super().__init__()
+        if exponent <= 0:
+            raise ValueError(f"goal_exponent: expected a positive exponent, got {exponent}")
+        if terminal < 0:
+            raise ValueError(f"goal_terminal: expected a number of steps >= 0, got {terminal}")
+        self.terminal = terminal
         self.register_buffer("goal", goal.detach().clone())
         self.register_buffer("projection", None if projection is None else projection.detach().clone())
         self.per_step = False
+        self.exponent = exponent
 
     def set_goal(self, goal: Tensor, per_step: bool = False) -> None:
         """Goal (D,), or (..., D) matching the leading dims of the states, e.g. an encoded goal observation;
@@ -42,7 +54,14 @@ class GoalDistanceCost(nn.Module):
         diff = states - (self.goal if self.per_step else self.goal.unsqueeze(-2))
         if self.projection is not None:
             diff = diff @ self.projection
-        return diff.pow(2).sum(-1)
+        squared = diff.pow(2).sum(-1)
+        # eps keeps the gradient finite at the goal, where the norm is not differentiable
+        cost = squared if self.exponent == 2.0 else (squared + 1e-12).pow(self.exponent / 2)
+        if self.terminal:
+            last = torch.zeros(cost.shape[-1], dtype=cost.dtype, device=cost.device)
+            last[-1] = self.terminal
+            cost = cost * (1 + last)
+        return cost
 
 
 class RegionAvoidanceCost(nn.Module):

@@ -50,6 +50,10 @@ class TaskSpec:
             over S futures of the world model's latent (sec. 4.8); empty plans on the latent-free rollout.
         goal_metric: where goal distance is measured: `representation` (all of s) or `probe` (the world's
             position read from s by a linear probe fitted on the remembered episodes).
+        goal_exponent: the goal sub-cost of a step is distance ** goal_exponent (2: squared; 1: the distance
+            itself, under which a detour through a door costs less than waiting at a wall, see `GoalDistanceCost`).
+        goal_terminal: how many more times the goal sub-cost counts the last predicted state (its cost-to-go
+            beyond the horizon).
         critic_threshold: in `auto` mode, the critic's predicted cost above which the agent plans.
         max_steps: steps per episode before giving up.
     """
@@ -61,11 +65,30 @@ class TaskSpec:
     mode: str = "mode2"
     subgoals: dict[str, Any] = field(default_factory=lambda: {"kind": "none"})
     goal_metric: str = "representation"
+    goal_exponent: float = 2.0
+    goal_terminal: float = 0.0
     levels: list[int] = field(default_factory=lambda: [1])
     level2: dict[str, Any] = field(default_factory=dict)
     uncertainty: dict[str, Any] = field(default_factory=dict)
     critic_threshold: float = 1.0
     max_steps: int = 200
+
+    @property
+    def aids(self) -> tuple[str, ...]:
+        """Decision-time aids beyond the learned world model, each a reason why a figure with this task is an ablation
+        and not like-for-like with the reference systems: `landmarks` and `level-2 memory` plan over a graph of
+        recorded episodes (memory-assisted); `probe` and `region probe` read the state through a head fitted on
+        ground-truth positions (privileged)."""
+        aids = []
+        if self.subgoals["kind"] == "landmarks":
+            aids.append("landmarks")
+        if self.levels == [2, 1]:  # both searches hand level 1 states that realised remembered windows
+            aids.append("level-2 memory")
+        if self.goal_metric == "probe":
+            aids.append("probe")
+        if self.region is not None:
+            aids.append("region probe")
+        return tuple(aids)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data that `from_dict` reads back."""
@@ -131,6 +154,12 @@ class TaskSpec:
         metric = data.get("goal_metric", "representation")
         if metric not in METRICS:
             raise ValueError(f"{source}: goal_metric: unknown metric {metric!r}; choose one of {list(METRICS)}")
+        exponent = data.get("goal_exponent", 2.0)
+        if isinstance(exponent, bool) or not isinstance(exponent, (int, float)) or not exponent > 0:
+            raise ValueError(f"{source}: goal_exponent: expected a positive number, got {exponent!r}")
+        terminal = data.get("goal_terminal", 0.0)
+        if isinstance(terminal, bool) or not isinstance(terminal, (int, float)) or not terminal >= 0:
+            raise ValueError(f"{source}: goal_terminal: expected a number of steps >= 0, got {terminal!r}")
         levels = data.get("levels", [1])
         if levels not in LEVELS:
             raise ValueError(f"{source}: levels: expected [1] (flat) or [2, 1] (level 2 sets level 1's subgoals), "
@@ -155,6 +184,7 @@ class TaskSpec:
             raise ValueError(f"{source}: max_steps: expected a positive integer, got {max_steps!r}")
         return cls(name=str(data["name"]), cost={k: float(v) for k, v in cost.items()}, planner=planner,
                    region=region, mode=mode, subgoals={"kind": "none", **subgoals}, goal_metric=metric,
+                   goal_exponent=float(exponent), goal_terminal=float(terminal),
                    levels=list(levels), level2=level2, uncertainty=uncertainty,
                    critic_threshold=float(data.get("critic_threshold", 1.0)), max_steps=max_steps)
 

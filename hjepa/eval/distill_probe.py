@@ -15,6 +15,7 @@ from hjepa.agent.experience import Experience
 from hjepa.agent.task import TaskSpec
 from hjepa.eval.plan_probe import (agent_actor, make_env, one_torch_thread, remembered_experience, run_episode,
                                   run_plan_probe)
+from hjepa.eval.protocol import Protocol
 from hjepa.export import load_world_model
 from hjepa.models import WorldModel
 
@@ -37,7 +38,7 @@ def run_distillation(model_path: str | Path | None, data: str | Path | None, env
         recorded = [run_episode(env, agent_actor(teacher), seed + i, teacher.reset) for i in range(episodes)]
         policy, losses = distill(teacher, env, steps, seed=seed)
     save_policy(policy, out)
-    summary = run_plan_probe(model_path, data, env_id, task, out, episodes=eval_episodes, seed=seed + HELD_OUT,
+    summary = run_plan_probe(model_path, data, env_id, task, out, Protocol(eval_episodes, seed + HELD_OUT),
                              world_model=world_model, experience=experience, policy=policy)
     summary.update({"distill_episodes": episodes, "distill_decisions": len(teacher.demonstrations),
                     "distill_recorded_success": sum(r.success for r in recorded) / episodes,

@@ -1,5 +1,8 @@
 """Planning probe (seed paper sec. 3.1.4): success rate of the agent in an environment, against a random policy.
 
+The default protocol measures the world model like-for-like with the reference systems (PLDM, eb_jepa): the goal
+is given as an image, the cost is computed from the learned representation only, and ground truth only scores
+success (`hjepa.eval.plan_metrics`): "ever reached" and "at the end" within each radius, with Wilson intervals.
 Episodes use fixed seeds, so every actor sees the same starts and goals. Results: `plan.json`, a table,
 `plan_trajectories.png` (paths over the world) and `plan_episode.gif` (one episode of the first actor).
 """
@@ -20,24 +23,29 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from hjepa.agent.agent import Agent
-from hjepa.agent.configurator import Configurator, needs_experience
+from hjepa.agent.configurator import Configurator, experience_fields, needs_experience
 from hjepa.agent.experience import Experience, record_experience
 from hjepa.agent.policy import Policy
 from hjepa.agent.task import TaskSpec
 from hjepa.data.generate import SETTINGS_FILE
+from hjepa.envs.rooms import RoomsWorld
+from hjepa.eval.cost_map import plot_goal_distance_map
+from hjepa.eval.protocol import Protocol, first_reached, radius_key, score_distances, wilson_interval
 from hjepa.export import load_world_model, model_levels
 from hjepa.models import WorldModel
 from hjepa.models.level2 import Level2WorldModel
 
 
 class EpisodeResult(NamedTuple):
-    """One episode: success, steps taken, positions (T+1, 2), planning ms per step, frames when recorded."""
+    """One episode: success (the environment's success at some step), steps taken, positions (T+1, S), planning ms
+    per step, frames when recorded, and distances to the goal (T+1,) when the environment reports them."""
 
     success: bool
     steps: int
     positions: np.ndarray
     ms: list[float]
     frames: list[np.ndarray]
+    distances: np.ndarray | None = None
 
 
 def make_env(env_id: str, max_steps: int, **env_kwargs: Any) -> gymnasium.Env:
@@ -48,21 +56,30 @@ def make_env(env_id: str, max_steps: int, **env_kwargs: Any) -> gymnasium.Env:
 
 
 def run_episode(env: gymnasium.Env, actor: Callable[[np.ndarray], tuple[np.ndarray, float]], seed: int,
-                start: Callable[[np.ndarray], None] | None = None, record: bool = False) -> EpisodeResult:
-    """Run actor(observation) -> (action, ms) from reset(seed) until success or the time limit."""
+                start: Callable[[np.ndarray], None] | None = None, record: bool = False,
+                terminate: bool = True) -> EpisodeResult:
+    """Run actor(observation) -> (action, ms) from reset(seed) until the time limit, or until success when
+    `terminate` (otherwise the agent keeps acting after reaching the goal, and must stay there)."""
     observation, info = env.reset(seed=seed)
     if start is not None:
         start(info["goal_image"])
     positions, ms, frames = [info["state"]], [], [observation] if record else []
-    terminated = truncated = False
-    while not (terminated or truncated):
+    distances = [info["distance"]] if "distance" in info else None
+    success = False
+    while True:
         action, spent = actor(observation)
         observation, _, terminated, truncated, info = env.step(action)
+        success = success or terminated
         positions.append(info["state"])
         ms.append(spent)
+        if distances is not None:
+            distances.append(info["distance"])
         if record:
             frames.append(observation)
-    return EpisodeResult(bool(terminated), len(ms), np.stack(positions), ms, frames)
+        if truncated or (terminate and terminated):
+            break
+    return EpisodeResult(success, len(ms), np.stack(positions), ms, frames,
+                         None if distances is None else np.asarray(distances))
 
 
 def agent_actor(agent: Agent) -> Callable[[np.ndarray], tuple[np.ndarray, float]]:
@@ -78,16 +95,28 @@ def random_actor(env: gymnasium.Env, seed: int) -> Callable[[np.ndarray], tuple[
     return lambda observation: (env.action_space.sample(), 0.0)
 
 
-def summarize(results: Sequence[EpisodeResult]) -> dict[str, float]:
-    """Success rate, mean steps of successful episodes, mean planning ms per step and per episode."""
-    wins = [r for r in results if r.success]
+def summarize(results: Sequence[EpisodeResult], protocol: Protocol = Protocol()) -> dict[str, Any]:
+    """Success rate (ever reached within the protocol's `success_radius`, or the environment's own success where it
+    reports no distance) with its Wilson interval, mean steps to success, planning ms per step and per episode, and,
+    where the environment reports distances, the protocol's scores at each radius (`score_distances`)."""
+    distances = [r.distances for r in results]
+    scored = all(d is not None for d in distances)
+    if scored:
+        firsts = [first_reached(d, protocol.success_radius) for d in distances]
+    else:
+        firsts = [r.steps if r.success else None for r in results]
+    wins = [f for f in firsts if f is not None]
     ms = [m for r in results for m in r.ms]
-    return {
+    row: dict[str, Any] = {
         "success": round(len(wins) / len(results), 4),
-        "steps": round(float(np.mean([r.steps for r in wins])), 1) if wins else None,
+        "success_ci": wilson_interval(len(wins), len(results)),
+        "steps": round(float(np.mean(wins)), 1) if wins else None,
         "ms_per_step": round(float(np.mean(ms)), 2) if ms else 0.0,
         "ms_per_episode": round(float(np.mean([sum(r.ms) for r in results])), 1),
     }
+    if scored:
+        row.update(score_distances(distances, protocol.radii))
+    return row
 
 
 def plot_trajectories(results: dict[str, list[EpisodeResult]], background: np.ndarray, goals: list[np.ndarray],
@@ -121,25 +150,29 @@ def save_gif(frames: list[np.ndarray], path: Path, fps: int = 10, scale: int = 4
 
 
 def run_plan_probe(model_path: str | Path, data: str | Path | None, env_id: str, task: TaskSpec, out: str | Path,
-                   episodes: int = 20, seed: int = 0, planners: Sequence[str] = (), experience_episodes: int | None = None,
-                   world_model: WorldModel | None = None, experience: Experience | None = None,
-                   random_baseline: bool = True, policy: Policy | None = None, baselines: Sequence[str] = (),
-                   env_kwargs: dict[str, Any] | None = None, level2: Level2WorldModel | None = None) -> dict[str, Any]:
-    """Success of the task's agent vs a random policy, in the same episodes as: the task with each planner in
-    `planners`, each of `baselines` (`flat`: level 1 alone aiming at the goal; `hierarchical`: level 2 sets level
-    1's subgoals, sec. 4.7) and a Mode-1 `policy`.
+                   protocol: Protocol | None = None, planners: Sequence[str] = (),
+                   experience_episodes: int | None = None, world_model: WorldModel | None = None,
+                   experience: Experience | None = None, random_baseline: bool = True, policy: Policy | None = None,
+                   baselines: Sequence[str] = (), env_kwargs: dict[str, Any] | None = None,
+                   level2: Level2WorldModel | None = None) -> dict[str, Any]:
+    """Success of the task's agent vs a random policy under `protocol`, in the same episodes as: the task with each
+    planner in `planners`, each of `baselines` (`flat`: level 1 alone aiming at the goal; `hierarchical`: level 2
+    sets level 1's subgoals, sec. 4.7) and a Mode-1 `policy`.
 
     The environment gets the world options of the shards at `data` when they come from the same world (the model
     plans in the world it learned), updated with `env_kwargs`. `world_model`, `level2` and `experience` default to
-    those read from `model_path` and `data`. Returns the flat summary also written to
-    `out/plan.json`. Planning runs on one thread: its batches are small, and on shared cores several intra-op
-    threads mostly wait for each other.
+    those read from `model_path` and `data`; `data` is read only by tasks that use recorded episodes (aids, see
+    `TaskSpec.aids`). Returns the flat summary also written to `out/plan.json`. Planning runs on one thread: its
+    batches are small, and on shared cores several intra-op threads mostly wait for each other.
     """
     unknown = sorted(set(baselines) - set(BASELINES))
     if unknown:
         raise ValueError(f"--baselines: unknown baseline(s) {unknown}; choose from {list(BASELINES)}")
+    protocol = protocol or Protocol()
+    if protocol.max_steps is not None:
+        task = task.replace(max_steps=protocol.max_steps)
     with one_torch_thread():
-        return _run_plan_probe(model_path, data, env_id, task, Path(out), episodes, seed, planners, experience_episodes,
+        return _run_plan_probe(model_path, data, env_id, task, Path(out), protocol, planners, experience_episodes,
                                world_model, experience, random_baseline, policy, baselines, env_kwargs, level2)
 
 
@@ -162,8 +195,9 @@ def world_options(data: str | Path | None, env_id: str) -> dict[str, Any]:
 
 
 def label(task: TaskSpec) -> str:
-    """A task variant's name in tables: its planner, and its levels when it plans on two."""
-    return task.planner["name"] + (", levels [2, 1]" if task.levels == [2, 1] else "")
+    """A task variant's name in tables: its planner, its levels when it plans on two, and its aids."""
+    aids = f" [aided: {', '.join(task.aids)}]" if task.aids else ""
+    return task.planner["name"] + (", levels [2, 1]" if task.levels == [2, 1] else "") + aids
 
 
 def default_baselines(model_path: str | Path) -> list[str]:
@@ -196,24 +230,26 @@ def one_torch_thread() -> Iterator[None]:
 
 def remembered_experience(task: TaskSpec, world_model: WorldModel, data: str | Path | None,
                           episodes: int | None = None) -> Experience | None:
-    """The recorded episodes a task reads (landmarks, level-2 subgoals, a region, a probe metric), encoded once; None
-    if it reads none."""
+    """The recorded episodes a task reads (see `experience_fields`), encoded once; None if it reads none."""
     if not needs_experience(task):
         return None
     if data is None:
-        raise ValueError(f"task {task.name!r} uses landmark or level-2 subgoals, a region or a probe metric: give the shards "
-                         "to remember (--data)")
+        raise ValueError(f"task {task.name!r}: {', '.join(experience_fields(task))} read(s) recorded episodes: give "
+                         "the shards to remember with --data, or plan like-for-like without them "
+                         "(configs/tasks/reach.yaml)")
     return record_experience(world_model, data, episodes or task.subgoals.get("episodes", 256))
 
 
 def _run_plan_probe(model_path: str | Path, data: str | Path | None, env_id: str, task: TaskSpec, out: Path,
-                    episodes: int, seed: int, planners: Sequence[str], experience_episodes: int | None,
+                    protocol: Protocol, planners: Sequence[str], experience_episodes: int | None,
                     world_model: WorldModel | None, experience: Experience | None,
                     random_baseline: bool, policy: Policy | None, baselines: Sequence[str],
                     env_kwargs: dict[str, Any] | None, level2: Level2WorldModel | None) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     world_model = world_model or load_world_model(model_path)
     env = make_env(env_id, task.max_steps, **{**world_options(data, env_id), **(env_kwargs or {})})
+    if hasattr(env.unwrapped, "success_radius"):  # the environment's success is "first within the smallest radius"
+        env.unwrapped.success_radius = protocol.radii[0]
     size = env.observation_space.shape[0]
     if size != world_model.encoder.img_size:
         raise ValueError(f"{env_id} renders {size}x{size} images but the model at {model_path} takes "
@@ -230,55 +266,86 @@ def _run_plan_probe(model_path: str | Path, data: str | Path | None, env_id: str
         readers = [v for v in variants.values() if needs_experience(v)]
         experience = remembered_experience(readers[0], world_model, data, experience_episodes) if readers else None
     low, high = env.action_space.low.tolist(), env.action_space.high.tolist()
-    seeds = [seed + i for i in range(episodes)]
+    seeds = protocol.seeds
     actors: dict[str, list[EpisodeResult]] = {}
     first = next(iter(variants))
     aliases: dict[str, str] = {}  # variants identical to an earlier one share its episodes
+
+    def episodes(agent: Agent, record: bool = False) -> list[EpisodeResult]:
+        return [run_episode(env, agent_actor(agent), s, agent.reset, record and s == seeds[0], protocol.terminate)
+                for s in seeds]
+
     for name, variant in variants.items():
         same = next((other for other in actors if variants[other] == variant), None)
         if same is not None:  # e.g. the hierarchical baseline of a hierarchical task: the same episodes
             actors[name], aliases[name] = actors[same], same
             continue
         configurator = Configurator(variant, world_model.encoder.embed_dim, low, high, experience, level2)
-        agent = Agent(world_model, configurator, seed=seed)
-        actors[name] = [run_episode(env, agent_actor(agent), s, agent.reset, record=(name == first and s == seeds[0]))
-                        for s in seeds]
+        actors[name] = episodes(Agent(world_model, configurator, seed=protocol.seed), record=name == first)
     if policy is not None:
         configurator = Configurator(task.replace(mode="mode1"), world_model.encoder.embed_dim, low, high, experience,
                                     level2)
-        agent = Agent(world_model, configurator, policy=policy, seed=seed)
-        actors["policy"] = [run_episode(env, agent_actor(agent), s, agent.reset) for s in seeds]
+        actors["policy"] = episodes(Agent(world_model, configurator, policy=policy, seed=protocol.seed))
     if random_baseline:
-        actors["random"] = [run_episode(env, random_actor(env, s), s) for s in seeds]
+        actors["random"] = [run_episode(env, random_actor(env, s), s, terminate=protocol.terminate) for s in seeds]
     goals = []
     for s in seeds:
         _, info = env.reset(seed=s)
         goals.append(info["goal_state"])
     # the world's empty frame under the paths, or the goal image for environments that are not hjepa worlds
     background = getattr(getattr(env.unwrapped, "world", None), "background", info["goal_image"])
-    summary: dict[str, Any] = {"plan_task": task.name, "plan_env": env_id, "plan_episodes": episodes,
-                               "plan_planner": task.planner["name"]}
-    main = summarize(actors[first])
-    summary.update({"plan_success": main["success"], "plan_steps": main["steps"], "plan_ms_per_step": main["ms_per_step"],
-                    **({"plan_success_random": summarize(actors["random"])["success"]} if random_baseline else {})})
-    table = {name: summarize(results) for name, results in actors.items()}
-    if policy is not None:
-        summary.update({"policy_success_distilled": table["policy"]["success"],
-                        "policy_ms_per_step": table["policy"]["ms_per_step"]})
+    table = {name: summarize(results, protocol) for name, results in actors.items()}
+    summary = plan_summary(task, env_id, protocol, table, first)
     summary.update({SUMMARY_NAMES[name]: table[name]["success"] for name in baselines})
-    summary["plan_table"] = table
     summary["plan_seconds"] = round(time.perf_counter() - start, 1)
     plot_trajectories({k: v for k, v in actors.items() if k not in aliases}, background, goals,
                       out / "plan_trajectories.png")
     save_gif(actors[first][0].frames, out / "plan_episode.gif", fps=env.metadata["render_fps"])
+    world = getattr(env.unwrapped, "world", None)
+    if isinstance(world, RoomsWorld):  # what the agent's goal cost looks like over the map, first episode
+        paths = {name: actors[name][0].positions for name in (first, "random") if name in actors}
+        plot_goal_distance_map(world_model, world, goals[0], out / "plan_cost_map.png", paths)
     (out / "plan.json").write_text(json.dumps(summary, indent=2))
-    print_table(table)
+    print_table(table, protocol)
     return summary
 
 
-def print_table(table: dict[str, dict[str, Any]]) -> None:
+def plan_summary(task: TaskSpec, env_id: str, protocol: Protocol, table: dict[str, dict[str, Any]],
+                 first: str) -> dict[str, Any]:
+    """The flat keys of `plan.json`: the protocol, the task's headline figures (`plan_*`), the random policy's and a
+    distilled policy's success, and the whole table. `plan_aids` names any decision-time aid of the task (then the
+    headline is an ablation, not a like-for-like figure)."""
+    main = table[first]
+    summary: dict[str, Any] = {
+        "plan_task": task.name, "plan_env": env_id, "plan_episodes": protocol.episodes,
+        "plan_planner": task.planner["name"], "plan_horizon": task.planner["horizon"],
+        "plan_aids": list(task.aids), "plan_max_steps": task.max_steps, "plan_terminate": protocol.terminate,
+        "plan_success_radius": protocol.success_radius,
+        "plan_success": main["success"], "plan_success_ci": main["success_ci"], "plan_steps": main["steps"],
+        "plan_ms_per_step": main["ms_per_step"],
+    }
+    for key in ("final_distance_median", *(f"{kind}_{radius_key(r)}" for r in protocol.radii for kind in ("ever", "end"))):
+        if key in main:
+            summary[f"plan_{key}"] = main[key]
+    if "random" in table:
+        summary["plan_success_random"] = table["random"]["success"]
+    if "policy" in table:
+        summary.update({"policy_success_distilled": table["policy"]["success"],
+                        "policy_ms_per_step": table["policy"]["ms_per_step"]})
+    summary["plan_table"] = table
+    return summary
+
+
+def print_table(table: dict[str, dict[str, Any]], protocol: Protocol) -> None:
+    """Success with its 95% interval, the per-radius scores where distances are known, steps and planning time."""
     width = max(13, *map(len, table))
-    print(f"{'actor':<{width}} {'success':>8} {'steps':>7} {'ms/step':>9} {'ms/episode':>11}")
+    radii = [r for r in protocol.radii if any(f"ever_{radius_key(r)}" in row for row in table.values())]
+    scores = "".join(f" {'ever/end ' + radius_key(r):>17}" for r in radii)
+    print(f"{'actor':<{width}} {'success [95% CI]':>22}{scores} {'final d':>8} {'steps':>6} {'ms/step':>8} "
+          f"{'ms/episode':>10}")
     for name, row in table.items():
-        print(f"{name:<{width}} {row['success']:>8} {str(row['steps']):>7} {row['ms_per_step']:>9} "
-              f"{row['ms_per_episode']:>11}")
+        low, high = row["success_ci"]
+        cells = "".join(f" {row[f'ever_{radius_key(r)}']:>8.2f}/{row[f'end_{radius_key(r)}']:<8.2f}" for r in radii)
+        final = row.get("final_distance_median", "")
+        print(f"{name:<{width}} {row['success']:>6.2f} [{low:.2f}, {high:.2f}]{cells} {final:>8} "
+              f"{str(row['steps']):>6} {row['ms_per_step']:>8} {row['ms_per_episode']:>10}")

@@ -5,6 +5,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from hjepa.envs.collision import move
 from hjepa.envs.rooms import AGENT
 
 
@@ -41,6 +42,29 @@ class OracleWorldModel(nn.Module):
 
     def unroll(self, s0: Tensor, actions: Tensor) -> Tensor:
         return s0[:, None] + actions.cumsum(1)
+
+
+class WallOracleWorldModel(OracleWorldModel):
+    """encode: exact positions; unroll: the world's own collision physics, so rollouts stop at walls and pass
+    through doors: a perfect learned model of a rooms world."""
+
+    def __init__(self, world) -> None:
+        super().__init__()
+        self.boxes = world._boxes
+
+    def unroll(self, s0: Tensor, actions: Tensor) -> Tensor:
+        position, steps = s0.double().numpy(), []
+        for action in actions.double().unbind(1):
+            position = move(position, action.numpy(), self.boxes)
+            steps.append(position)
+        return torch.from_numpy(np.stack(steps, axis=1)).to(s0.dtype)
+
+
+class ActionBlindWorldModel(OracleWorldModel):
+    """Negative control: exact perception, but a predictor that ignores the actions (the state never changes)."""
+
+    def unroll(self, s0: Tensor, actions: Tensor) -> Tensor:
+        return s0[:, None].expand(-1, actions.shape[1], -1)
 
 
 def explored_episodes(world, episodes: int, frames: int, seed: int = 0) -> np.ndarray:

@@ -14,6 +14,7 @@ from hjepa.agent.policy import Policy
 from hjepa.agent.task import TaskSpec
 from hjepa.envs import make_world
 from hjepa.eval.plan_probe import agent_actor, make_env, run_episode, run_plan_probe
+from hjepa.eval.protocol import Protocol
 from tests.agent.oracle import OracleWorldModel, explored_episodes
 
 BOX = ([-0.05, -0.05], [0.05, 0.05])
@@ -67,7 +68,7 @@ def test_landmark_penalty_reroutes_around_a_region(experience):
 
 
 def test_agent_reaches_goals_in_the_other_room(experience):
-    agent = _agent("reach", experience)
+    agent = _agent("reach_aided", experience)  # landmarks lead the wall-blind oracle through the door
     env = make_env("hjepa/TwoRooms-v0", 100)
     results = [run_episode(env, agent_actor(agent), seed, agent.reset) for seed in range(3)]
     assert all(r.success for r in results), [(r.steps, r.positions[-1]) for r in results]
@@ -79,7 +80,7 @@ def test_agent_reaches_goals_in_the_other_room(experience):
 
 def test_two_tasks_on_one_model_behave_differently(experience):
     env = make_env("hjepa/TwoRooms-v0", 200)
-    reach, avoid = _agent("reach", experience), _agent("reach_avoid", experience)
+    reach, avoid = _agent("reach_aided", experience), _agent("reach_avoid", experience)
     for seed in (0, 2, 4):  # episodes whose shortest route crosses the region
         plain = run_episode(env, agent_actor(reach), seed, reach.reset)
         careful = run_episode(env, agent_actor(avoid), seed, avoid.reset)
@@ -144,18 +145,22 @@ def test_bad_task_specs_name_the_field(change, message):
         TaskSpec.from_dict({**data, **change})
 
 
-def test_configurator_needs_experience_for_landmarks():
-    spec = TaskSpec.from_yaml("configs/tasks/reach.yaml")
-    with pytest.raises(ValueError, match="recorded experience"):
+@pytest.mark.parametrize(("change", "field"), [({}, "subgoals.kind: landmarks"),
+                                              ({"subgoals": {"kind": "none"}}, "goal_metric: probe")])
+def test_configurator_names_the_field_that_needs_recorded_data(change, field):
+    spec = TaskSpec.from_yaml("configs/tasks/reach_aided.yaml").replace(**change)
+    with pytest.raises(ValueError, match=field) as error:
         Configurator(spec, 2, *BOX, None)
+    assert "--data" in str(error.value)
 
 
 def test_plan_probe_writes_results_and_beats_random(experience, tmp_path):
-    task = TaskSpec.from_yaml("configs/tasks/reach.yaml").replace(max_steps=80)
-    summary = run_plan_probe(None, None, "hjepa/TwoRooms-v0", task, tmp_path, episodes=3, planners=["mppi"],
+    task = TaskSpec.from_yaml("configs/tasks/reach_aided.yaml").replace(max_steps=80)
+    summary = run_plan_probe(None, None, "hjepa/TwoRooms-v0", task, tmp_path, Protocol(3), planners=["mppi"],
                              world_model=OracleWorldModel(), experience=experience)
     assert summary["plan_success"] == 1.0 and summary["plan_success_random"] == 0.0
-    assert set(summary["plan_table"]) == {"cem", "mppi", "random"}
+    assert summary["plan_aids"] == ["landmarks", "probe"]
+    assert set(summary["plan_table"]) == {"cem [aided: landmarks, probe]", "mppi [aided: landmarks, probe]", "random"}
     assert json.loads((tmp_path / "plan.json").read_text())["plan_success"] == 1.0
     assert (tmp_path / "plan_trajectories.png").stat().st_size > 0
     assert (tmp_path / "plan_episode.gif").read_bytes()[:3] == b"GIF"
@@ -166,7 +171,7 @@ def test_plan_probe_writes_results_and_beats_random(experience, tmp_path):
 def test_auto_mode_plans_where_the_critic_predicts_a_high_cost(experience):
     from hjepa.agent.cost import TrainableCritic
 
-    teacher = _agent("reach", experience)
+    teacher = _agent("reach_aided", experience)
     env = make_env("hjepa/TwoRooms-v0", 60)
     for seed in range(2):
         run_episode(env, agent_actor(teacher), seed, teacher.reset)
@@ -175,7 +180,7 @@ def test_auto_mode_plans_where_the_critic_predicts_a_high_cost(experience):
     assert losses[-1] < 0.1 * losses[0]  # the critic learns the future intrinsic cost
     predicted = critic(teacher.triplets.all().states).detach()
     threshold = float(predicted.median())
-    spec = TaskSpec.from_yaml("configs/tasks/reach.yaml").replace(mode="auto", critic_threshold=threshold)
+    spec = TaskSpec.from_yaml("configs/tasks/reach_aided.yaml").replace(mode="auto", critic_threshold=threshold)
     agent = Agent(OracleWorldModel(), Configurator(spec, 2, *BOX, experience), policy=Policy(2, *BOX, hidden_dim=8),
                   critic=critic)
     observation, info = env.reset(seed=0)  # starts far from its goal
@@ -214,7 +219,7 @@ def test_distilled_policy_approaches_the_planner_on_held_out_states(experience, 
     from hjepa.agent.distill import demonstrations, distill, load_policy, save_policy
 
     env = make_env("hjepa/TwoRooms-v0", 60)
-    teacher, held_out = _agent("reach", experience), _agent("reach", experience)
+    teacher, held_out = _agent("reach_aided", experience), _agent("reach_aided", experience)
     for seed in range(5):
         run_episode(env, agent_actor(teacher), seed, teacher.reset)
     for seed in range(100, 102):

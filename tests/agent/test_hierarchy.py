@@ -11,6 +11,7 @@ from hjepa.agent.hierarchy import HierarchicalSubgoals
 from hjepa.agent.task import TaskSpec
 from hjepa.envs import make_world
 from hjepa.eval.plan_probe import run_plan_probe
+from hjepa.eval.protocol import Protocol
 from hjepa.export import export_world_model
 from hjepa.models import build_world_model
 from tests.agent.oracle import OracleLevel2, OracleWorldModel, explored_episodes
@@ -75,7 +76,7 @@ def test_model_search_subgoals_lie_between_start_and_goal(maze_experience, one_t
 
 def test_hierarchical_agent_reaches_far_goals_that_the_flat_agent_does_not(maze_experience, tmp_path, one_thread):
     task = TaskSpec.from_yaml("configs/tasks/maze_reach.yaml").replace(max_steps=100)
-    summary = run_plan_probe(None, None, "hjepa/Maze-v0", task, tmp_path, episodes=3, seed=3, baselines=["flat"],
+    summary = run_plan_probe(None, None, "hjepa/Maze-v0", task, tmp_path, Protocol(3, 3), baselines=["flat"],
                              env_kwargs={**MAZE, "min_doors": 3}, world_model=OracleWorldModel(),
                              level2=OracleLevel2(8), experience=maze_experience, random_baseline=False)
     assert summary["plan_success"] == 1.0, summary["plan_table"]
@@ -102,7 +103,7 @@ def test_hierarchical_task_without_level_2_names_the_fix(maze_experience, tmp_pa
     export_world_model(build_world_model(config), config, tmp_path / "level1_only")
     flat = task.replace(levels=[1])
     with pytest.raises(ValueError, match=r"--baselines hierarchical: .* has levels \[1\]; train it \(hjepa fit"):
-        run_plan_probe(tmp_path / "level1_only", None, "hjepa/Maze-v0", flat, tmp_path / "out", episodes=1,
+        run_plan_probe(tmp_path / "level1_only", None, "hjepa/Maze-v0", flat, tmp_path / "out", Protocol(1),
                        baselines=["hierarchical"], experience=maze_experience)
     with pytest.raises(ValueError, match="--baselines: unknown baseline"):
         run_plan_probe(tmp_path / "level1_only", None, "hjepa/Maze-v0", flat, tmp_path / "out", baselines=["tall"])

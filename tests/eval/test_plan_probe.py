@@ -1,0 +1,54 @@
+"""The like-for-like planning protocol: the agent decides from the goal image and the world model alone."""
+
+import json
+
+import numpy as np
+import pytest
+
+from hjepa.agent.task import TaskSpec
+from hjepa.envs import make_world
+from hjepa.eval.plan_probe import run_plan_probe
+from hjepa.eval.protocol import Protocol
+from tests.agent.oracle import ActionBlindWorldModel, WallOracleWorldModel
+
+
+
+@pytest.fixture()
+def no_recorded_data(monkeypatch):
+    """Fail the test if anything reads recorded episodes or fits a probe on ground truth."""
+    def touched(*args, **kwargs):
+        raise AssertionError("the like-for-like protocol touched recorded data or a ground-truth probe")
+
+    monkeypatch.setattr("hjepa.eval.plan_probe.record_experience", touched)
+    monkeypatch.setattr("hjepa.agent.experience.Experience.position_probe", touched)
+    monkeypatch.setattr("hjepa.agent.configurator.LandmarkGraph", touched)
+
+
+def test_like_for_like_default_reaches_goals_with_a_perfect_model(no_recorded_data, tmp_path):
+    task = TaskSpec.from_yaml("configs/tasks/reach.yaml")
+    assert task.aids == ()
+    summary = run_plan_probe(None, None, "hjepa/TwoRooms-v0", task, tmp_path, Protocol(3, seed=1000),
+                             world_model=WallOracleWorldModel(make_world("two_rooms")))
+    assert summary["plan_success"] == 1.0 and summary["plan_success_random"] == 0.0, summary["plan_table"]
+    assert summary["plan_ever_r0.022"] == 1.0  # terminated on first reaching the smallest radius
+    assert summary["plan_aids"] == [] and summary["plan_success_ci"][0] > 0.3
+    assert json.loads((tmp_path / "plan.json").read_text())["plan_table"]["cem"]["end_r0.022"] == 1.0
+
+
+def test_a_model_that_ignores_actions_does_not_beat_random(no_recorded_data, tmp_path):
+    task = TaskSpec.from_yaml("configs/tasks/reach.yaml").replace(max_steps=60)
+    summary = run_plan_probe(None, None, "hjepa/TwoRooms-v0", task, tmp_path, Protocol(3, seed=1000),
+                             world_model=ActionBlindWorldModel())
+    assert summary["plan_success"] <= summary["plan_success_random"] == 0.0
+
+
+def test_without_termination_the_agent_keeps_acting_and_is_scored_at_the_end(tmp_path):
+    task = TaskSpec.from_yaml("configs/tasks/reach.yaml")
+    protocol = Protocol(2, seed=1000, max_steps=90, terminate=False)
+    summary = run_plan_probe(None, None, "hjepa/TwoRooms-v0", task, tmp_path, protocol, random_baseline=False,
+                             world_model=WallOracleWorldModel(make_world("two_rooms")))
+    row = summary["plan_table"]["cem"]
+    assert summary["plan_max_steps"] == 90 and row["ms_per_episode"] > 0
+    assert row["ever_r0.022"] == 1.0 and row["end_r0.05"] == 1.0  # it reached the goal and stayed there
+    assert summary["plan_steps"] < 90  # steps to first success, not the episode length
+    assert np.isfinite(row["final_distance_median"]) and row["final_distance_median"] < 0.05

@@ -1,7 +1,8 @@
 """Mode-2 planning cost: ms per plan for each planner against horizon and population, the batched search
-against a naive one-candidate-per-call loop, planning success against compute on TwoRooms, flat against
-hierarchical planning success against compute on the demo's Maze (goals >= 2 doors away), and the ms of one
-Mode-1 decision (the distilled policy) against one Mode-2 decision (the planner).
+against a naive one-candidate-per-call loop, like-for-like planning success against compute on TwoRooms (and
+two labelled ablations: the squared cost, and the aided task), flat against hierarchical planning success against
+compute on the demo's Maze (goals >= 2 doors away; both aided), and the ms of one Mode-1 decision (the distilled
+policy) against one Mode-2 decision (the planner).
 
 Run after the demo (it plans with the demo's exported models, remembers their shards and times its policy):
 `python -m benchmarks.planning [--model runs/demo/export --data data/demo_two_rooms --episodes 10]`.
@@ -26,6 +27,7 @@ from hjepa.agent.experience import record_experience
 from hjepa.agent.planners import build_planner
 from hjepa.agent.task import TaskSpec
 from hjepa.eval.plan_probe import run_plan_probe
+from hjepa.eval.protocol import Protocol
 from hjepa.export import load_world_model
 
 BOX = {"action_low": [-0.05, -0.05], "action_high": [0.05, 0.05]}
@@ -85,18 +87,20 @@ def main() -> None:
     rows.append({"planner": "cem (one candidate per call)", "horizon": 8, "population": 128,
                  "ms_per_plan": round(naive, 1), "batched_speedup": round(naive / batched, 1)})
 
-    experience = record_experience(model, args.data, 512)
-    task = TaskSpec.from_yaml("configs/tasks/reach.yaml")
-    variants = {f"cem pop {n} x {it} it": task.replace(planner={**task.planner, "population": n, "elites": max(4, n // 8),
-                                                               "iterations": it})
-                for n, it in ((16, 2), (32, 3), (64, 5), (128, 5), (256, 8))}
-    # Ablations at the default search: no subgoals (aim at the goal), and goal distance over the whole state.
-    variants["cem, no subgoals"] = task.replace(subgoals={"kind": "none"}, max_steps=100)
-    variants["cem, representation metric"] = task.replace(goal_metric="representation", max_steps=100)
+    task = TaskSpec.from_yaml("configs/tasks/reach.yaml")  # like-for-like: goal image, representation only
+    variants = {f"cem H {h}, pop {n} x {it} it": task.replace(planner={**task.planner, "horizon": h, "population": n,
+                                                                       "elites": max(4, n // 8), "iterations": it})
+                for h, n, it in ((16, 64, 3), (16, 128, 5), (32, 128, 5), (32, 256, 5), (48, 256, 5))}
+    # Cost ablations at the default search: the squared distance summed over the horizon (PLDM's MSE), no terminal
+    variants["cem, squared distance, no terminal"] = task.replace(goal_exponent=2.0, goal_terminal=0.0)
+    # ...and the aided task (landmarks over recorded episodes, a probe fitted on ground truth): not like-for-like
+    aided = TaskSpec.from_yaml("configs/tasks/reach_aided.yaml")
+    variants["cem [aided: landmarks, probe]"] = aided
+    experience = record_experience(model, args.data, aided.subgoals["episodes"])
     curve = []
     for label, variant in variants.items():
         result = run_plan_probe(args.model, args.data, "hjepa/TwoRooms-v0", variant, Path("runs/bench_planning"),
-                                episodes=args.episodes, seed=1000, world_model=model, experience=experience,
+                                Protocol(args.episodes, 1000), world_model=model, experience=experience,
                                 random_baseline=False)
         curve.append({"planner": label, "success": result["plan_success"], "ms_per_step": result["plan_ms_per_step"]})
     plot_curve(curve, RESULTS / "planning_success_vs_compute.png")
@@ -139,11 +143,11 @@ def maze_flat_vs_hier(model_path: str, data: str, episodes: int) -> list[dict]:
     for n, it in ((32, 3), (64, 5), (128, 5), (256, 8)):
         variant = task.replace(planner={**task.planner, "population": n, "elites": max(4, n // 8), "iterations": it})
         result = run_plan_probe(model_path, data, "hjepa/Maze-v0", variant, Path("runs/bench_planning_maze"),
-                                episodes=episodes, seed=1000, world_model=model, experience=experience,
+                                Protocol(episodes, 1000), world_model=model, experience=experience,
                                 random_baseline=False, baselines=["flat", "hierarchical"], env_kwargs={"min_doors": 2})
         for label in ("hierarchical", "flat"):
             row = result["plan_table"][label]
-            rows.append({"planner": f"maze {label}, cem pop {n} x {it} it", "success": row["success"],
+            rows.append({"planner": f"maze {label} [aided], cem pop {n} x {it} it", "success": row["success"],
                          "ms_per_step": row["ms_per_step"], "ms_per_episode": row["ms_per_episode"]})
     return rows
 
@@ -153,11 +157,11 @@ def plot_maze(rows: list[dict], path: Path) -> Path:
     fig = Figure(figsize=(5, 3.5), layout="constrained")
     ax = fig.subplots()
     for label in ("hierarchical", "flat"):
-        points = [r for r in rows if r["planner"].startswith(f"maze {label},")]
+        points = [r for r in rows if r["planner"].startswith(f"maze {label} [aided],")]
         ax.plot([r["ms_per_episode"] / 1e3 for r in points], [r["success"] for r in points], marker="o", label=label)
     ax.legend(fontsize=8)
     ax.set(xlabel="planning seconds per episode (1 thread)", ylabel="success rate", xscale="log",
-           title="Maze, goals >= 2 doors away", ylim=(-0.05, 1.05))
+           title="Maze, goals >= 2 doors away (aided: probe; hier.: level-2 memory)", ylim=(-0.05, 1.05))
     fig.savefig(path, dpi=100)
     return path
 
@@ -167,13 +171,13 @@ def plot_curve(curve: list[dict], path: Path) -> Path:
     fig = Figure(figsize=(5, 3.5), layout="constrained")
     ax = fig.subplots()
     sweep = [c for c in curve if " x " in c["planner"]]
-    ax.plot([c["ms_per_step"] for c in sweep], [c["success"] for c in sweep], marker="o", label="CEM + landmarks")
+    ax.plot([c["ms_per_step"] for c in sweep], [c["success"] for c in sweep], marker="o", label="CEM, like-for-like")
     for c in curve:
         if " x " not in c["planner"]:
             ax.plot(c["ms_per_step"], c["success"], marker="s", linestyle="", label=c["planner"])
     ax.legend(fontsize=7)
     for c in sweep:
-        ax.annotate(c["planner"].removeprefix("cem "), (c["ms_per_step"], c["success"]), fontsize=7)
+        ax.annotate(c["planner"].removeprefix("cem "), (c["ms_per_step"], c["success"]), fontsize=6)
     ax.set(xlabel="planning ms per step (1 thread)", ylabel="success rate", title="TwoRooms planning",
            xscale="log", ylim=(-0.05, 1.05))
     RESULTS.mkdir(parents=True, exist_ok=True)

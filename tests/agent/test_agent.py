@@ -99,6 +99,24 @@ def test_goal_is_kept_in_short_term_memory(experience):
         agent.perceive(np.zeros((32, 32, 3), dtype=np.uint8))
 
 
+def test_goal_image_in_floats_is_not_divided_again(experience):
+    agent = _agent("reach", experience)
+    env = make_env("hjepa/TwoRooms-v0", 10)
+    _, info = env.reset(seed=3)
+    goal = info["goal_image"]
+    for image in (goal.astype(np.float32) / 255, goal / 255.0):  # float32 and float64 in [0, 1]
+        agent.reset(image)
+        assert torch.allclose(agent.recall_goal(), torch.as_tensor(info["goal_state"]), atol=0.02)
+        assert torch.allclose(agent.perceive(image), agent.perceive(goal))
+    refused = [(goal.astype(np.float32), r"values in \[0, 1\], got \[24\.0, 255\.0\]"),  # floats in 0-255
+               (np.full(goal.shape, np.nan, np.float32), r"values in \[0, 1\]"),
+               (goal.astype(np.int64), r"expected uint8 .* got dtype int64"),
+               (goal > 0, "got dtype bool")]
+    for image, message in refused:
+        with pytest.raises(ValueError, match=message):
+            agent.reset(image)
+
+
 def test_mode1_needs_a_policy_and_runs_it(experience):
     with pytest.raises(ValueError, match="needs a Mode-1 policy"):
         _agent("reach", experience, mode="mode1")

@@ -1,7 +1,9 @@
 """Safe, self-describing world-model files: safetensors weights + JSON config, loadable without Lightning.
 
 An export folder holds `model.safetensors` and `config.json`
-(`{"format": "hjepa-world-model", "version": 1, "levels": [1], "world_model_config": {...}}`).
+(`{"format": "hjepa-world-model", "version": 1, "levels": [1], "world_model_config": {...}, "weights_sha256": ...}`).
+The SHA-256 of `model.safetensors` is checked on load (exports written before it was recorded are checked for
+non-finite weights only), so a damaged file is refused instead of giving NaN.
 Level-1 weights (the `WorldModel` state dict, `encoder.*`, `predictor.*`) sit at the top level; the
 level-n model of the hierarchy (seed paper sec. 4.6) lives under the prefix `level<n>.`, which a
 level-1 reader skips. A two-level export has `"levels": [1, 2]` and `"level2_config"`; its `level2.*`
@@ -12,6 +14,7 @@ Lightning `.ckpt` files are read with `torch.load(weights_only=True)` only.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -56,6 +59,21 @@ def _match_weights(model: WorldModel, weights: dict[str, Tensor], source: str) -
                 f"{source}: weights do not match world_model_config: {name} is {tuple(weights[name].shape)} "
                 f"in the file but {shape} in the architecture"
             )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_finite(weights: dict[str, Tensor], source: str) -> None:
+    """ValueError naming the first tensor holding NaN or infinity: such a model only ever predicts NaN."""
+    for name, tensor in weights.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ValueError(f"{source}: tensor {name} holds non-finite values (NaN or inf); the weights are damaged")
 
 
 def restore_world_model(
@@ -109,6 +127,9 @@ def _read_export(folder: Path, level: int) -> tuple[dict[str, Any], dict[str, Te
     meta = _read_meta(folder)
     _check_level(meta.get("levels", [1]), level, folder)
     weights_path = folder / WEIGHTS_FILE
+    if "weights_sha256" in meta and meta["weights_sha256"] != _sha256(weights_path):
+        raise ValueError(f"{weights_path}: its SHA-256 differs from weights_sha256 in {folder / CONFIG_FILE}; the file "
+                         "is damaged or was changed after export")
     try:
         weights = load_file(weights_path)
     except (SafetensorError, OSError) as error:
@@ -173,10 +194,13 @@ def read_world_model(path: str | Path, level: int = 1) -> tuple[dict[str, Any], 
     is the world_model_config at level 1, {"world_model_config", "level2_config"} at level 2."""
     path = Path(path)
     if path.is_dir():
-        return _read_export(path, level)
-    if path.is_file():
-        return _read_checkpoint(path, level)
-    raise FileNotFoundError(f"{path}: no such export folder or checkpoint file")
+        config, weights = _read_export(path, level)
+    elif path.is_file():
+        config, weights = _read_checkpoint(path, level)
+    else:
+        raise FileNotFoundError(f"{path}: no such export folder or checkpoint file")
+    _check_finite(weights, str(path / WEIGHTS_FILE if path.is_dir() else path))
+    return config, weights
 
 
 def load_world_model(path: str | Path, level: int = 1) -> WorldModel | Level2WorldModel:
@@ -224,13 +248,15 @@ def export_world_model(
                                            level=2), weights2, str(out))
         weights |= {LEVEL2_PREFIX + k: v for k, v in weights2.items() if not k.startswith(SHARED_LEVEL1)}
         meta |= {"levels": [1, 2], "level2_config": config2}
+    _check_finite(weights, str(out))
     try:
-        text = json.dumps(meta, indent=2)
+        json.dumps(meta)
     except TypeError as error:  # caught before anything is written
         raise ValueError(f"{out}: world_model_config is not plain JSON data: {error}") from error
     out.mkdir(parents=True, exist_ok=True)
     save_file(weights, out / WEIGHTS_FILE)
-    (out / CONFIG_FILE).write_text(text)
+    meta["weights_sha256"] = _sha256(out / WEIGHTS_FILE)
+    (out / CONFIG_FILE).write_text(json.dumps(meta, indent=2))
     return out
 
 

@@ -1,5 +1,6 @@
 """hjepa.export: safetensors + JSON round trip, Lightning checkpoints read without unpickling, named errors."""
 
+import hashlib
 import json
 import pickle
 from pathlib import Path
@@ -48,7 +49,9 @@ def test_export_round_trip_gives_identical_outputs(tmp_path, no_pickle):
     wm = build_world_model(CFG).eval()
     out = export_world_model(wm, CFG, tmp_path / "export")
     meta = json.loads((out / "config.json").read_text())
-    assert meta == {"format": "hjepa-world-model", "version": 1, "levels": [1], "world_model_config": CFG}
+    sha256 = hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest()
+    assert meta == {"format": "hjepa-world-model", "version": 1, "levels": [1], "world_model_config": CFG,
+                    "weights_sha256": sha256}
     loaded = load_world_model(out)
     assert not loaded.training
     assert_same_outputs(wm, loaded)
@@ -81,6 +84,9 @@ def test_upper_level_weights_are_skipped_and_level_2_is_refused(tmp_path):
     wm = build_world_model(CFG).eval()
     out = export_world_model(wm, CFG, tmp_path / "export")
     save_file(load_file(out / "model.safetensors") | {"level2.encoder.weight": torch.ones(2)}, out / "model.safetensors")
+    meta = json.loads((out / "config.json").read_text())
+    meta["weights_sha256"] = hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest()
+    (out / "config.json").write_text(json.dumps(meta))
     assert_same_outputs(wm, load_world_model(out))  # a future level-2 export still loads as level 1
     with pytest.raises(ValueError, match=r"export.*no level-2 world model"):
         load_world_model(out, level=2)
@@ -194,3 +200,44 @@ def test_two_level_export_round_trip_shares_the_level1_encoder(tmp_path, no_pick
     (out / "config.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match=r"config\.json: levels include 2 but there is no level2_config"):
         load_world_model(out, level=2)
+
+
+def overwrite_tensor_bytes(path: Path, value: bytes = b"\xff") -> None:
+    """Overwrite the tensor data of a safetensors file (0xFF... is NaN in float32), keeping its header intact."""
+    data = bytearray(path.read_bytes())
+    start = 8 + int.from_bytes(data[:8], "little")  # u64 header length, JSON header, then the tensors
+    data[start:] = value * (len(data) - start)
+    path.write_bytes(bytes(data))
+
+
+def test_damaged_weights_are_refused_naming_the_file(tmp_path):
+    out = export_world_model(build_world_model(CFG), CFG, tmp_path / "export")
+    overwrite_tensor_bytes(out / "model.safetensors")
+    with pytest.raises(ValueError, match=r"export/model\.safetensors: its SHA-256 differs from weights_sha256"):
+        load_world_model(out)
+    meta = json.loads((out / "config.json").read_text())
+    del meta["weights_sha256"]  # an export written before the checksum was recorded
+    (out / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"model\.safetensors: tensor encoder\.\S+ holds non-finite values"):
+        load_world_model(out)
+    wm = build_world_model(CFG)
+    with torch.no_grad():
+        wm.predictor.head.bias[0] = float("inf")
+    with pytest.raises(ValueError, match=r"nan: tensor predictor\.head\.bias holds non-finite values"):
+        export_world_model(wm, CFG, tmp_path / "nan")
+    assert not (tmp_path / "nan").exists()
+
+
+def test_config_field_of_the_wrong_type_is_named(tmp_path):
+    out = export_world_model(build_world_model(CFG), CFG, tmp_path / "export")
+    meta = json.loads((out / "config.json").read_text())
+    meta["world_model_config"]["encoder"]["embed_dim"] = "16"
+    (out / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"export: world_model_config: encoder\.embed_dim: expected int, got '16'"):
+        load_world_model(out)
+    meta["world_model_config"]["encoder"]["embed_dim"] = 16
+    meta["world_model_config"]["predictor"]["action_scale"] = "20"
+    (out / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"predictor\.action_scale: expected float, got '20'"):
+        load_world_model(out)
+

@@ -9,7 +9,8 @@ level-n model of the hierarchy (seed paper sec. 4.6) lives under the prefix `lev
 level-1 reader skips. A two-level export has `"levels": [1, 2]` and `"level2_config"`; its `level2.*`
 weights are the `Level2WorldModel`'s without the level-1 encoder it shares (`encoder.level1.*`),
 which is read from the top level; a level-2 latent z is `level2.latent.*`, its fields in `level2_config`.
-Lightning `.ckpt` files are read with `torch.load(weights_only=True)` only.
+Lightning `.ckpt` files are read with `torch.load(weights_only=True)` only; hjepa keeps the configs in the
+checkpoint's `hjepa_configs` entry (older checkpoints: in `hyper_parameters`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ FORMAT = "hjepa-world-model"
 VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
+CKPT_CONFIGS = "hjepa_configs"  # checkpoint entry of world_model_config and level2_config (JEPAModule writes it)
 CKPT_PREFIX = "world_model."  # the LightningModule's attribute holding the WorldModel
 CKPT_LEVEL2_PREFIX = "level2.world_model."  # ... and the level-2 world model
 UPPER_LEVEL = re.compile(r"^level\d+\.")  # weights of levels >= 2, see the module docstring
@@ -143,7 +145,8 @@ def _read_export(folder: Path, level: int) -> tuple[dict[str, Any], dict[str, Te
 
 
 def _load_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(checkpoint, its hyper_parameters) of an hjepa Lightning checkpoint, read without unpickling objects."""
+    """(checkpoint, its world_model_config and level2_config) of an hjepa Lightning checkpoint, read without
+    unpickling objects."""
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # any non-checkpoint: random bytes, text, pickles of arbitrary objects
@@ -152,24 +155,26 @@ def _load_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         reason = detail.group(1) if detail else type(error).__name__
         message = f"{path}: not an hjepa checkpoint (torch.load(weights_only=True) refused it: {reason})"
         raise ValueError(message) from error
-    hparams = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
-    config = hparams.get("world_model_config") if isinstance(hparams, dict) else None
+    configs = ckpt.get(CKPT_CONFIGS) if isinstance(ckpt, dict) else None
+    if not isinstance(configs, dict):  # checkpoints written before the configs had their own entry
+        configs = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
+    config = configs.get("world_model_config") if isinstance(configs, dict) else None
     if not isinstance(config, dict):
-        raise ValueError(f"{path}: not an hjepa checkpoint: no hyper_parameters.world_model_config")
-    return ckpt, hparams
+        raise ValueError(f"{path}: not an hjepa checkpoint: no {CKPT_CONFIGS}.world_model_config")
+    return ckpt, configs
 
 
-def _checkpoint_levels(hparams: dict[str, Any]) -> list[int]:
-    return [1, 2] if isinstance(hparams.get("level2_config"), dict) else [1]
+def _checkpoint_levels(configs: dict[str, Any]) -> list[int]:
+    return [1, 2] if isinstance(configs.get("level2_config"), dict) else [1]
 
 
 def _read_checkpoint(path: Path, level: int) -> tuple[dict[str, Any], dict[str, Tensor]]:
     """(config, level weights) of a Lightning checkpoint (level 1 frozen or trained, it is always there)."""
-    ckpt, hparams = _load_checkpoint(path)
-    _check_level(_checkpoint_levels(hparams), level, path)
-    config = hparams["world_model_config"]
+    ckpt, configs = _load_checkpoint(path)
+    _check_level(_checkpoint_levels(configs), level, path)
+    config = configs["world_model_config"]
     if level == 2:
-        config = {"world_model_config": config, "level2_config": hparams["level2_config"]}
+        config = {"world_model_config": config, "level2_config": configs["level2_config"]}
     prefix = CKPT_LEVEL2_PREFIX if level == 2 else CKPT_PREFIX
     state = ckpt.get("state_dict")
     state = state if isinstance(state, dict) else {}

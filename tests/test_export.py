@@ -1,6 +1,7 @@
 """hjepa.export: safetensors + JSON round trip, Lightning checkpoints read without unpickling, named errors."""
 
 import hashlib
+import inspect
 import json
 import pickle
 from pathlib import Path
@@ -25,6 +26,13 @@ def write_ckpt(path: Path, cfg: dict = CFG) -> torch.nn.Module:
     state = {"world_model." + k: v for k, v in wm.state_dict().items()} | {"expander.0.weight": torch.zeros(3)}
     torch.save({"hyper_parameters": {"world_model_config": cfg}, "state_dict": state, "epoch": 3}, path)
     return wm.eval()
+
+
+def lightning_checkpoint(module: JEPAModule) -> dict:
+    """What Lightning saves of the module: hyperparameters, state dict and what on_save_checkpoint adds."""
+    checkpoint = {"hyper_parameters": dict(module.hparams), "state_dict": module.state_dict()}
+    module.on_save_checkpoint(checkpoint)
+    return checkpoint
 
 
 def assert_same_outputs(original, loaded):
@@ -175,7 +183,7 @@ def test_two_level_export_round_trip_shares_the_level1_encoder(tmp_path, no_pick
     module = JEPAModule(encoder=CFG["encoder"], predictor={"kind": "gru", "hidden_dim": 16}, levels=[1, 2], level2=level2)
     with torch.no_grad():
         module.level2.world_model.encoder.pool.query.normal_()  # non-uniform attention: the weights matter
-    torch.save({"hyper_parameters": dict(module.hparams), "state_dict": module.state_dict()}, tmp_path / "two.ckpt")
+    torch.save(lightning_checkpoint(module), tmp_path / "two.ckpt")
     out = export_checkpoint(tmp_path / "two.ckpt", tmp_path / "export")
     meta = json.loads((out / "config.json").read_text())
     assert meta["levels"] == [1, 2] and meta["level2_config"] == module.level2.config
@@ -241,3 +249,12 @@ def test_config_field_of_the_wrong_type_is_named(tmp_path):
     with pytest.raises(ValueError, match=r"predictor\.action_scale: expected float, got '20'"):
         load_world_model(out)
 
+
+def test_checkpoint_keeps_the_derived_configs_out_of_the_hyperparameters(tmp_path, no_pickle):
+    module = JEPAModule(encoder=CFG["encoder"], predictor={"kind": "gru", "hidden_dim": 16})
+    checkpoint = lightning_checkpoint(module)
+    # LightningCLI parses hyper_parameters back as JEPAModule arguments (--ckpt_path): only those may be there
+    assert set(checkpoint["hyper_parameters"]) <= set(inspect.signature(JEPAModule).parameters)
+    assert checkpoint["hjepa_configs"] == {"world_model_config": module.world_model_config}
+    torch.save(checkpoint, tmp_path / "new.ckpt")
+    assert_same_outputs(module.world_model.eval(), load_world_model(tmp_path / "new.ckpt"))

@@ -1,4 +1,5 @@
-"""`hjepa fit` through LightningCLI: YAML config, overrides, checkpoints and resuming with --ckpt_path last."""
+"""`hjepa fit` through LightningCLI: YAML config, overrides, checkpoints, resuming with --ckpt_path last or a
+file."""
 
 from pathlib import Path
 
@@ -85,3 +86,15 @@ def test_wandb_logger_works_offline(tiny_rooms, tmp_path, monkeypatch):
                        "--trainer.logger.project", "hjepa-test"])
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1 and list(runs[0].glob("*.wandb")), "an offline run to `wandb sync` later"
+
+
+def test_fit_and_validate_from_a_checkpoint_file(tiny_rooms, tmp_path):
+    config = tiny_config(tmp_path, tiny_rooms)
+    assert main(["fit", "--config", str(config), "--trainer.max_steps", "3"]) == 0
+    saved = tmp_path / "checkpoints" / "epoch=0-step=3.ckpt"
+    assert main(["fit", "--config", str(config), "--trainer.max_steps", "5", "--ckpt_path", str(saved)]) == 0
+    assert checkpoint(tmp_path / "checkpoints" / "last.ckpt")["global_step"] == 5  # continued from step 3
+    cli = run_lightning_cli(["validate", "--config", str(config), "--trainer.limit_val_batches", "1",
+                             "--ckpt_path", str(saved)])
+    assert torch.isfinite(cli.trainer.callback_metrics["val/loss"])
+

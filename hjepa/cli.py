@@ -260,17 +260,26 @@ LIGHTNING_COMMANDS = ("fit", "validate")
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `hjepa` console script."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in LIGHTNING_COMMANDS:
-        from hjepa.train.cli import run_lightning_cli
-
-        run_lightning_cli(argv)
-        return 0
-    args = build_parser().parse_args(argv)
     try:
+        if argv and argv[0] in LIGHTNING_COMMANDS:
+            from hjepa.train.cli import run_lightning_cli
+
+            run_lightning_cli(argv)
+            return 0
+        args = build_parser().parse_args(argv)
         return args.handler(args)
     except (ValueError, FileNotFoundError, ImportError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {_one_line(error)}", file=sys.stderr)
         return 2
+
+
+def _one_line(error: BaseException) -> str:
+    """The error's message on one line. An error re-raised from a DataLoader worker carries the worker's
+    traceback in its message: only the original error's last line is kept."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if len(lines) > 1 and lines[1].startswith("Original Traceback"):
+        return lines[-1].split(": ", 1)[-1]
+    return " ".join(lines)
 
 
 if __name__ == "__main__":

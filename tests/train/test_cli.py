@@ -1,6 +1,7 @@
 """`hjepa fit` through LightningCLI: YAML config, overrides, checkpoints, resuming with --ckpt_path last or a
-file."""
+file, and configuration errors as one line."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,20 @@ def test_fit_and_validate_from_a_checkpoint_file(tiny_rooms, tmp_path):
                              "--ckpt_path", str(saved)])
     assert torch.isfinite(cli.trainer.callback_metrics["val/loss"])
 
+
+@pytest.mark.parametrize(("override", "message"), [
+    (["--model.encoder.nme", "x"], "encoder.nme"),
+    (["--model.predictor.kind", "lstm"], "predictor.kind: unknown kind 'lstm'"),
+    (["--data.num_frames", "40", "--data.num_workers", "1"], "data.num_frames: num_frames=40"),
+    (["--weights_only", "false"], "weights_only: false would unpickle arbitrary code"),
+    (["--ckpt_path", "{tmp}/damaged.ckpt"], r"checkpoint \S+/damaged\.ckpt cannot be read"),
+])
+def test_config_errors_are_one_line_without_traceback(tiny_rooms, tmp_path, capsys, override, message):
+    config = tiny_config(tmp_path, tiny_rooms)
+    (tmp_path / "damaged.ckpt").write_bytes(b"PK\x03\x04 not a whole checkpoint")
+    override = [arg.format(tmp=tmp_path) for arg in override]
+    assert main(["fit", "--config", str(config), "--trainer.max_steps", "1", *override]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: ") and re.search(message, last), last

@@ -154,6 +154,9 @@ def test_policy_fit_imitates_planner_actions():
         ({"subgoals": {"kind": "oracle"}}, "subgoals.kind"),
         ({"mode": "mode3"}, "mode: unknown mode"),
         ({"colour": "red"}, "unknown field 'colour'"),
+        ({"planner": {"name": "cem", "horizon": 4, "population": "many"}}, r"planner\.population: expected int"),
+        ({"planner": {"name": "mppi", "horizon": 4, "temperature": True}}, r"planner\.temperature: expected float"),
+        ({"planner": {"name": "cem", "horizon": 4, "populaton": 8}}, r"planner\.populaton: unknown field"),
     ],
 )
 def test_bad_task_specs_name_the_field(change, message):

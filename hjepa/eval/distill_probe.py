@@ -26,6 +26,9 @@ def run_distillation(model_path: str | Path | None, data: str | Path | None, env
                      world_model: WorldModel | None = None, experience: Experience | None = None) -> dict[str, Any]:
     """Distil the task's planner into a policy saved in `out`; returns (and writes `out/distill.json`) the
     held-out comparison of Mode-2 and Mode-1."""
+    for flag, value in (("--episodes", episodes), ("--steps", steps), ("--eval-episodes", eval_episodes)):
+        if value < 1:
+            raise ValueError(f"{flag}: expected a positive integer, got {value}")
     out = Path(out)
     world_model = world_model or load_world_model(model_path)
     if experience is None:

@@ -15,6 +15,7 @@ from hjepa.models import build_world_model
 
 MODEL = {"encoder": {"name": "convnet_tiny", "embed_dim": 8, "width": 8, "img_size": 64},
          "predictor": {"kind": "gru", "hidden_dim": 8, "action_dim": 2}}
+MODEL32 = {**MODEL, "encoder": {**MODEL["encoder"], "img_size": 32}}  # the shards' size
 TASK = {"name": "tiny", "cost": {"goal_distance": 1.0},
         "planner": {"name": "cem", "horizon": 2, "population": 8, "elites": 2, "iterations": 1},
         "subgoals": {"kind": "none"}, "max_steps": 3}
@@ -25,13 +26,14 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
     """A tiny exported model, its task, a policy, TwoRooms shards and a few things that are none of these."""
     root = tmp_path_factory.mktemp("cli_agent")
     export_world_model(build_world_model(MODEL), MODEL, root / "model")
+    export_world_model(build_world_model(MODEL32), MODEL32, root / "model32")
     (root / "task.yaml").write_text(yaml.safe_dump(TASK))
     save_policy(Policy(8, [-0.05, -0.05], [0.05, 0.05], hidden_dim=8), root / "policy")
-    generate_shards(GenerateSettings("two_rooms", episodes=8, frames=10, shard_size=4, image_size=32), root / "shards",
+    generate_shards(GenerateSettings("two_rooms", episodes=16, frames=10, shard_size=4, image_size=32), root / "shards",
                     progress=False)
     (root / "a_file").write_text("not a folder\n")
     (root / "empty").mkdir()
-    return {"model": root / "model", "task": root / "task.yaml", "policy": root / "policy",
+    return {"model": root / "model", "model32": root / "model32", "task": root / "task.yaml", "policy": root / "policy",
             "shards": root / "shards", "file": root / "a_file", "empty": root / "empty"}
 
 
@@ -99,6 +101,14 @@ def test_damaged_policies_are_named(inputs, tmp_path, capsys):
     assert main([*plan_args(inputs, tmp_path / "out", "probe plan"), "--policy", str(policy)]) == 2
     assert f"error: {config}: not JSON" in error_line(capsys)
     assert not (tmp_path / "out").exists()
+
+
+def test_distill_records_in_the_world_of_its_shards(inputs, tmp_path):
+    out = tmp_path / "distill"
+    args = ["distill", "--ckpt", str(inputs["model32"]), "--task", str(inputs["task"]), "--data", str(inputs["shards"]),
+            "--episodes", "1", "--steps", "2", "--eval-episodes", "1", "--out", str(out)]
+    assert main(args) == 0  # the 32x32 shards set the environment's image size, as in the evaluation episodes
+    assert {p.name for p in out.iterdir()} >= {"policy.safetensors", "policy.json", "distill.json"}
 
 
 @pytest.mark.parametrize("command", ["plan", "probe plan", "distill", "probe linear"])

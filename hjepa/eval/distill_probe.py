@@ -14,7 +14,7 @@ from hjepa.agent.distill import distill, save_policy
 from hjepa.agent.experience import Experience
 from hjepa.agent.task import TaskSpec
 from hjepa.eval.plan_probe import (agent_actor, make_env, one_torch_thread, remembered_experience, run_episode,
-                                  run_plan_probe)
+                                  run_plan_probe, world_options)
 from hjepa.export import load_world_model
 from hjepa.models import WorldModel
 
@@ -33,7 +33,7 @@ def run_distillation(model_path: str | Path | None, data: str | Path | None, env
     world_model = world_model or load_world_model(model_path)
     if experience is None:
         experience = remembered_experience(task, world_model, data)
-    env = make_env(env_id, task.max_steps)
+    env = make_env(env_id, task.max_steps, **world_options(data, env_id))  # as the evaluation's run_plan_probe
     low, high = env.action_space.low.tolist(), env.action_space.high.tolist()
     with one_torch_thread():
         teacher = Agent(world_model, Configurator(task, world_model.encoder.embed_dim, low, high, experience), seed=seed)

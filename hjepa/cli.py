@@ -10,6 +10,17 @@ from pathlib import Path
 from typing import Callable
 
 
+def _seed(text: str) -> int:
+    """A --seed value: an integer that numpy, torch and gymnasium all take, in [0, 2**32)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**32), got {value}")
+    return value
+
+
 def _generate(args: argparse.Namespace) -> int:
     from hjepa.data.generate import GenerateSettings, generate_shards
 
@@ -171,7 +182,7 @@ def _add_plan_arguments(parser: argparse.ArgumentParser, episodes: int, out: str
     parser.add_argument("--task", default="configs/tasks/reach.yaml", help="task YAML read by the configurator")
     parser.add_argument("--data", default=None, help="shards the agent remembers (landmark subgoals, region probe)")
     parser.add_argument("--episodes", type=int, default=episodes)
-    parser.add_argument("--seed", type=int, default=0, help="first episode seed; episode i uses seed + i")
+    parser.add_argument("--seed", type=_seed, default=0, help="first episode seed; episode i uses seed + i")
     parser.add_argument("--out", default=out)
     parser.add_argument("--env-kwargs", default=None,
                         help="JSON of environment options, e.g. '{\"min_doors\": 2}' (default: the world options of "
@@ -250,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     linear.add_argument("--max-batches", type=int, default=None)
     linear.add_argument("--val-fraction", type=float, default=0.2, help="held-out episodes")
     linear.add_argument("--workers", type=int, default=2)
-    linear.add_argument("--seed", type=int, default=0)
+    linear.add_argument("--seed", type=_seed, default=0)
 
     plan = command("plan", _plan, "run the agent on a frozen world model in an environment for a task")
     _add_plan_arguments(plan, episodes=1, out="runs/plan")

@@ -1,10 +1,15 @@
 """`hjepa plan`, `probe plan`, `distill` and `probe linear` on bad input: exit status 2 and a one-line
-`error: ...` naming what was wrong, never a traceback, never a partial output."""
+`error: ...` naming what was wrong, never a traceback, never a partial output; the same properties under
+fuzzed numbers and paths (hypothesis)."""
 
+import re
+import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hjepa.agent.distill import save_policy
 from hjepa.agent.policy import Policy
@@ -62,8 +67,6 @@ def plan_args(inputs: dict[str, Path], out: Path, command: str = "plan") -> list
     ("distill", ["--data", "/nonexistent/shards"], "--data: no such shard file"),
 ])
 def test_bad_plan_and_distill_arguments(inputs, tmp_path, capsys, command, extra, message):
-    import re
-
     out = tmp_path / "out"
     args = plan_args(inputs, out, command) + [arg.format(**inputs) for arg in extra]
     assert main(args) == 2
@@ -120,3 +123,74 @@ def test_an_output_that_is_a_file_is_refused_before_any_work(inputs, capsys, com
     assert main(args) == 2
     assert f"error: --out: {inputs['file']} is a file, not a folder" in error_line(capsys)
     assert inputs["file"].read_text() == "not a folder\n"
+
+
+# ----- fuzzing the numeric and path arguments (generate, shard, inspect and export are not fuzzed here yet)
+
+COUNTS = st.sampled_from([-(2**63), -2, -1, 0, 1, 2])  # huge positive counts are valid requests for long runs
+SEEDS = st.sampled_from([-(2**63), -1, 0, 1, 2**32, 2**63, 10**30])
+FRACTIONS = st.sampled_from([-1.0, 0.0, 0.25, 0.5, 1.0, 1e300, float("inf"), float("nan")])
+STEPS = st.one_of(st.sampled_from([-(2**63), 0, 2**63, 10**30]), st.integers(-2, 4))  # huge: refused or cheap
+PATHS = ("valid", "valid", "valid", "missing", "file", "empty")  # what a --ckpt or --data argument points at
+OUTS = ("new", "new", "new", "file", "empty", "under_file")  # what --out points at
+
+
+def path_arg(inputs: dict[str, Path], kind: str, valid: Path) -> str:
+    return str({"valid": valid, "missing": inputs["empty"] / "missing", "file": inputs["file"],
+                "empty": inputs["empty"]}[kind])
+
+
+def out_arg(inputs: dict[str, Path], kind: str, scratch: Path) -> Path:
+    return {"new": scratch / "out", "file": inputs["file"], "empty": scratch,
+            "under_file": inputs["file"] / "out"}[kind]
+
+
+def files_under(path: Path) -> set[Path]:
+    return set(path.rglob("*")) if path.is_dir() else set()
+
+
+def command_args(draw, inputs: dict[str, Path], command: str) -> list[str]:
+    """Arguments of `command` with drawn numbers and drawn kinds of paths (--out is added by the test)."""
+    data = path_arg(inputs, draw(st.sampled_from(PATHS)), inputs["shards"])
+    with_data = command == "probe linear" or draw(st.booleans())
+    model = inputs["model32"] if with_data else inputs["model"]  # the environment renders at the shards' size
+    ckpt = ["--ckpt", path_arg(inputs, draw(st.sampled_from(PATHS)), model)]
+    if command == "probe linear":
+        numbers = {"--rollout-k": STEPS, "--num-frames": STEPS, "--frame-stride": STEPS, "--batch-size": STEPS,
+                   "--max-batches": STEPS, "--val-fraction": FRACTIONS, "--seed": SEEDS,
+                   "--workers": st.sampled_from([-1, 0])}
+        args = ["probe", "linear", *ckpt, "--data", data]
+    else:
+        numbers = {"--episodes": COUNTS, "--seed": SEEDS} if command != "distill" else \
+            {"--episodes": COUNTS, "--steps": COUNTS, "--eval-episodes": COUNTS}
+        args = [*command.split(), *ckpt, "--task", str(inputs["task"])]
+        args += ["--data", data] if with_data else []
+        args += ["--planners", "cem"] if command == "probe plan" else []
+    for flag, values in numbers.items():
+        if draw(st.booleans()):
+            args += [flag, str(draw(values))]
+    return args
+
+
+@pytest.mark.parametrize("command", ["probe linear", "plan", "probe plan", "distill"])
+@settings(max_examples=25, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fuzzed_arguments_exit_0_or_2_with_one_line_and_no_partial_output(inputs, capsys, command, data):
+    capsys.readouterr()
+    args = command_args(data.draw, inputs, command)
+    with tempfile.TemporaryDirectory() as scratch:
+        out = out_arg(inputs, data.draw(st.sampled_from(OUTS)), Path(scratch))
+        before = files_under(out)
+        try:
+            status = main([*args, "--out", str(out)])
+        except SystemExit as stop:  # argparse's usage errors
+            status = stop.code
+        err = capsys.readouterr().err
+        assert status in (0, 2), err
+        assert "Traceback" not in err, err
+        if status == 2:
+            last = err.strip().splitlines()[-1]
+            assert re.match(r"(hjepa[\w ]*: )?error: ", last), err
+            assert files_under(out) == before, "a failed run left output behind"
+        assert inputs["file"].read_text() == "not a folder\n"

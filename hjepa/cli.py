@@ -24,7 +24,7 @@ def _seed(text: str) -> int:
 def _generate(args: argparse.Namespace) -> int:
     from hjepa.data.generate import GenerateSettings, generate_shards
 
-    world_kwargs = tuple(sorted(json.loads(args.world_kwargs).items())) if args.world_kwargs else ()
+    world_kwargs = tuple(sorted((_json_option(args.world_kwargs or None, "--world-kwargs") or {}).items()))
     settings = GenerateSettings(args.world, args.episodes, args.frames, args.seed, args.shard_size,
                                 args.codec, args.image_size, world_kwargs)
     report = generate_shards(settings, Path(args.out), workers=args.workers)
@@ -51,7 +51,9 @@ def _shard(args: argparse.Namespace) -> int:
 def _inspect(args: argparse.Namespace) -> int:
     from hjepa.data.datamodule import VideoDataModule
     from hjepa.data.inspect import contact_sheet, data_statistics, read_batches
+    from hjepa.data.shards import check_output_folder
 
+    check_output_folder(Path(args.out))
     data = VideoDataModule(args.data, num_frames=args.num_frames, frame_stride=args.frame_stride,
                            batch_size=args.batch_size, num_workers=args.workers, decoder=args.decoder,
                            val_fraction=0.0, resampled=False)
@@ -69,24 +71,27 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _state_names(data: str) -> list[str] | None:
-    """State column names from the first sample's metadata of a shard folder (None if unknown)."""
-    import tarfile
-
+    """State column names from the metadata of the first readable sample of the shards (None if unknown
+    or streamed from a pipe: command); unreadable shards are passed over, as the data module did."""
     from hjepa.data.datamodule import resolve_shards
+    from hjepa.data.shards import shard_metadata
 
-    first = resolve_shards(data)[0]
-    if first.startswith("pipe:"):
-        return None
-    with tarfile.open(first) as tar:
-        for member in tar:
-            if member.name.endswith(".json"):
-                return json.loads(tar.extractfile(member).read()).get("state_names")
+    for url in resolve_shards(data):
+        if url.startswith("pipe:"):
+            return None
+        try:
+            for meta in shard_metadata(url):
+                return meta.get("state_names")
+        except ValueError:  # unreadable shard: skipped and counted by the data module
+            continue
     return None
 
 
 def _export(args: argparse.Namespace) -> int:
+    from hjepa.data.shards import check_output_folder
     from hjepa.export import export_checkpoint
 
+    check_output_folder(Path(args.out))
     out = export_checkpoint(Path(args.ckpt), Path(args.out))
     print(f"exported {args.ckpt} -> {out} (model.safetensors + config.json)")
     return 0

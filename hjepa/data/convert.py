@@ -4,12 +4,16 @@ Every file is decoded once with PyAV to prove it is whole; files are copied as t
 `size` or `fps` asks for a re-encode (shorter side scaled to `size`, centre-cropped to a square,
 frames resampled to `fps`). Optional sidecars `<stem>.actions.npy` `(T-1, A)` and
 `<stem>.states.npy` `(T, S)` travel with their video. Bad files are skipped with a reason in
-`manifest.json`; shards are written atomically, and a re-run continues where the last one stopped.
+`manifest.json`; shards are written atomically, and a re-run continues where the last one stopped:
+what is done is read from the shards themselves (each sample names its source), so a run killed between
+a shard's rename and the manifest save, a deleted shard or `--out` spelled another way loses or
+duplicates no video.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +23,8 @@ import av
 import numpy as np
 from tqdm import tqdm
 
-from hjepa.data.shards import Episode, list_shards, sample_key, shard_path, write_shard
+from hjepa.data.shards import (Episode, check_output_folder, list_shards, sample_key, shard_index, shard_metadata,
+                               shard_path, write_shard)
 from hjepa.data.video import VIDEO_EXTENSIONS, VideoEncoder
 
 MANIFEST = "manifest.json"
@@ -32,7 +37,7 @@ class SkipFile(Exception):
 @dataclass
 class Manifest:
     """What the converter wrote: `written` samples, `skipped` files with reasons, `shards` and, per
-    source file, the shard holding it (so a re-run knows what is done)."""
+    source file, the shard holding it; shard names are relative to the output folder."""
 
     written: int = 0
     skipped: list[dict[str, str]] = field(default_factory=list)
@@ -54,6 +59,19 @@ class Manifest:
             return cls(**json.loads(path.read_text()))
         except (json.JSONDecodeError, TypeError) as error:
             raise ValueError(f"{path}: not a converter manifest ({error}); use another --out") from error
+
+
+def written_sources(out: Path) -> dict[str, str]:
+    """Source file -> name of the shard holding it, for every sample of the complete shards in `out`,
+    read from the samples' metadata (the manifest can lag a shard renamed just before a kill)."""
+    sources = {}
+    for shard in list_shards(out):
+        for meta in shard_metadata(shard):
+            if "source" not in meta:
+                raise ValueError(f"{shard}: holds samples not converted from videos (no 'source' in their "
+                                 "metadata); use another --out")
+            sources[meta["source"]] = shard.name
+    return sources
 
 
 def find_videos(src: Path) -> list[Path]:
@@ -178,18 +196,23 @@ def convert_folder(src: Path, out: Path, size: int | None = None, fps: float | N
         raise FileNotFoundError(f"--src: no such folder {src}")
     if size is not None and (size < 2 or size % 2):
         raise ValueError(f"--size: expected an even number >= 2 (H.264 needs even sizes), got {size}")
-    out.mkdir(parents=True, exist_ok=True)
+    if fps is not None and not (math.isfinite(fps) and fps > 0):
+        raise ValueError(f"--fps: expected a positive frame rate, got {fps}; omit it to keep each video's own")
+    if shard_size < 1:
+        raise ValueError(f"--shard-size: expected >= 1 video per shard, got {shard_size}")
+    check_output_folder(out)
     settings = {"size": size, "fps": fps, "codec": codec, "shard_size": shard_size}
     manifest = Manifest.load(out)
     if manifest.settings and manifest.settings != settings:
         raise ValueError(f"{out}: was converted with {manifest.settings}, now asked for {settings}; use another --out")
+    out.mkdir(parents=True, exist_ok=True)
     manifest.settings = settings
-    complete = {str(p) for p in list_shards(out)}
-    manifest.sources = {s: shard for s, shard in manifest.sources.items() if shard in complete}
-    manifest.shards = sorted(complete)
+    manifest.sources = written_sources(out)
+    manifest.shards = [shard.name for shard in list_shards(out)]
     manifest.written = len(manifest.sources)
     manifest.skipped = []
-    next_index = len(complete)
+    # after the highest shard, not after the count: a missing shard in between must not be overwritten
+    next_index = max(map(shard_index, manifest.shards), default=-1) + 1
     pending: list[Episode] = []
     pending_sources: list[str] = []
 
@@ -199,8 +222,8 @@ def convert_folder(src: Path, out: Path, size: int | None = None, fps: float | N
             return
         path = shard_path(out, next_index)
         write_shard(path, pending)
-        manifest.shards.append(str(path))
-        manifest.sources.update({source: str(path) for source in pending_sources})
+        manifest.shards.append(path.name)
+        manifest.sources.update({source: path.name for source in pending_sources})
         manifest.written += len(pending)
         manifest.save(out)
         next_index, pending, pending_sources = next_index + 1, [], []

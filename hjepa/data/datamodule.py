@@ -21,18 +21,20 @@ import torch
 from torch.utils.data import DataLoader
 
 from hjepa.data.augment import ClipAugment
-from hjepa.data.dataset import ClipDataset, ClipSpec, SkipCounter, distributed_position
+from hjepa.data.dataset import ClipDataset, ClipSpec, SkipCounter, check_pipe_allowed, distributed_position
 from hjepa.data.shards import list_shards
 from hjepa.data.video import resolve_decoder
 
 
 def resolve_shards(spec: str | list[str], field: str = "shards") -> list[str]:
     """Expand a shard spec into URLs: a folder of shards, a brace pattern or glob of local tars,
-    `pipe:` commands (not checked: they run in the workers), or a list of any of these."""
+    `pipe:` commands (not run here: they run in the workers; refused when HJEPA_ALLOW_PIPE=0), or a list
+    of any of these."""
     if isinstance(spec, (list, tuple)):
         return [url for item in spec for url in resolve_shards(item, field)]
     spec = str(spec)
     if spec.startswith("pipe:"):
+        check_pipe_allowed(spec, field)
         return list(braceexpand.braceexpand(spec))
     path = Path(spec)
     if path.is_dir():

@@ -68,6 +68,19 @@ class DataConfigError(ValueError):
     """The shards or the clip settings cannot work together; raised, never skipped."""
 
 
+# Set to 0 (or false, no) to refuse `pipe:` URLs, which run their text as a shell command.
+ALLOW_PIPE_VARIABLE = "HJEPA_ALLOW_PIPE"
+
+
+def check_pipe_allowed(url: str, field: str) -> None:
+    """Refuse a `pipe:` URL when the environment variable HJEPA_ALLOW_PIPE turns them off."""
+    setting = os.environ.get(ALLOW_PIPE_VARIABLE, "1")
+    if url.startswith("pipe:") and setting.strip().lower() in ("0", "false", "no"):
+        raise ValueError(f"{field}: {url!r} is a pipe: URL, which runs a shell command, and "
+                         f"{ALLOW_PIPE_VARIABLE}={setting} refuses them; give local shard paths, or unset "
+                         f"{ALLOW_PIPE_VARIABLE} if you trust the command")
+
+
 # Unreadable shards in a row after which a reader stops: the storage is unreachable, not one shard bad.
 MAX_CONSECUTIVE_BAD_SHARDS = 16
 
@@ -130,6 +143,8 @@ class ClipDataset(IterableDataset):
             raise ValueError("shards: no shard to read")
         if resampled and not samples_per_worker:
             raise ValueError("samples_per_worker: required with resampled=True (the epoch length)")
+        for url in urls:
+            check_pipe_allowed(url, "urls")
         self.urls, self.clips, self.decoder = list(urls), clips, decoder
         self.resampled, self.samples_per_worker = resampled, samples_per_worker
         self.shuffle_buffer, self.augment, self.seed = shuffle_buffer, augment, seed
@@ -198,9 +213,12 @@ class ClipDataset(IterableDataset):
         video_ext = next((ext for ext in VIDEO_EXTENSIONS if ext in sample), None)
         if video_ext is None or "json" not in sample:
             members = sorted(k for k in sample if not k.startswith("__"))
+            expected = f"expected members .json and a video (.{'/.'.join(VIDEO_EXTENSIONS)}), found {members}"
+            if video_ext is not None or any(m in sample for m in ("json", "actions.npy", "states.npy")):
+                # part of an hjepa sample (a shard cut between two members): skipped and counted by the caller
+                raise ValueError(f"incomplete sample: {expected}; is the shard truncated?")
             raise DataConfigError(
-                f"{where}: expected members .json and a video (.{'/.'.join(VIDEO_EXTENSIONS)}), found "
-                f"{members}; is this an hjepa shard? (make them with 'hjepa generate' or 'hjepa shard')"
+                f"{where}: {expected}; is this an hjepa shard? (make them with 'hjepa generate' or 'hjepa shard')"
             )
         total = int(json.loads(sample["json"])["num_frames"])
         spec = self.clips
@@ -243,7 +261,7 @@ class ClipDataset(IterableDataset):
                 plans = self._plans_of(sample, rng)
             except DataConfigError:
                 raise
-            except Exception as error:  # damaged metadata: skip the sample, count it, go on
+            except Exception as error:  # damaged metadata or a member missing: skip the sample, count it, go on
                 self.counter.add_sample(f"{sample.get('__url__', '?')}:{sample['__key__']}", f"{type(error).__name__}: {error}")
                 continue
             yield from plans

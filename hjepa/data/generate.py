@@ -8,7 +8,12 @@ other, can be made in parallel processes, and the same seed gives byte-identical
 
 from __future__ import annotations
 
+import ctypes
 import json
+import os
+import signal
+import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -20,7 +25,7 @@ import gymnasium
 import numpy as np
 from tqdm import tqdm
 
-from hjepa.data.shards import Episode, list_shards, sample_key, shard_path, write_shard
+from hjepa.data.shards import Episode, check_output_folder, list_shards, sample_key, shard_path, write_shard
 from hjepa.data.video import CODECS, encode_video
 from hjepa.envs import make_world
 from hjepa.envs.gym_ids import make_env
@@ -54,6 +59,10 @@ class GenerateSettings:
             raise ValueError(f"shard_size: expected >= 1, got {self.shard_size}")
         if self.codec not in CODECS:
             raise ValueError(f"codec: expected one of {sorted(CODECS)}, got {self.codec!r}")
+        if self.codec == "h264" and self.image_size % 2:
+            raise ValueError(f"image_size: h264 needs an even size, got {self.image_size}; use an even size or ffv1")
+        if "image_size" in dict(self.world_kwargs):
+            raise ValueError("world_kwargs: image_size has its own setting (--image-size); remove it from the options")
         if is_env_id(self.world):
             _make_env(self).close()  # validates the id, the extra it needs and the options
         else:
@@ -196,6 +205,27 @@ def record_episodes(settings: GenerateSettings, shard_index: int) -> list[Episod
     return episodes
 
 
+PR_SET_PDEATHSIG = 1  # prctl option of Linux: a signal this process gets when its parent dies
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker when the process `parent` that started it dies, even by
+    SIGKILL, so a killed `hjepa generate` leaves no worker (nor, through them, its resource tracker)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    else:
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # it died while this worker was starting
+        os._exit(1)
+
+
+def _watch_parent(parent: int) -> None:
+    """Where prctl is missing: poll the parent and exit once this process was handed to another one."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
 def _make_shard(settings: GenerateSettings, shard_index: int, out: Path) -> int:
     episodes = record_episodes(settings, shard_index)
     write_shard(shard_path(out, shard_index), episodes)
@@ -204,17 +234,22 @@ def _make_shard(settings: GenerateSettings, shard_index: int, out: Path) -> int:
 
 def _check_settings(out: Path, settings: GenerateSettings) -> None:
     """Refuse to mix shards made with other settings into `out` (nothing already written is touched)."""
+    check_output_folder(out)
     settings_path = out / SETTINGS_FILE
-    if settings_path.exists():
-        previous = json.loads(settings_path.read_text())
+    # without shards, a settings file is what a failed run left: nothing to protect, it is replaced
+    if list_shards(out):
+        if not settings_path.exists():
+            raise ValueError(f"{out}: holds shards but no {SETTINGS_FILE}; choose another --out")
+        try:
+            previous = json.loads(settings_path.read_text())
+        except ValueError as error:
+            raise ValueError(f"{settings_path}: not readable ({error}); choose another --out") from error
         if previous != settings.to_json():
             changed = sorted(k for k in settings.to_json() if previous.get(k) != settings.to_json()[k])
             raise ValueError(
                 f"{out}: holds shards generated with other settings (differs in {', '.join(changed)}); "
                 "choose another --out or delete the folder"
             )
-    elif list_shards(out):
-        raise ValueError(f"{out}: holds shards but no {SETTINGS_FILE}; choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     settings_path.write_text(json.dumps(settings.to_json(), indent=2, sort_keys=True))
 
@@ -230,7 +265,8 @@ def generate_shards(settings: GenerateSettings, out: Path, workers: int = 1, pro
     bar = tqdm(total=settings.episodes, desc=f"generate {settings.world}", unit="ep", disable=not progress)
     bar.update(settings.episodes - sum(len(settings.shard_episodes(i)) for i in todo))
     if workers > 1 and len(todo) > 1:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                                 initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
             for count in pool.map(_make_shard, [settings] * len(todo), todo, [out] * len(todo)):
                 bar.update(count)
     else:

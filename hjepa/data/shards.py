@@ -13,7 +13,7 @@ import re
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -87,6 +87,20 @@ def write_shard(path: Path, episodes: list[Episode]) -> None:
     os.replace(temporary, path)
 
 
+def check_output_folder(out: Path, flag: str = "--out") -> None:
+    """Raise ValueError naming `flag` unless `out` is a folder this process can write in, or one it can
+    create; nothing is created, so a command can check before any work and leave nothing on error."""
+    out = Path(out)
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent  # the nearest folder that exists: the one a mkdir would write in
+    if not existing.is_dir():
+        raise ValueError(f"{flag}: {existing} is a file, not a folder; choose another {flag}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{flag}: cannot write in the folder {existing} (permission denied or read-only); "
+                         f"choose another {flag}")
+
+
 def shard_path(out: Path, index: int) -> Path:
     """Path of shard number `index` in folder `out`."""
     return Path(out) / SHARD_PATTERN.format(index=index)
@@ -98,4 +112,24 @@ def list_shards(out: Path) -> list[Path]:
     if not out.is_dir():
         return []
     return sorted(p for p in out.iterdir() if _SHARD_RE.match(p.name))
+
+
+def shard_index(path: Path) -> int:
+    """The number N of a shard named shard-NNNNNN.tar."""
+    match = _SHARD_RE.match(Path(path).name)
+    if match is None:
+        raise ValueError(f"{path}: not a shard name (expected shard-NNNNNN.tar)")
+    return int(match.group(1))
+
+
+def shard_metadata(path: Path) -> Iterator[dict[str, Any]]:
+    """The `.json` metadata of each sample of the local tar shard `path`, in order (video bytes are
+    skipped, not read). A shard that cannot be read raises ValueError naming it."""
+    try:
+        with tarfile.open(path) as tar:
+            for member in tar:
+                if member.name.endswith(".json"):
+                    yield json.loads(tar.extractfile(member).read())
+    except (OSError, tarfile.TarError, ValueError) as error:
+        raise ValueError(f"{path}: not a readable shard ({type(error).__name__}: {error})") from error
 

@@ -23,7 +23,10 @@ def make_env(env_id: str, field: str, **kwargs: Any) -> gymnasium.Env:
         extras = [k for k in OPTIONAL_IDS if k not in gymnasium.registry]
         more = f" (with optional extras: {extras})" if extras else ""
         raise ValueError(f"{field}: {env_id!r} is not a registered gymnasium id; hjepa's are {known}{more}")
-    return gymnasium.make(env_id, **kwargs)
+    try:
+        return gymnasium.make(env_id, **kwargs)
+    except TypeError as error:  # an option the environment does not take, or of the wrong type
+        raise ValueError(f"{field}: {env_id} refused its options {kwargs}: {error}") from error
 
 
 def goal_reaching(env_id: str) -> bool:

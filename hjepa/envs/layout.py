@@ -61,7 +61,7 @@ class RoomLayout:
 
     def __init__(self, rows: int, cols: int, doors: Sequence[Door], wall_thickness: float) -> None:
         if rows < 1 or cols < 1:
-            raise ValueError(f"need at least one room, got {rows}x{cols}")
+            raise ValueError(f"rows, cols: expected at least one room each way, got rows={rows}, cols={cols}")
         self.rows, self.cols = rows, cols
         self.doors = list(doors)
         self.wall_thickness = wall_thickness

@@ -11,15 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hjepa.export import read_world_model
-from hjepa.losses import VICReg, VICRegOutput
+from hjepa.losses import VICReg
 from hjepa.losses.diagnostics import embedding_std
 from hjepa.models import Expander, FrameEncoder
-from hjepa.models.latent import infer_clip_latent, latent_loss
 from hjepa.models.level2 import build_level2_world_model, window_actions
+from hjepa.train.objective import jepa_losses
 
 LEVEL_CHOICES = ([1], [2], [1, 2])
 
@@ -138,33 +137,9 @@ class Level2JEPA(nn.Module):
         per clip of windows as at level 1 and conditions every prediction of that clip.
         """
         self.check_clip(states.shape[1], num_frames)
-        model, k = self.world_model, self.horizon
+        model = self.world_model
         s2 = model.encoder.abstract(states)  # (B, n, D2)
         a2 = window_actions(actions, model.encoder.tubelet)  # (B, n-1, A)
-        target = s2[:, 1:]
-        z, latent_terms = infer_clip_latent(model.latent, model.energy, s2, a2)  # (B, n-1, Dz) or None
-        teacher_forced = model.predictor.predict_teacher_forced(s2, a2, z)  # (B, n-1, D2)
-
-        def starts(x: Tensor) -> Tensor:
-            """(B, n-1, C) -> (B (n-k), k, C): the k steps after every start with k windows after it,
-            the rows of one batched rollout."""
-            return x.unfold(1, k, 1).transpose(-1, -2).flatten(0, 1)
-
-        s0 = s2[:, :-k].flatten(0, 1)
-        rollout_target = starts(target)  # (B (n-k), k, D2)
-        rollout = model.unroll(s0, starts(a2), None if z is None else starts(z))
-        tf: VICRegOutput = self.vicreg(self.expander(teacher_forced.flatten(0, 1)), self.expander(target.flatten(0, 1)))
-        ar: VICRegOutput = self.vicreg(self.expander(rollout.flatten(0, 1)), self.expander(rollout_target.flatten(0, 1)))
-        w = self.rollout_weight
-        error = F.mse_loss(rollout, rollout_target)
-        return {
-            "level2/loss": (1 - w) * tf.loss + w * ar.loss + latent_loss(latent_terms),
-            "level2/invariance": (1 - w) * tf.invariance + w * ar.invariance,
-            "level2/variance": tf.variance,
-            "level2/covariance": tf.covariance,
-            "level2/pred_loss_one_step": F.mse_loss(teacher_forced, target),
-            "level2/pred_loss_rollout": error,
-            "level2/pred_error_rollout_rel": error.detach() / target.detach().var((0, 1)).mean().clamp_min(1e-8),
-            "level2/std_min": embedding_std(s2.detach().flatten(0, 1))[0],
-            **{f"level2/{name}": value for name, value in latent_terms.items()},
-        }
+        terms = jepa_losses(model, self.expander, self.vicreg, self.rollout_weight, s2, a2, self.horizon)
+        terms["std_min"] = embedding_std(s2.detach().flatten(0, 1))[0]
+        return {f"level2/{name}": value for name, value in terms.items()}

@@ -12,16 +12,15 @@ from typing import Any
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from hjepa.export import CKPT_CONFIGS
-from hjepa.losses import VICReg, VICRegOutput
+from hjepa.losses import VICReg
 from hjepa.losses.diagnostics import effective_rank, embedding_std
 from hjepa.models import Expander, build_world_model
-from hjepa.models.latent import infer_clip_latent, latent_loss
 from hjepa.models.tubelet import tubelet_actions
 from hjepa.train.hierarchy import Level2JEPA, check_levels, freeze, read_level1
+from hjepa.train.objective import jepa_losses
 
 
 class JEPAModule(L.LightningModule):
@@ -128,27 +127,8 @@ class JEPAModule(L.LightningModule):
         frame_actions = actions
         actions = tubelet_actions(actions, self.world_model.encoder.tubelet)
         states = self.world_model.encode(frames)  # (B, T // tubelet, D)
-        target = states[:, 1:]
-        # ž per clip (sec. 4.5) as predictor input (B, T-1, Dz), or None without a latent
-        z, latent_terms = infer_clip_latent(self.world_model.latent, self.world_model.energy, states, actions)
-        teacher_forced = self.world_model.predictor.predict_teacher_forced(states, actions, z)  # (B, T-1, D)
-        rollout = self.world_model.unroll(states[:, 0], actions, z)  # (B, T-1, D)
-        expanded_target = self.expander(target.flatten(0, 1))
-        tf: VICRegOutput = self.vicreg(self.expander(teacher_forced.flatten(0, 1)), expanded_target)
-        ar: VICRegOutput = self.vicreg(self.expander(rollout.flatten(0, 1)), expanded_target)
-        w = self.hparams.rollout_weight
-        terms = {
-            "loss": (1 - w) * tf.loss + w * ar.loss + latent_loss(latent_terms),
-            "invariance": (1 - w) * tf.invariance + w * ar.invariance,
-            "variance": tf.variance,
-            "covariance": tf.covariance,
-            "pred_loss_one_step": F.mse_loss(teacher_forced, target),
-            "pred_loss_rollout": F.mse_loss(rollout, target),
-            # error relative to the spread of the targets: comparable while the states' scale changes
-            "pred_error_rollout_rel": F.mse_loss(rollout, target).detach() / target.detach().var(0).mean().clamp_min(1e-8),
-            "states": states.detach(),
-            **latent_terms,
-        }
+        terms = {**jepa_losses(self.world_model, self.expander, self.vicreg, self.hparams.rollout_weight, states,
+                               actions), "states": states.detach()}
         if self.level2 is None:
             return terms
         level2 = self.level2.losses(states.detach() if self.hparams.stop_gradient else states, frame_actions,

@@ -1,6 +1,7 @@
 """`hjepa shard`: a folder of real videos -> shards + manifest, bad files skipped with reasons."""
 
 import json
+import os
 from pathlib import Path
 
 import av
@@ -11,7 +12,7 @@ import webdataset as wds
 from hjepa.cli import main
 from hjepa.data.convert import convert_folder
 from hjepa.data.datamodule import VideoDataModule
-from hjepa.data.shards import list_shards
+from hjepa.data.shards import list_shards, shard_metadata
 
 # (relative path, muxer, encoder, pixel format)
 GOOD = [
@@ -56,8 +57,8 @@ def test_good_videos_written_bad_ones_skipped_with_reasons(video_folder, tmp_pat
     assert manifest["written"] == 5
     assert sorted(Path(s["path"]).name for s in manifest["skipped"]) == ["notes.mp4", "truncated.mp4"]
     assert all(s["reason"] for s in manifest["skipped"])
-    assert manifest["shards"] == [str(p) for p in list_shards(out)] and len(manifest["shards"]) == 3
-    samples = [s for shard in manifest["shards"] for s in wds.WebDataset(shard, shardshuffle=False)]
+    assert manifest["shards"] == [p.name for p in list_shards(out)] and len(manifest["shards"]) == 3
+    samples = [s for shard in manifest["shards"] for s in wds.WebDataset(str(out / shard), shardshuffle=False)]
     extensions = sorted(next(k for k in s if k in ("mp4", "webm", "avi", "mov", "mkv")) for s in samples)
     assert extensions == ["avi", "mkv", "mov", "mp4", "webm"]
     assert "skipped" in capsys.readouterr().err
@@ -96,7 +97,7 @@ def test_rerun_continues_where_it_stopped(video_folder, tmp_path):
     after = {p.name: p.read_bytes() for p in list_shards(out)}
     assert all(after[name] == data for name, data in before.items()), "finished shards are untouched"
     assert len(after) == len(before) + 1
-    assert second.sources["new.mp4"] == str(out / "shard-000003.tar")
+    assert second.sources["new.mp4"] == "shard-000003.tar"
 
 
 def test_folder_of_only_bad_files_fails_clearly(tmp_path, capsys):
@@ -111,3 +112,75 @@ def test_folder_of_only_bad_files_fails_clearly(tmp_path, capsys):
 def test_missing_source_folder_names_it(tmp_path, capsys):
     assert main(["shard", "--src", str(tmp_path / "absent"), "--out", str(tmp_path / "out")]) == 2
     assert "absent" in capsys.readouterr().err
+
+
+@pytest.fixture
+def three_videos(tmp_path: Path) -> Path:
+    """Three tiny videos: with --shard-size 2 they make two shards."""
+    src = tmp_path / "few"
+    for name in ("a.mp4", "b.mp4", "c.mp4"):
+        write_video(src / name, "mp4", "libx264", "yuv420p", frames=4, width=32, height=32)
+    return src
+
+
+def assert_each_video_once(out: Path, names: list[str]) -> None:
+    """Every source is in exactly one shard, and manifest.json says which, naming the shards on disk."""
+    held = [meta["source"] for shard in list_shards(out) for meta in shard_metadata(shard)]
+    assert sorted(held) == sorted(names), "no video lost, none duplicated"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["shards"] == [p.name for p in list_shards(out)]
+    assert manifest["sources"] == {meta["source"]: shard.name for shard in list_shards(out) for meta in shard_metadata(shard)}
+    assert manifest["written"] == len(names)
+
+
+def test_rerun_after_a_shard_was_deleted_rewrites_only_its_videos(three_videos, tmp_path):
+    out = tmp_path / "shards"
+    convert_folder(three_videos, out, shard_size=2, progress=False)
+    last = (out / "shard-000001.tar").read_bytes()
+    (out / "shard-000000.tar").unlink()
+    convert_folder(three_videos, out, shard_size=2, progress=False)
+    assert (out / "shard-000001.tar").read_bytes() == last, "the gap is not filled by overwriting a finished shard"
+    assert_each_video_once(out, ["a.mp4", "b.mp4", "c.mp4"])
+
+
+def test_rerun_with_out_spelled_another_way_writes_nothing_again(three_videos, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["shard", "--src", str(three_videos), "--out", "shards", "--shard-size", "2"]) == 0
+    before = {p.name: p.stat().st_mtime_ns for p in list_shards(tmp_path / "shards")}
+    assert main(["shard", "--src", str(three_videos), "--out", str(tmp_path / "shards"), "--shard-size", "2"]) == 0
+    assert {p.name: p.stat().st_mtime_ns for p in list_shards(tmp_path / "shards")} == before
+    assert_each_video_once(tmp_path / "shards", ["a.mp4", "b.mp4", "c.mp4"])
+
+
+class Killed(Exception):
+    """Stands for a kill -9 at one point of a run."""
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+@pytest.mark.parametrize("rename", range(5))  # 2 shards and 3 manifest saves: 5 renames in a run
+def test_kill_at_any_rename_then_rerun_loses_and_duplicates_nothing(three_videos, tmp_path, monkeypatch, rename, when):
+    out, replace, calls = tmp_path / "shards", os.replace, []
+
+    def replace_then_die(source, target):
+        calls.append(target)
+        if len(calls) - 1 == rename and when == "before":
+            raise Killed  # the temporary file is written, not yet renamed
+        replace(source, target)
+        if len(calls) - 1 == rename:
+            raise Killed  # renamed; what follows (the manifest save after a shard) never happens
+
+    monkeypatch.setattr(os, "replace", replace_then_die)
+    with pytest.raises(Killed):
+        convert_folder(three_videos, out, shard_size=2, progress=False)
+    monkeypatch.setattr(os, "replace", replace)
+    convert_folder(three_videos, out, shard_size=2, progress=False)
+    assert_each_video_once(out, ["a.mp4", "b.mp4", "c.mp4"])
+
+
+@pytest.mark.parametrize("flag, value", [("--fps", "-1"), ("--fps", "0"), ("--fps", "nan"), ("--shard-size", "0"),
+                                         ("--shard-size", "-2")])
+def test_impossible_frame_rate_or_shard_size_is_refused_by_name(three_videos, tmp_path, capsys, flag, value):
+    out = tmp_path / "shards"
+    assert main(["shard", "--src", str(three_videos), "--out", str(out), flag, value]) == 2
+    assert f"error: {flag}: expected" in capsys.readouterr().err
+    assert not out.exists(), "nothing written"

@@ -95,6 +95,38 @@ def test_corrupt_sample_is_skipped_and_counted(shard_dir, decoder):
     assert data.skipped_samples == 1
 
 
+def remove_member(shard: Path, name: str) -> None:
+    """Rewrite a tar shard without its member `name`."""
+    with tarfile.open(shard) as tar:
+        members = [(m, tar.extractfile(m).read()) for m in tar.getmembers() if m.name != name]
+    with tarfile.open(shard, "w", format=tarfile.USTAR_FORMAT) as tar:
+        for member, data in members:
+            tar.addfile(member, io.BytesIO(data))
+
+
+def all_keys(data: VideoDataModule) -> set[str]:
+    return {k.split("@")[0] for b in data.loader(data.dataset("all")) for k in b["key"]}
+
+
+def test_sample_without_its_video_is_skipped_and_counted(shard_dir):
+    remove_member(shard_dir / "shard-000002.tar", "ep00012.mkv")
+    data = VideoDataModule(str(shard_dir), num_frames=4, batch_size=4, num_workers=0, decoder="pyav",
+                           resampled=False, val_fraction=0.0)
+    assert all_keys(data) == {f"ep{e:05d}" for e in range(40)} - {"ep00012"}
+    assert data.skipped_samples == 1
+
+
+def test_shard_cut_between_two_members_skips_and_counts_the_incomplete_sample(shard_dir):
+    shard = shard_dir / "shard-000001.tar"  # episodes 5 to 9
+    with tarfile.open(shard) as tar:
+        cut = tar.getmember("ep00007.actions.npy").offset  # its header: a 512-byte boundary
+    shard.write_bytes(shard.read_bytes()[:cut])
+    data = VideoDataModule(str(shard_dir), num_frames=4, batch_size=4, num_workers=0, decoder="pyav",
+                           resampled=False, val_fraction=0.0)
+    assert all_keys(data) == {f"ep{e:05d}" for e in range(40)} - {"ep00007", "ep00008", "ep00009"}
+    assert data.skipped_samples == 1  # ep00007 kept only its video; 8 and 9 are gone with the cut
+
+
 def test_truncated_shard_is_skipped_and_counted(shard_dir):
     shard = shard_dir / "shard-000005.tar"
     shard.write_bytes(shard.read_bytes()[: 1000])
@@ -197,3 +229,14 @@ def test_failing_pipe_url_is_skipped_counted_and_named(shard_dir, caplog):
     keys = {c["key"].split("@")[0] for c in dataset}
     assert len(keys) == 5 and dataset.counter.shards == 1
     assert "/nonexistent/bucket/shard-000001.tar" in caplog.text
+
+
+def test_pipe_urls_are_refused_when_turned_off(shard_dir, monkeypatch):
+    url = f"pipe:cat {shard_dir}/shard-000000.tar"
+    monkeypatch.setenv("HJEPA_ALLOW_PIPE", "0")
+    with pytest.raises(ValueError, match="data.shards: .*pipe: URL.*HJEPA_ALLOW_PIPE=0"):
+        VideoDataModule([str(shard_dir / "shard-000001.tar"), url], num_workers=0).setup()
+    with pytest.raises(ValueError, match="HJEPA_ALLOW_PIPE"):
+        ClipDataset([url], ClipSpec(num_frames=4))
+    monkeypatch.setenv("HJEPA_ALLOW_PIPE", "1")
+    assert len(list(ClipDataset([url], ClipSpec(num_frames=4)))) == 5

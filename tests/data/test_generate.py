@@ -1,6 +1,12 @@
 """`hjepa generate`: reproducible shards whose decoded frames match the rendered ones."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import gymnasium
 import numpy as np
@@ -118,3 +124,50 @@ def test_unknown_env_id_and_missing_extra_name_the_field_and_the_fix(capsys, mon
     monkeypatch.delitem(gymnasium.registry, "hjepa/PushT-v0", raising=False)  # as without the extra
     assert main(args + ["hjepa/PushT-v0"]) == 2
     assert "pip install 'hjepa[envs]'" in capsys.readouterr().err
+
+
+def children_of(pid: int) -> list[int]:
+    """Live (not zombie) processes whose parent is `pid`, from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while listing
+            continue
+        if fields[0] != "Z" and int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_killed_generate_leaves_no_worker_behind(tmp_path):
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "hjepa.cli", "generate", "--world", "two_rooms", "--episodes", "500",
+               "--frames", "4", "--shard-size", "1", "--image-size", "32", "--workers", "2", "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while len(list_shards(out)) < 2:  # the workers are running
+            assert process.poll() is None and time.monotonic() < deadline, "generate did not start"
+            time.sleep(0.1)
+        workers = children_of(process.pid)
+        assert len(workers) >= 2  # 2 workers and the resource tracker
+        process.kill()
+        process.wait()
+        deadline = time.monotonic() + 5
+        while any(map(alive, workers)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in workers if alive(pid)], "processes outlived a kill -9 of generate"
+    finally:
+        process.kill()
+        for pid in children_of(process.pid) + [pid for pid in workers if alive(pid)]:  # on failure
+            os.kill(pid, signal.SIGKILL)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Callable
@@ -97,17 +96,6 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _output_folder(path: str, flag: str = "--out") -> None:
-    """Refuse, before any work is done, an output folder that cannot be written: a file in its place (or in
-    place of a parent), or an existing folder without write permission."""
-    out = Path(path)
-    existing = next(p for p in (out, *out.parents) if p.exists())  # the root always exists
-    if not existing.is_dir():
-        raise ValueError(f"{flag}: {existing} is a file, not a folder; {out} cannot be written")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"{flag}: {existing} is not writable")
-
-
 def _shards_option(data: str | None, flag: str = "--data") -> None:
     """Refuse shards given but not there (a folder without shards, a missing file), before any work is done."""
     if data is not None:
@@ -117,9 +105,10 @@ def _shards_option(data: str | None, flag: str = "--data") -> None:
 
 
 def _probe_linear(args: argparse.Namespace) -> int:
+    from hjepa.data.shards import check_output_folder
     from hjepa.eval.probe import run_linear_probe
 
-    _output_folder(args.out)
+    check_output_folder(Path(args.out))
 
     results = run_linear_probe(args.ckpt, args.data, args.out, num_frames=args.num_frames,
                                frame_stride=args.frame_stride, batch_size=args.batch_size,
@@ -135,9 +124,10 @@ def _probe_linear(args: argparse.Namespace) -> int:
 def _plan(args: argparse.Namespace) -> int:
     from hjepa.agent.distill import load_policy
     from hjepa.agent.task import TaskSpec
+    from hjepa.data.shards import check_output_folder
     from hjepa.eval.plan_probe import default_baselines, run_plan_probe
 
-    _output_folder(args.out)
+    check_output_folder(Path(args.out))
     _shards_option(args.data)
     probe = args.command == "probe"
     policy = load_policy(args.policy) if getattr(args, "policy", None) else None
@@ -167,9 +157,10 @@ def _json_option(text: str | None, flag: str) -> dict | None:
 
 def _distill(args: argparse.Namespace) -> int:
     from hjepa.agent.task import TaskSpec
+    from hjepa.data.shards import check_output_folder
     from hjepa.eval.distill_probe import run_distillation
 
-    _output_folder(args.out)
+    check_output_folder(Path(args.out))
     _shards_option(args.data)
 
     summary = run_distillation(args.ckpt, args.data, args.env, TaskSpec.from_yaml(args.task), args.out,

@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--episodes", type=int, required=True)
     gen.add_argument("--frames", type=int, required=True, help="frames per episode")
     gen.add_argument("--out", required=True, help="output folder of shard-NNNNNN.tar")
-    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--seed", type=_seed, default=0)
     gen.add_argument("--shard-size", type=int, default=64, help="episodes per shard")
     gen.add_argument("--codec", choices=["h264", "ffv1"], default="h264", help="ffv1 is lossless")
     gen.add_argument("--image-size", type=int, default=64)

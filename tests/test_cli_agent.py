@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -36,10 +37,14 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
     save_policy(Policy(8, [-0.05, -0.05], [0.05, 0.05], hidden_dim=8), root / "policy")
     generate_shards(GenerateSettings("two_rooms", episodes=16, frames=10, shard_size=4, image_size=32), root / "shards",
                     progress=False)
+    wm = build_world_model(MODEL32)
+    torch.save({"hyper_parameters": {"world_model_config": MODEL32},
+                "state_dict": {"world_model." + k: v for k, v in wm.state_dict().items()}}, root / "model.ckpt")
     (root / "a_file").write_text("not a folder\n")
     (root / "empty").mkdir()
     return {"model": root / "model", "model32": root / "model32", "task": root / "task.yaml", "policy": root / "policy",
-            "shards": root / "shards", "file": root / "a_file", "empty": root / "empty"}
+            "shards": root / "shards", "ckpt": root / "model.ckpt", "file": root / "a_file",
+            "empty": root / "empty"}
 
 
 def error_line(capsys) -> str:
@@ -125,11 +130,12 @@ def test_an_output_that_is_a_file_is_refused_before_any_work(inputs, capsys, com
     assert inputs["file"].read_text() == "not a folder\n"
 
 
-# ----- fuzzing the numeric and path arguments (generate, shard, inspect and export are not fuzzed here yet)
+# ----- fuzzing the numeric and path arguments
 
 COUNTS = st.sampled_from([-(2**63), -2, -1, 0, 1, 2])  # huge positive counts are valid requests for long runs
 SEEDS = st.sampled_from([-(2**63), -1, 0, 1, 2**32, 2**63, 10**30])
 FRACTIONS = st.sampled_from([-1.0, 0.0, 0.25, 0.5, 1.0, 1e300, float("inf"), float("nan")])
+SIZES = st.sampled_from([-1, 0, 7, 8, 16, 33, 2**63])  # image sizes: larger valid ones cost memory
 STEPS = st.one_of(st.sampled_from([-(2**63), 0, 2**63, 10**30]), st.integers(-2, 4))  # huge: refused or cheap
 PATHS = ("valid", "valid", "valid", "missing", "file", "empty")  # what a --ckpt or --data argument points at
 OUTS = ("new", "new", "new", "file", "empty", "under_file")  # what --out points at
@@ -151,20 +157,27 @@ def files_under(path: Path) -> set[Path]:
 
 def command_args(draw, inputs: dict[str, Path], command: str) -> list[str]:
     """Arguments of `command` with drawn numbers and drawn kinds of paths (--out is added by the test)."""
-    data = path_arg(inputs, draw(st.sampled_from(PATHS)), inputs["shards"])
-    with_data = command == "probe linear" or draw(st.booleans())
-    model = inputs["model32"] if with_data else inputs["model"]  # the environment renders at the shards' size
-    ckpt = ["--ckpt", path_arg(inputs, draw(st.sampled_from(PATHS)), model)]
-    if command == "probe linear":
+    def path(valid: Path) -> str:
+        return path_arg(inputs, draw(st.sampled_from(PATHS)), valid)
+
+    if command == "generate":
+        numbers = {"--seed": SEEDS, "--shard-size": STEPS, "--image-size": SIZES,
+                   "--workers": st.sampled_from([-1, 0, 1])}
+        args = ["generate", "--world", "two_rooms", "--episodes", str(draw(COUNTS)), "--frames", str(draw(COUNTS))]
+    elif command == "export":
+        numbers, args = {}, ["export", "--ckpt", path(inputs["ckpt"])]
+    elif command == "probe linear":
         numbers = {"--rollout-k": STEPS, "--num-frames": STEPS, "--frame-stride": STEPS, "--batch-size": STEPS,
                    "--max-batches": STEPS, "--val-fraction": FRACTIONS, "--seed": SEEDS,
                    "--workers": st.sampled_from([-1, 0])}
-        args = ["probe", "linear", *ckpt, "--data", data]
+        args = ["probe", "linear", "--ckpt", path(inputs["model32"]), "--data", path(inputs["shards"])]
     else:
         numbers = {"--episodes": COUNTS, "--seed": SEEDS} if command != "distill" else \
             {"--episodes": COUNTS, "--steps": COUNTS, "--eval-episodes": COUNTS}
-        args = [*command.split(), *ckpt, "--task", str(inputs["task"])]
-        args += ["--data", data] if with_data else []
+        with_data = draw(st.booleans())
+        model = inputs["model32"] if with_data else inputs["model"]  # the environment renders at the shards' size
+        args = [*command.split(), "--ckpt", path(model), "--task", str(inputs["task"])]
+        args += ["--data", path(inputs["shards"])] if with_data else []
         args += ["--planners", "cem"] if command == "probe plan" else []
     for flag, values in numbers.items():
         if draw(st.booleans()):
@@ -172,7 +185,9 @@ def command_args(draw, inputs: dict[str, Path], command: str) -> list[str]:
     return args
 
 
-@pytest.mark.parametrize("command", ["probe linear", "plan", "probe plan", "distill"])
+# shard and inspect exit with status 1 when no video or clip could be read (and shard then leaves manifest.json):
+# they are left out until that is settled.
+@pytest.mark.parametrize("command", ["generate", "export", "probe linear", "plan", "probe plan", "distill"])
 @settings(max_examples=25, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())

@@ -9,6 +9,17 @@ from pathlib import Path
 from typing import Callable
 
 
+def _seed(text: str) -> int:
+    """A --seed value: an integer that numpy, torch and gymnasium all take, in [0, 2**32)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**32), got {value}")
+    return value
+
+
 def _generate(args: argparse.Namespace) -> int:
     from hjepa.data.generate import GenerateSettings, generate_shards
 
@@ -85,8 +96,19 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _shards_option(data: str | None, flag: str = "--data") -> None:
+    """Refuse shards given but not there (a folder without shards, a missing file), before any work is done."""
+    if data is not None:
+        from hjepa.data.datamodule import resolve_shards
+
+        resolve_shards(data, flag)
+
+
 def _probe_linear(args: argparse.Namespace) -> int:
+    from hjepa.data.shards import check_output_folder
     from hjepa.eval.probe import run_linear_probe
+
+    check_output_folder(Path(args.out))
 
     results = run_linear_probe(args.ckpt, args.data, args.out, num_frames=args.num_frames,
                                frame_stride=args.frame_stride, batch_size=args.batch_size,
@@ -102,9 +124,12 @@ def _probe_linear(args: argparse.Namespace) -> int:
 def _plan(args: argparse.Namespace) -> int:
     from hjepa.agent.distill import load_policy
     from hjepa.agent.task import TaskSpec
+    from hjepa.data.shards import check_output_folder
     from hjepa.eval.plan_probe import default_baselines, run_plan_probe
     from hjepa.eval.protocol import Protocol
 
+    check_output_folder(Path(args.out))
+    _shards_option(args.data)
     probe = args.command == "probe"
     policy = load_policy(args.policy) if getattr(args, "policy", None) else None
     baselines = getattr(args, "baselines", None)
@@ -137,7 +162,11 @@ def _json_option(text: str | None, flag: str) -> dict | None:
 
 def _distill(args: argparse.Namespace) -> int:
     from hjepa.agent.task import TaskSpec
+    from hjepa.data.shards import check_output_folder
     from hjepa.eval.distill_probe import run_distillation
+
+    check_output_folder(Path(args.out))
+    _shards_option(args.data)
 
     summary = run_distillation(args.ckpt, args.data, args.env, TaskSpec.from_yaml(args.task), args.out,
                                episodes=args.episodes, steps=args.steps, eval_episodes=args.eval_episodes)
@@ -160,7 +189,7 @@ def _add_plan_arguments(parser: argparse.ArgumentParser, episodes: int, out: str
                         help="shards of the world the model learned: their world options set up --env; aided tasks "
                              "(landmark subgoals, probes, level-2 memory) also remember their episodes")
     parser.add_argument("--episodes", type=int, default=episodes)
-    parser.add_argument("--seed", type=int, default=0, help="first episode seed; episode i uses seed + i")
+    parser.add_argument("--seed", type=_seed, default=0, help="first episode seed; episode i uses seed + i")
     parser.add_argument("--max-steps", type=int, default=None, help="steps per episode (default: the task's max_steps)")
     parser.add_argument("--no-terminate", action="store_true",
                         help="keep acting after reaching the goal until --max-steps ('at the end' then measures "
@@ -202,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--episodes", type=int, required=True)
     gen.add_argument("--frames", type=int, required=True, help="frames per episode")
     gen.add_argument("--out", required=True, help="output folder of shard-NNNNNN.tar")
-    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--seed", type=_seed, default=0)
     gen.add_argument("--shard-size", type=int, default=64, help="episodes per shard")
     gen.add_argument("--codec", choices=["h264", "ffv1"], default="h264", help="ffv1 is lossless")
     gen.add_argument("--image-size", type=int, default=64)
@@ -246,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     linear.add_argument("--max-batches", type=int, default=None)
     linear.add_argument("--val-fraction", type=float, default=0.2, help="held-out episodes")
     linear.add_argument("--workers", type=int, default=2)
-    linear.add_argument("--seed", type=int, default=0)
+    linear.add_argument("--seed", type=_seed, default=0)
 
     plan = command("plan", _plan, "run the agent on a frozen world model in an environment for a task")
     _add_plan_arguments(plan, episodes=1, out="runs/plan")
@@ -283,17 +312,26 @@ LIGHTNING_COMMANDS = ("fit", "validate")
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `hjepa` console script."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in LIGHTNING_COMMANDS:
-        from hjepa.train.cli import run_lightning_cli
-
-        run_lightning_cli(argv)
-        return 0
-    args = build_parser().parse_args(argv)
     try:
+        if argv and argv[0] in LIGHTNING_COMMANDS:
+            from hjepa.train.cli import run_lightning_cli
+
+            run_lightning_cli(argv)
+            return 0
+        args = build_parser().parse_args(argv)
         return args.handler(args)
     except (ValueError, FileNotFoundError, ImportError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {_one_line(error)}", file=sys.stderr)
         return 2
+
+
+def _one_line(error: BaseException) -> str:
+    """The error's message on one line. An error re-raised from a DataLoader worker carries the worker's
+    traceback in its message: only the original error's last line is kept."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if len(lines) > 1 and lines[1].startswith("Original Traceback"):
+        return lines[-1].split(": ", 1)[-1]
+    return " ".join(lines)
 
 
 if __name__ == "__main__":

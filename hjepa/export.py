@@ -1,17 +1,21 @@
 """Safe, self-describing world-model files: safetensors weights + JSON config, loadable without Lightning.
 
 An export folder holds `model.safetensors` and `config.json`
-(`{"format": "hjepa-world-model", "version": 1, "levels": [1], "world_model_config": {...}}`).
+(`{"format": "hjepa-world-model", "version": 1, "levels": [1], "world_model_config": {...}, "weights_sha256": ...}`).
+The SHA-256 of `model.safetensors` is checked on load (exports written before it was recorded are checked for
+non-finite weights only), so a damaged file is refused instead of giving NaN.
 Level-1 weights (the `WorldModel` state dict, `encoder.*`, `predictor.*`) sit at the top level; the
 level-n model of the hierarchy (seed paper sec. 4.6) lives under the prefix `level<n>.`, which a
 level-1 reader skips. A two-level export has `"levels": [1, 2]` and `"level2_config"`; its `level2.*`
 weights are the `Level2WorldModel`'s without the level-1 encoder it shares (`encoder.level1.*`),
 which is read from the top level; a level-2 latent z is `level2.latent.*`, its fields in `level2_config`.
-Lightning `.ckpt` files are read with `torch.load(weights_only=True)` only.
+Lightning `.ckpt` files are read with `torch.load(weights_only=True)` only; hjepa keeps the configs in the
+checkpoint's `hjepa_configs` entry (older checkpoints: in `hyper_parameters`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -29,6 +33,7 @@ FORMAT = "hjepa-world-model"
 VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
+CKPT_CONFIGS = "hjepa_configs"  # checkpoint entry of world_model_config and level2_config (JEPAModule writes it)
 CKPT_PREFIX = "world_model."  # the LightningModule's attribute holding the WorldModel
 CKPT_LEVEL2_PREFIX = "level2.world_model."  # ... and the level-2 world model
 UPPER_LEVEL = re.compile(r"^level\d+\.")  # weights of levels >= 2, see the module docstring
@@ -56,6 +61,21 @@ def _match_weights(model: WorldModel, weights: dict[str, Tensor], source: str) -
                 f"{source}: weights do not match world_model_config: {name} is {tuple(weights[name].shape)} "
                 f"in the file but {shape} in the architecture"
             )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_finite(weights: dict[str, Tensor], source: str) -> None:
+    """ValueError naming the first tensor holding NaN or infinity: such a model only ever predicts NaN."""
+    for name, tensor in weights.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ValueError(f"{source}: tensor {name} holds non-finite values (NaN or inf); the weights are damaged")
 
 
 def restore_world_model(
@@ -109,6 +129,9 @@ def _read_export(folder: Path, level: int) -> tuple[dict[str, Any], dict[str, Te
     meta = _read_meta(folder)
     _check_level(meta.get("levels", [1]), level, folder)
     weights_path = folder / WEIGHTS_FILE
+    if "weights_sha256" in meta and meta["weights_sha256"] != _sha256(weights_path):
+        raise ValueError(f"{weights_path}: its SHA-256 differs from weights_sha256 in {folder / CONFIG_FILE}; the file "
+                         "is damaged or was changed after export")
     try:
         weights = load_file(weights_path)
     except (SafetensorError, OSError) as error:
@@ -122,7 +145,8 @@ def _read_export(folder: Path, level: int) -> tuple[dict[str, Any], dict[str, Te
 
 
 def _load_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(checkpoint, its hyper_parameters) of an hjepa Lightning checkpoint, read without unpickling objects."""
+    """(checkpoint, its world_model_config and level2_config) of an hjepa Lightning checkpoint, read without
+    unpickling objects."""
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # any non-checkpoint: random bytes, text, pickles of arbitrary objects
@@ -131,24 +155,26 @@ def _load_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         reason = detail.group(1) if detail else type(error).__name__
         message = f"{path}: not an hjepa checkpoint (torch.load(weights_only=True) refused it: {reason})"
         raise ValueError(message) from error
-    hparams = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
-    config = hparams.get("world_model_config") if isinstance(hparams, dict) else None
+    configs = ckpt.get(CKPT_CONFIGS) if isinstance(ckpt, dict) else None
+    if not isinstance(configs, dict):  # checkpoints written before the configs had their own entry
+        configs = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
+    config = configs.get("world_model_config") if isinstance(configs, dict) else None
     if not isinstance(config, dict):
-        raise ValueError(f"{path}: not an hjepa checkpoint: no hyper_parameters.world_model_config")
-    return ckpt, hparams
+        raise ValueError(f"{path}: not an hjepa checkpoint: no {CKPT_CONFIGS}.world_model_config")
+    return ckpt, configs
 
 
-def _checkpoint_levels(hparams: dict[str, Any]) -> list[int]:
-    return [1, 2] if isinstance(hparams.get("level2_config"), dict) else [1]
+def _checkpoint_levels(configs: dict[str, Any]) -> list[int]:
+    return [1, 2] if isinstance(configs.get("level2_config"), dict) else [1]
 
 
 def _read_checkpoint(path: Path, level: int) -> tuple[dict[str, Any], dict[str, Tensor]]:
     """(config, level weights) of a Lightning checkpoint (level 1 frozen or trained, it is always there)."""
-    ckpt, hparams = _load_checkpoint(path)
-    _check_level(_checkpoint_levels(hparams), level, path)
-    config = hparams["world_model_config"]
+    ckpt, configs = _load_checkpoint(path)
+    _check_level(_checkpoint_levels(configs), level, path)
+    config = configs["world_model_config"]
     if level == 2:
-        config = {"world_model_config": config, "level2_config": hparams["level2_config"]}
+        config = {"world_model_config": config, "level2_config": configs["level2_config"]}
     prefix = CKPT_LEVEL2_PREFIX if level == 2 else CKPT_PREFIX
     state = ckpt.get("state_dict")
     state = state if isinstance(state, dict) else {}
@@ -173,10 +199,13 @@ def read_world_model(path: str | Path, level: int = 1) -> tuple[dict[str, Any], 
     is the world_model_config at level 1, {"world_model_config", "level2_config"} at level 2."""
     path = Path(path)
     if path.is_dir():
-        return _read_export(path, level)
-    if path.is_file():
-        return _read_checkpoint(path, level)
-    raise FileNotFoundError(f"{path}: no such export folder or checkpoint file")
+        config, weights = _read_export(path, level)
+    elif path.is_file():
+        config, weights = _read_checkpoint(path, level)
+    else:
+        raise FileNotFoundError(f"{path}: no such export folder or checkpoint file")
+    _check_finite(weights, str(path / WEIGHTS_FILE if path.is_dir() else path))
+    return config, weights
 
 
 def load_world_model(path: str | Path, level: int = 1) -> WorldModel | Level2WorldModel:
@@ -224,13 +253,15 @@ def export_world_model(
                                            level=2), weights2, str(out))
         weights |= {LEVEL2_PREFIX + k: v for k, v in weights2.items() if not k.startswith(SHARED_LEVEL1)}
         meta |= {"levels": [1, 2], "level2_config": config2}
+    _check_finite(weights, str(out))
     try:
-        text = json.dumps(meta, indent=2)
+        json.dumps(meta)
     except TypeError as error:  # caught before anything is written
         raise ValueError(f"{out}: world_model_config is not plain JSON data: {error}") from error
     out.mkdir(parents=True, exist_ok=True)
     save_file(weights, out / WEIGHTS_FILE)
-    (out / CONFIG_FILE).write_text(text)
+    meta["weights_sha256"] = _sha256(out / WEIGHTS_FILE)
+    (out / CONFIG_FILE).write_text(json.dumps(meta, indent=2))
     return out
 
 

@@ -1,5 +1,7 @@
 """hjepa.export: safetensors + JSON round trip, Lightning checkpoints read without unpickling, named errors."""
 
+import hashlib
+import inspect
 import json
 import pickle
 from pathlib import Path
@@ -26,6 +28,13 @@ def write_ckpt(path: Path, cfg: dict = CFG) -> torch.nn.Module:
     return wm.eval()
 
 
+def lightning_checkpoint(module: JEPAModule) -> dict:
+    """What Lightning saves of the module: hyperparameters, state dict and what on_save_checkpoint adds."""
+    checkpoint = {"hyper_parameters": dict(module.hparams), "state_dict": module.state_dict()}
+    module.on_save_checkpoint(checkpoint)
+    return checkpoint
+
+
 def assert_same_outputs(original, loaded):
     frames, actions = torch.rand(2, 3, 3, 32, 32), torch.randn(2, 4, 2)
     with torch.no_grad():
@@ -48,7 +57,9 @@ def test_export_round_trip_gives_identical_outputs(tmp_path, no_pickle):
     wm = build_world_model(CFG).eval()
     out = export_world_model(wm, CFG, tmp_path / "export")
     meta = json.loads((out / "config.json").read_text())
-    assert meta == {"format": "hjepa-world-model", "version": 1, "levels": [1], "world_model_config": CFG}
+    sha256 = hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest()
+    assert meta == {"format": "hjepa-world-model", "version": 1, "levels": [1], "world_model_config": CFG,
+                    "weights_sha256": sha256}
     loaded = load_world_model(out)
     assert not loaded.training
     assert_same_outputs(wm, loaded)
@@ -81,6 +92,9 @@ def test_upper_level_weights_are_skipped_and_level_2_is_refused(tmp_path):
     wm = build_world_model(CFG).eval()
     out = export_world_model(wm, CFG, tmp_path / "export")
     save_file(load_file(out / "model.safetensors") | {"level2.encoder.weight": torch.ones(2)}, out / "model.safetensors")
+    meta = json.loads((out / "config.json").read_text())
+    meta["weights_sha256"] = hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest()
+    (out / "config.json").write_text(json.dumps(meta))
     assert_same_outputs(wm, load_world_model(out))  # a future level-2 export still loads as level 1
     with pytest.raises(ValueError, match=r"export.*no level-2 world model"):
         load_world_model(out, level=2)
@@ -169,7 +183,7 @@ def test_two_level_export_round_trip_shares_the_level1_encoder(tmp_path, no_pick
     module = JEPAModule(encoder=CFG["encoder"], predictor={"kind": "gru", "hidden_dim": 16}, levels=[1, 2], level2=level2)
     with torch.no_grad():
         module.level2.world_model.encoder.pool.query.normal_()  # non-uniform attention: the weights matter
-    torch.save({"hyper_parameters": dict(module.hparams), "state_dict": module.state_dict()}, tmp_path / "two.ckpt")
+    torch.save(lightning_checkpoint(module), tmp_path / "two.ckpt")
     out = export_checkpoint(tmp_path / "two.ckpt", tmp_path / "export")
     meta = json.loads((out / "config.json").read_text())
     assert meta["levels"] == [1, 2] and meta["level2_config"] == module.level2.config
@@ -194,3 +208,53 @@ def test_two_level_export_round_trip_shares_the_level1_encoder(tmp_path, no_pick
     (out / "config.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match=r"config\.json: levels include 2 but there is no level2_config"):
         load_world_model(out, level=2)
+
+
+def overwrite_tensor_bytes(path: Path, value: bytes = b"\xff") -> None:
+    """Overwrite the tensor data of a safetensors file (0xFF... is NaN in float32), keeping its header intact."""
+    data = bytearray(path.read_bytes())
+    start = 8 + int.from_bytes(data[:8], "little")  # u64 header length, JSON header, then the tensors
+    data[start:] = value * (len(data) - start)
+    path.write_bytes(bytes(data))
+
+
+def test_damaged_weights_are_refused_naming_the_file(tmp_path):
+    out = export_world_model(build_world_model(CFG), CFG, tmp_path / "export")
+    overwrite_tensor_bytes(out / "model.safetensors")
+    with pytest.raises(ValueError, match=r"export/model\.safetensors: its SHA-256 differs from weights_sha256"):
+        load_world_model(out)
+    meta = json.loads((out / "config.json").read_text())
+    del meta["weights_sha256"]  # an export written before the checksum was recorded
+    (out / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"model\.safetensors: tensor encoder\.\S+ holds non-finite values"):
+        load_world_model(out)
+    wm = build_world_model(CFG)
+    with torch.no_grad():
+        wm.predictor.head.bias[0] = float("inf")
+    with pytest.raises(ValueError, match=r"nan: tensor predictor\.head\.bias holds non-finite values"):
+        export_world_model(wm, CFG, tmp_path / "nan")
+    assert not (tmp_path / "nan").exists()
+
+
+def test_config_field_of_the_wrong_type_is_named(tmp_path):
+    out = export_world_model(build_world_model(CFG), CFG, tmp_path / "export")
+    meta = json.loads((out / "config.json").read_text())
+    meta["world_model_config"]["encoder"]["embed_dim"] = "16"
+    (out / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"export: world_model_config: encoder\.embed_dim: expected int, got '16'"):
+        load_world_model(out)
+    meta["world_model_config"]["encoder"]["embed_dim"] = 16
+    meta["world_model_config"]["predictor"]["action_scale"] = "20"
+    (out / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"predictor\.action_scale: expected float, got '20'"):
+        load_world_model(out)
+
+
+def test_checkpoint_keeps_the_derived_configs_out_of_the_hyperparameters(tmp_path, no_pickle):
+    module = JEPAModule(encoder=CFG["encoder"], predictor={"kind": "gru", "hidden_dim": 16})
+    checkpoint = lightning_checkpoint(module)
+    # LightningCLI parses hyper_parameters back as JEPAModule arguments (--ckpt_path): only those may be there
+    assert set(checkpoint["hyper_parameters"]) <= set(inspect.signature(JEPAModule).parameters)
+    assert checkpoint["hjepa_configs"] == {"world_model_config": module.world_model_config}
+    torch.save(checkpoint, tmp_path / "new.ckpt")
+    assert_same_outputs(module.world_model.eval(), load_world_model(tmp_path / "new.ckpt"))

@@ -35,8 +35,24 @@ class Decision(NamedTuple):
     subgoal: Tensor
 
 
+def unit_image(image: np.ndarray) -> Tensor:
+    """An image as float32 in [0, 1]: uint8 is divided by 255, floating images in [0, 1] are kept as they are
+    (dividing them again would put the scene near black); any other dtype or range -> ValueError."""
+    if image.dtype == np.uint8:
+        return torch.from_numpy(np.ascontiguousarray(image)).float().div(255)
+    if not np.issubdtype(image.dtype, np.floating):
+        raise ValueError(f"observation: expected uint8 in [0, 255] or floating values in [0, 1], "
+                         f"got dtype {image.dtype}")
+    low, high = float(image.min()), float(image.max())
+    if not 0.0 <= low <= high <= 1.0:  # also refuses NaN
+        raise ValueError(f"observation: a floating image must hold values in [0, 1], got [{low}, {high}] "
+                         f"(dtype {image.dtype}); pass uint8 for values in [0, 255]")
+    return torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))
+
+
 class Agent:
-    """Acts in an environment with image observations (H, W, 3) uint8 toward a goal image, for one task.
+    """Acts in an environment with image observations (H, W, 3) uint8 (or floats in [0, 1]) toward a goal image,
+    for one task.
 
     Args:
         world_model: the frozen world model (perception and rollouts).
@@ -76,14 +92,14 @@ class Agent:
 
     @torch.no_grad()
     def perceive(self, observation: np.ndarray) -> Tensor:
-        """Encode one observation (H, W, 3) uint8 -> state (D,)."""
+        """Encode one observation (H, W, 3), uint8 or floating in [0, 1] -> state (D,)."""
         if observation.ndim != 3 or observation.shape[-1] != 3:
             raise ValueError(f"observation must be (H, W, 3) uint8, got shape {observation.shape}")
         size = self.world_model.encoder.img_size
         if observation.shape[:2] != (size, size):
             raise ValueError(f"observation is {observation.shape[0]}x{observation.shape[1]} but the world model's "
                              f"encoder takes {size}x{size} images (encoder.img_size)")
-        frames = torch.from_numpy(np.ascontiguousarray(observation)).permute(2, 0, 1).float().div(255)
+        frames = unit_image(observation).permute(2, 0, 1)
         return self.world_model.encode(frames[None, None])[0, 0]
 
     def reset(self, goal_observation: np.ndarray) -> None:

@@ -6,16 +6,19 @@ Policies are saved as `policy.safetensors` + `policy.json` (no pickle), like wor
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import Any
 
 import gymnasium
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from hjepa.agent.agent import Agent
 from hjepa.agent.policy import Policy
+from hjepa.fields import check_field_types
 
 POLICY_WEIGHTS, POLICY_CONFIG = "policy.safetensors", "policy.json"
 
@@ -56,7 +59,25 @@ def load_policy(path: str | Path) -> Policy:
     for name in (POLICY_CONFIG, POLICY_WEIGHTS):
         if not (path / name).is_file():
             raise FileNotFoundError(f"{path / name}: missing; is {path} a policy saved by `hjepa distill`?")
-    config = json.loads((path / POLICY_CONFIG).read_text())
-    policy = Policy(**config)
-    policy.load_state_dict(load_file(path / POLICY_WEIGHTS), strict=True)
+    config_path, weights_path = path / POLICY_CONFIG, path / POLICY_WEIGHTS
+    try:
+        config = json.loads(config_path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{config_path}: not JSON: {error}") from error
+    if not isinstance(config, dict):
+        raise ValueError(f"{config_path}: expected an object of Policy fields, got {type(config).__name__}")
+    check_field_types(config, Policy, f"{config_path}: ")
+    try:
+        policy = Policy(**config)
+    except (TypeError, RuntimeError) as error:  # a field the policy does not have, a missing or impossible one
+        fields = list(inspect.signature(Policy).parameters)
+        raise ValueError(f"{config_path}: {error}; expected the fields {fields}") from error
+    try:
+        weights = load_file(weights_path)
+    except (SafetensorError, OSError) as error:
+        raise ValueError(f"{weights_path}: not a safetensors file: {error}") from error
+    try:
+        policy.load_state_dict(weights, strict=True)
+    except RuntimeError as error:
+        raise ValueError(f"{weights_path}: weights do not match {config_path}: {error}") from error
     return policy.eval()

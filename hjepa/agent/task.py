@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from hjepa.agent.hierarchy import FIELDS as LEVEL2_FIELDS
-from hjepa.agent.planners import PLANNERS
+from hjepa.agent.planners import check_planner_fields
 
 COSTS = ("goal_distance", "region_avoidance", "action_magnitude")
 MODES = ("mode1", "mode2", "auto")
@@ -106,7 +106,10 @@ class TaskSpec:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such task file")
-        data = yaml.safe_load(path.read_text())
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as error:
+            raise ValueError(f"{path}: not valid YAML: {error}") from error
         return cls.from_dict(data, str(path))
 
     @classmethod
@@ -128,9 +131,7 @@ class TaskSpec:
             if not isinstance(weight, (int, float)) or weight < 0:
                 raise ValueError(f"{source}: cost.{name}: expected a non-negative number, got {weight!r}")
         planner = _mapping(data["planner"], f"{source}: planner")
-        if planner.get("name") not in PLANNERS:
-            raise ValueError(f"{source}: planner.name: unknown planner {planner.get('name')!r}; "
-                             f"choose one of {sorted(PLANNERS)}")
+        check_planner_fields(planner.get("name"), {k: v for k, v in planner.items() if k != "name"}, source)
         if not isinstance(planner.get("horizon"), int) or planner["horizon"] < 1:
             raise ValueError(f"{source}: planner.horizon: expected a positive integer, got {planner.get('horizon')!r}")
         region = None

@@ -77,6 +77,8 @@ class GoalReachingEnv(WorldEnv):
     (H, W, 3) uint8 (the agent drawn at the goal, as a goal observation), "room" and "distance".
     """
 
+    goal_reaching = True  # planners may run here (see `hjepa.envs.gym_ids.goal_reaching`)
+
     def __init__(
         self,
         world: str = "two_rooms",

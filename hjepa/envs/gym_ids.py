@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium
+from gymnasium.envs.registration import load_env_creator
 
 from hjepa.envs.pusht import MISSING_EXTRA, PUSHT_ID
 
@@ -26,3 +27,19 @@ def make_env(env_id: str, field: str, **kwargs: Any) -> gymnasium.Env:
         return gymnasium.make(env_id, **kwargs)
     except TypeError as error:  # an option the environment does not take, or of the wrong type
         raise ValueError(f"{field}: {env_id} refused its options {kwargs}: {error}") from error
+
+
+def goal_reaching(env_id: str) -> bool:
+    """Whether the registered `env_id` gives a goal (`info["goal_image"]`, `info["goal_state"]`), as planning needs."""
+    entry_point = gymnasium.registry[env_id].entry_point
+    creator = load_env_creator(entry_point) if isinstance(entry_point, str) else entry_point
+    return bool(getattr(creator, "goal_reaching", False))
+
+
+def make_goal_env(env_id: str, field: str, **kwargs: Any) -> gymnasium.Env:
+    """`make_env` of a goal-reaching environment; any other -> ValueError naming `field` and the goal-reaching ids."""
+    if env_id in gymnasium.registry and not goal_reaching(env_id):
+        goal_ids = sorted(k for k in gymnasium.registry if k.startswith("hjepa/") and goal_reaching(k))
+        raise ValueError(f"{field}: {env_id!r} is not a goal-reaching environment (it gives no goal to plan toward); "
+                         f"goal-reaching ones: {goal_ids}")
+    return make_env(env_id, field, **kwargs)

@@ -50,6 +50,7 @@ class PushTEnv(gymnasium.Env):
     reward and termination are gym-pusht's own (success: coverage above 95%).
     """
 
+    goal_reaching = True  # planners may run here (see `hjepa.envs.gym_ids.goal_reaching`)
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
     state_names = ("agent_x", "agent_y", "block_x", "block_y", "block_cos", "block_sin")
 

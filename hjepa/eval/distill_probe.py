@@ -14,7 +14,7 @@ from hjepa.agent.distill import distill, save_policy
 from hjepa.agent.experience import Experience
 from hjepa.agent.task import TaskSpec
 from hjepa.eval.plan_probe import (agent_actor, make_env, one_torch_thread, remembered_experience, run_episode,
-                                  run_plan_probe)
+                                  run_plan_probe, world_options)
 from hjepa.eval.protocol import Protocol
 from hjepa.export import load_world_model
 from hjepa.models import WorldModel
@@ -27,11 +27,14 @@ def run_distillation(model_path: str | Path | None, data: str | Path | None, env
                      world_model: WorldModel | None = None, experience: Experience | None = None) -> dict[str, Any]:
     """Distil the task's planner into a policy saved in `out`; returns (and writes `out/distill.json`) the
     held-out comparison of Mode-2 and Mode-1."""
+    for flag, value in (("--episodes", episodes), ("--steps", steps), ("--eval-episodes", eval_episodes)):
+        if value < 1:
+            raise ValueError(f"{flag}: expected a positive integer, got {value}")
     out = Path(out)
     world_model = world_model or load_world_model(model_path)
     if experience is None:
         experience = remembered_experience(task, world_model, data)
-    env = make_env(env_id, task.max_steps)
+    env = make_env(env_id, task.max_steps, **world_options(data, env_id))  # as the evaluation's run_plan_probe
     low, high = env.action_space.low.tolist(), env.action_space.high.tolist()
     with one_torch_thread():
         teacher = Agent(world_model, Configurator(task, world_model.encoder.embed_dim, low, high, experience), seed=seed)

@@ -50,9 +50,9 @@ class EpisodeResult(NamedTuple):
 
 def make_env(env_id: str, max_steps: int, **env_kwargs: Any) -> gymnasium.Env:
     """A registered goal-reaching environment; unknown ids and missing optional extras name the fix."""
-    from hjepa.envs.gym_ids import make_env as make_registered  # importing hjepa.envs registers the hjepa/* ids
+    from hjepa.envs.gym_ids import make_goal_env  # importing hjepa.envs registers the hjepa/* ids
 
-    return make_registered(env_id, "--env", max_episode_steps=max_steps, **env_kwargs)
+    return make_goal_env(env_id, "--env", max_episode_steps=max_steps, **env_kwargs)
 
 
 def run_episode(env: gymnasium.Env, actor: Callable[[np.ndarray], tuple[np.ndarray, float]], seed: int,
@@ -245,7 +245,6 @@ def _run_plan_probe(model_path: str | Path, data: str | Path | None, env_id: str
                     world_model: WorldModel | None, experience: Experience | None,
                     random_baseline: bool, policy: Policy | None, baselines: Sequence[str],
                     env_kwargs: dict[str, Any] | None, level2: Level2WorldModel | None) -> dict[str, Any]:
-    out.mkdir(parents=True, exist_ok=True)
     world_model = world_model or load_world_model(model_path)
     env = make_env(env_id, task.max_steps, **{**world_options(data, env_id), **(env_kwargs or {})})
     if hasattr(env.unwrapped, "success_radius"):  # the environment's success is "first within the smallest radius"
@@ -298,6 +297,7 @@ def _run_plan_probe(model_path: str | Path, data: str | Path | None, env_id: str
     summary = plan_summary(task, env_id, protocol, table, first)
     summary.update({SUMMARY_NAMES[name]: table[name]["success"] for name in baselines})
     summary["plan_seconds"] = round(time.perf_counter() - start, 1)
+    out.mkdir(parents=True, exist_ok=True)  # only now: a run that fails leaves no folder behind
     plot_trajectories({k: v for k, v in actors.items() if k not in aliases}, background, goals,
                       out / "plan_trajectories.png")
     save_gif(actors[first][0].frames, out / "plan_episode.gif", fps=env.metadata["render_fps"])

@@ -10,6 +10,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from hjepa.fields import check_field_types
+
 
 class Predictor(nn.Module, abc.ABC):
     """Causal, action-conditioned, residual predictor: s_{t+1} = s_t + f(s_<=t, a_<=t, z_<=t).
@@ -173,4 +175,5 @@ def build_predictor(kind: str = "gru", **fields: Any) -> Predictor:
     for name in fields:
         if name not in known:
             raise ValueError(f"predictor.{name}: unknown field for kind {kind!r}; known: {sorted(known)}")
+    check_field_types(fields, PREDICTORS[kind], "predictor.")
     return PREDICTORS[kind](**fields)

@@ -4,6 +4,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from hjepa.fields import check_field_types
 from hjepa.models.encoder import FrameEncoder
 from hjepa.models.latent import Latent, build_latent, over_time
 from hjepa.models.predictor import Predictor, build_predictor
@@ -61,7 +62,9 @@ def build_world_model(cfg: dict[str, Any]) -> WorldModel:
     predictor_cfg = dict(cfg.get("predictor") or {})
     if "state_dim" in predictor_cfg:
         raise ValueError("predictor.state_dim: leave it out, it is set from encoder.embed_dim")
-    encoder = FrameEncoder(**(cfg.get("encoder") or {}))
+    encoder_cfg = dict(cfg.get("encoder") or {})
+    check_field_types(encoder_cfg, FrameEncoder, "encoder.")
+    encoder = FrameEncoder(**encoder_cfg)
     latent = build_latent(cfg.get("latent"), encoder.embed_dim)
     if latent is not None:
         if "latent_dim" in predictor_cfg:

@@ -17,8 +17,14 @@ import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
 
-class CorruptCheckpointError(RuntimeError):
+class CorruptCheckpointError(ValueError):
     """A checkpoint file exists but cannot be read (truncated, damaged or not a checkpoint)."""
+
+    @classmethod
+    def of(cls, path: str | Path, error: Exception) -> CorruptCheckpointError:
+        """The error naming `path` and the first line of what reading it raised."""
+        return cls(f"checkpoint {path} cannot be read ({type(error).__name__}: {(str(error).splitlines() or [''])[0]}); "
+                   "it is damaged or truncated")
 
 
 def _is_local(path: str | Path) -> bool:
@@ -79,10 +85,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         except FileNotFoundError:
             raise
         except Exception as error:  # truncated zip, damaged pickle, not a checkpoint at all
-            raise CorruptCheckpointError(
-                f"checkpoint {path} cannot be read ({type(error).__name__}: {str(error).splitlines()[0]}); "
-                "it is damaged or truncated"
-            ) from error
+            raise CorruptCheckpointError.of(path, error) from error
 
 
 def previous_checkpoints(path: Path) -> list[Path]:

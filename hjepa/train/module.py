@@ -14,6 +14,7 @@ import lightning as L
 import torch
 from torch import Tensor
 
+from hjepa.export import CKPT_CONFIGS
 from hjepa.losses import VICReg
 from hjepa.losses.diagnostics import effective_rank, embedding_std
 from hjepa.models import Expander, build_world_model
@@ -78,7 +79,6 @@ class JEPAModule(L.LightningModule):
         }
         if latent is not None:
             self.world_model_config["latent"] = dict(latent)
-        self.hparams["world_model_config"] = self.world_model_config
         self.world_model = build_world_model(self.world_model_config)
         if level1_weights is not None:
             self.world_model.load_state_dict(level1_weights)
@@ -90,12 +90,18 @@ class JEPAModule(L.LightningModule):
         except TypeError as error:
             raise ValueError(f"model.vicreg: {error}; expected inv_coeff, var_coeff, cov_coeff, gamma, eps") from error
         self.level2 = Level2JEPA(self.world_model.encoder, action_dim, **level2) if 2 in self.levels else None
-        if self.level2 is not None:
-            self.hparams["level2_config"] = self.level2.config
         if 1 not in self.levels:
             freeze(self.world_model)
             freeze(self.expander)
         self._val_states: list[Tensor] = []
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Store the derived world-model configs under their own key (read by `hjepa.export`): in the
+        hyperparameters, LightningCLI would parse them back as init arguments of `--ckpt_path`."""
+        configs = {"world_model_config": self.world_model_config}
+        if self.level2 is not None:
+            configs["level2_config"] = self.level2.config
+        checkpoint[CKPT_CONFIGS] = configs
 
     def train(self, mode: bool = True) -> JEPAModule:
         """Train mode, except for a frozen level 1 (its normalisation statistics must not move)."""

@@ -100,6 +100,24 @@ def test_goal_is_kept_in_short_term_memory(experience):
         agent.perceive(np.zeros((32, 32, 3), dtype=np.uint8))
 
 
+def test_goal_image_in_floats_is_not_divided_again(experience):
+    agent = _agent("reach", experience)
+    env = make_env("hjepa/TwoRooms-v0", 10)
+    _, info = env.reset(seed=3)
+    goal = info["goal_image"]
+    for image in (goal.astype(np.float32) / 255, goal / 255.0):  # float32 and float64 in [0, 1]
+        agent.reset(image)
+        assert torch.allclose(agent.recall_goal(), torch.as_tensor(info["goal_state"]), atol=0.02)
+        assert torch.allclose(agent.perceive(image), agent.perceive(goal))
+    refused = [(goal.astype(np.float32), r"values in \[0, 1\], got \[24\.0, 255\.0\]"),  # floats in 0-255
+               (np.full(goal.shape, np.nan, np.float32), r"values in \[0, 1\]"),
+               (goal.astype(np.int64), r"expected uint8 .* got dtype int64"),
+               (goal > 0, "got dtype bool")]
+    for image, message in refused:
+        with pytest.raises(ValueError, match=message):
+            agent.reset(image)
+
+
 def test_mode1_needs_a_policy_and_runs_it(experience):
     with pytest.raises(ValueError, match="needs a Mode-1 policy"):
         _agent("reach", experience, mode="mode1")
@@ -137,6 +155,9 @@ def test_policy_fit_imitates_planner_actions():
         ({"subgoals": {"kind": "oracle"}}, "subgoals.kind"),
         ({"mode": "mode3"}, "mode: unknown mode"),
         ({"colour": "red"}, "unknown field 'colour'"),
+        ({"planner": {"name": "cem", "horizon": 4, "population": "many"}}, r"planner\.population: expected int"),
+        ({"planner": {"name": "mppi", "horizon": 4, "temperature": True}}, r"planner\.temperature: expected float"),
+        ({"planner": {"name": "cem", "horizon": 4, "populaton": 8}}, r"planner\.populaton: unknown field"),
     ],
 )
 def test_bad_task_specs_name_the_field(change, message):
@@ -206,11 +227,14 @@ def test_plan_cli_names_bad_inputs(tmp_path, capsys):
               "predictor": {"kind": "gru", "hidden_dim": 8, "action_dim": 2}}
     model = tmp_path / "model"
     export_world_model(build_world_model(config), config, model)
-    common = ["--ckpt", str(model), "--task", "configs/tasks/reach.yaml", "--data", str(tmp_path), "--out", str(tmp_path)]
+    common = ["--ckpt", str(model), "--task", "configs/tasks/reach.yaml", "--out", str(tmp_path)]
     assert main(["plan", "--env", "hjepa/Nowhere-v0", *common]) == 2
     assert "not a registered gymnasium id" in capsys.readouterr().err
     weights = load_file(model / "model.safetensors")
     save_file({k: v for k, v in weights.items() if not k.startswith("predictor.")}, model / "model.safetensors")
+    meta = json.loads((model / "config.json").read_text())
+    del meta["weights_sha256"]  # an export from before checksums: loading reaches the missing predictor
+    (model / "config.json").write_text(json.dumps(meta))
     assert main(["probe", "plan", "--env", "hjepa/TwoRooms-v0", *common]) == 2
     assert "predictor" in capsys.readouterr().err  # the planner needs the predictor the file lacks
 

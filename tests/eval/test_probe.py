@@ -52,3 +52,15 @@ def test_a_split_too_small_to_score_is_named(shards, ckpt, tmp_path):
     with pytest.raises(ValueError, match=r"the val split holds [01] clips, the probe needs at least 2"):
         run_linear_probe(ckpt, str(shards), tmp_path, num_frames=5, rollout_k=4, val_fraction=0.01, num_workers=0,
                          device="cpu")
+
+
+@pytest.mark.parametrize("fraction", ["0", "1", "-0.5", "nan"])
+def test_a_probe_without_held_out_episodes_is_refused(shards, ckpt, tmp_path, capsys, fraction):
+    from hjepa.cli import main
+
+    out = tmp_path / "probe"
+    args = ["probe", "linear", "--ckpt", str(ckpt), "--data", str(shards), "--out", str(out), "--val-fraction",
+            fraction, "--rollout-k", "2", "--batch-size", "8", "--workers", "0"]
+    assert main(args) == 2
+    assert "error: val_fraction (--val-fraction): expected a share of held-out episodes in (0, 1)" in capsys.readouterr().err
+    assert not out.exists()

@@ -1,5 +1,7 @@
-"""`hjepa fit` through LightningCLI: YAML config, overrides, checkpoints and resuming with --ckpt_path last."""
+"""`hjepa fit` through LightningCLI: YAML config, overrides, checkpoints, resuming with --ckpt_path last or a
+file, and configuration errors as one line."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -85,3 +87,32 @@ def test_wandb_logger_works_offline(tiny_rooms, tmp_path, monkeypatch):
                        "--trainer.logger.project", "hjepa-test"])
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1 and list(runs[0].glob("*.wandb")), "an offline run to `wandb sync` later"
+
+
+def test_fit_and_validate_from_a_checkpoint_file(tiny_rooms, tmp_path):
+    config = tiny_config(tmp_path, tiny_rooms)
+    assert main(["fit", "--config", str(config), "--trainer.max_steps", "3"]) == 0
+    saved = tmp_path / "checkpoints" / "epoch=0-step=3.ckpt"
+    assert main(["fit", "--config", str(config), "--trainer.max_steps", "5", "--ckpt_path", str(saved)]) == 0
+    assert checkpoint(tmp_path / "checkpoints" / "last.ckpt")["global_step"] == 5  # continued from step 3
+    cli = run_lightning_cli(["validate", "--config", str(config), "--trainer.limit_val_batches", "1",
+                             "--ckpt_path", str(saved)])
+    assert torch.isfinite(cli.trainer.callback_metrics["val/loss"])
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    (["--model.encoder.nme", "x"], "encoder.nme"),
+    (["--model.predictor.kind", "lstm"], "predictor.kind: unknown kind 'lstm'"),
+    (["--data.num_frames", "40", "--data.num_workers", "1"], "data.num_frames: num_frames=40"),
+    (["--weights_only", "false"], "weights_only: false would unpickle arbitrary code"),
+    (["--ckpt_path", "{tmp}/damaged.ckpt"], r"checkpoint \S+/damaged\.ckpt cannot be read"),
+])
+def test_config_errors_are_one_line_without_traceback(tiny_rooms, tmp_path, capsys, override, message):
+    config = tiny_config(tmp_path, tiny_rooms)
+    (tmp_path / "damaged.ckpt").write_bytes(b"PK\x03\x04 not a whole checkpoint")
+    override = [arg.format(tmp=tmp_path) for arg in override]
+    assert main(["fit", "--config", str(config), "--trainer.max_steps", "1", *override]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: ") and re.search(message, last), last

@@ -168,7 +168,7 @@ def test_level2_latent_terms_join_the_level2_loss_and_bad_kinds_name_the_field(l
     torch.manual_seed(0)
     model = JEPAModule(levels=[2], level2=level2, level1_checkpoint=str(level1_export))
     assert model.level2.world_model.predictor.latent_dim == 4
-    assert model.hparams["level2_config"]["latent"] == level2["latent"]
+    assert model.level2.config["latent"] == level2["latent"]
     terms = model.losses(batch())
     assert {"level2/latent_energy", "level2/latent_relaxation", "level2/latent_amortized"} <= set(terms)
     terms["loss"].backward()  # q and the codes learn only through the latent terms in the loss

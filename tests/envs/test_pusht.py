@@ -221,6 +221,7 @@ def test_probe_compares_planner_and_random_from_the_same_starts(env: gymnasium.E
 def test_plan_probe_runs_on_pusht_against_random(tmp_path) -> None:
     """`hjepa probe plan --env hjepa/PushT-v0`: the same probe as for hjepa's worlds, paths drawn on the goal image."""
     from hjepa.eval.plan_probe import run_plan_probe
+    from hjepa.eval.protocol import Protocol
 
     pytest.importorskip("gym_pusht")
     torch.manual_seed(0)
@@ -228,7 +229,7 @@ def test_plan_probe_runs_on_pusht_against_random(tmp_path) -> None:
                                "predictor": {"kind": "gru", "hidden_dim": 16, "action_dim": 2}}).eval()
     task = TaskSpec.from_dict({"name": "push_t", "cost": {"goal_distance": 1.0}, "max_steps": 3,
                                "planner": {"name": "cem", "horizon": 2, "population": 16, "elites": 4, "iterations": 2}})
-    summary = run_plan_probe(None, None, PUSHT_ID, task, tmp_path, episodes=2, world_model=model)
+    summary = run_plan_probe(None, None, PUSHT_ID, task, tmp_path, Protocol(2), world_model=model)
     assert set(summary["plan_table"]) == {"cem", "random"} and summary["plan_table"]["cem"]["ms_per_step"] > 0
     assert (tmp_path / "plan_trajectories.png").stat().st_size > 0
     assert (tmp_path / "plan_episode.gif").read_bytes()[:3] == b"GIF"

@@ -16,8 +16,10 @@ from hjepa.agent.distill import save_policy
 from hjepa.agent.policy import Policy
 from hjepa.cli import main
 from hjepa.data.generate import GenerateSettings, generate_shards
+from hjepa.data.video import encode_video
 from hjepa.export import export_world_model
 from hjepa.models import build_world_model
+from tests.data.synthetic import synthetic_frames
 
 MODEL = {"encoder": {"name": "convnet_tiny", "embed_dim": 8, "width": 8, "img_size": 64},
          "predictor": {"kind": "gru", "hidden_dim": 8, "action_dim": 2}}
@@ -40,10 +42,13 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
     wm = build_world_model(MODEL32)
     torch.save({"hyper_parameters": {"world_model_config": MODEL32},
                 "state_dict": {"world_model." + k: v for k, v in wm.state_dict().items()}}, root / "model.ckpt")
+    (root / "videos").mkdir()
+    for i in range(2):
+        (root / "videos" / f"v{i}.mp4").write_bytes(encode_video(synthetic_frames(i, 6), 10, "h264"))
     (root / "a_file").write_text("not a folder\n")
     (root / "empty").mkdir()
     return {"model": root / "model", "model32": root / "model32", "task": root / "task.yaml", "policy": root / "policy",
-            "shards": root / "shards", "ckpt": root / "model.ckpt", "file": root / "a_file",
+            "shards": root / "shards", "videos": root / "videos", "ckpt": root / "model.ckpt", "file": root / "a_file",
             "empty": root / "empty"}
 
 
@@ -164,6 +169,13 @@ def command_args(draw, inputs: dict[str, Path], command: str) -> list[str]:
         numbers = {"--seed": SEEDS, "--shard-size": STEPS, "--image-size": SIZES,
                    "--workers": st.sampled_from([-1, 0, 1])}
         args = ["generate", "--world", "two_rooms", "--episodes", str(draw(COUNTS)), "--frames", str(draw(COUNTS))]
+    elif command == "shard":
+        numbers = {"--size": st.sampled_from([-1, 0, 7, 8, 16]), "--fps": FRACTIONS, "--shard-size": STEPS}
+        args = ["shard", "--src", path(inputs["videos"])]
+    elif command == "inspect":
+        numbers = {"--num-frames": STEPS, "--frame-stride": STEPS, "--batch-size": STEPS, "--max-batches": STEPS,
+                   "--workers": st.sampled_from([-1, 0])}
+        args = ["inspect", "--data", path(inputs["shards"])]
     elif command == "export":
         numbers, args = {}, ["export", "--ckpt", path(inputs["ckpt"])]
     elif command == "probe linear":
@@ -185,9 +197,8 @@ def command_args(draw, inputs: dict[str, Path], command: str) -> list[str]:
     return args
 
 
-# shard and inspect exit with status 1 when no video or clip could be read (and shard then leaves manifest.json):
-# they are left out until that is settled.
-@pytest.mark.parametrize("command", ["generate", "export", "probe linear", "plan", "probe plan", "distill"])
+@pytest.mark.parametrize("command", ["generate", "shard", "inspect", "export", "probe linear", "plan", "probe plan",
+                                     "distill"])
 @settings(max_examples=25, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())

@@ -245,5 +245,9 @@ def convert_folder(src: Path, out: Path, size: int | None = None, fps: float | N
         if len(pending) >= shard_size:
             flush()
     flush()
+    if manifest.written == 0:  # nothing to keep: no manifest of an empty conversion is left behind
+        reasons = "; ".join(f"{Path(s['path']).name}: {s['reason']}" for s in manifest.skipped[:3])
+        more = f" (and {len(manifest.skipped) - 3} more)" if len(manifest.skipped) > 3 else ""
+        raise ValueError(f"--src: no video under {src} could be converted" + (f": {reasons}{more}" if reasons else ""))
     manifest.save(out)
     return manifest

@@ -105,8 +105,10 @@ def test_folder_of_only_bad_files_fails_clearly(tmp_path, capsys):
     src.mkdir()
     (src / "x.mp4").write_text("text")
     (src / "y.mkv").write_bytes(b"\x1a\x45\xdf\xa3" + b"\x00" * 50)
-    assert main(["shard", "--src", str(src), "--out", str(tmp_path / "out")]) == 1
-    assert "no video" in capsys.readouterr().err
+    assert main(["shard", "--src", str(src), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: --src: no video") and "x.mp4" in err[-1]  # one line after the progress bar
+    assert not (tmp_path / "out" / "manifest.json").exists()
 
 
 def test_missing_source_folder_names_it(tmp_path, capsys):

@@ -2,7 +2,7 @@
 
 The default protocol measures the world model like-for-like with the reference systems (PLDM, eb_jepa): the goal
 is given as an image, the cost is computed from the learned representation only, and ground truth only scores
-success (`hjepa.eval.plan_metrics`): "ever reached" and "at the end" within each radius, with Wilson intervals.
+success (`hjepa.eval.protocol`): "ever reached" and "at the end" within each radius, with Wilson intervals.
 Episodes use fixed seeds, so every actor sees the same starts and goals. Results: `plan.json`, a table,
 `plan_trajectories.png` (paths over the world) and `plan_episode.gif` (one episode of the first actor).
 """
@@ -161,9 +161,10 @@ def run_plan_probe(model_path: str | Path, data: str | Path | None, env_id: str,
 
     The environment gets the world options of the shards at `data` when they come from the same world (the model
     plans in the world it learned), updated with `env_kwargs`. `world_model`, `level2` and `experience` default to
-    those read from `model_path` and `data`; `data` is read only by tasks that use recorded episodes (aids, see
-    `TaskSpec.aids`). Returns the flat summary also written to `out/plan.json`. Planning runs on one thread: its
-    batches are small, and on shared cores several intra-op threads mostly wait for each other.
+    those read from `model_path` and `data`; beyond its world options, `data` is read only by tasks that use
+    recorded episodes (aids, see `TaskSpec.aids`). Returns the flat summary also written to `out/plan.json`.
+    Planning runs on one thread: its batches are small, and on shared cores several intra-op threads mostly wait
+    for each other.
     """
     unknown = sorted(set(baselines) - set(BASELINES))
     if unknown:

@@ -4,7 +4,8 @@ two labelled ablations: the squared cost, and the aided task), flat against hier
 compute on the demo's Maze (goals >= 2 doors away; both aided), and the ms of one Mode-1 decision (the distilled
 policy) against one Mode-2 decision (the planner).
 
-Run after the demo (it plans with the demo's exported models, remembers their shards and times its policy):
+Run after the demo (it plans with the demo's exported models, remembers their shards and times its policy; the
+Maze rows need the demo's Maze, `maze.run: true` in configs/demo.yaml):
 `python -m benchmarks.planning [--model runs/demo/export --data data/demo_two_rooms --episodes 10]`.
 Writes benchmarks/results/planning.json, planning_success_vs_compute.png and planning_maze_flat_vs_hier.png;
 one torch thread.
@@ -105,8 +106,12 @@ def main() -> None:
         curve.append({"planner": label, "success": result["plan_success"], "ms_per_step": result["plan_ms_per_step"]})
     plot_curve(curve, RESULTS / "planning_success_vs_compute.png")
     modes = mode1_vs_mode2(model, load_policy(args.policy), task, experience)
-    maze = maze_flat_vs_hier(args.maze_model, args.maze_data, args.episodes)
-    plot_maze(maze, RESULTS / "planning_maze_flat_vs_hier.png")
+    maze = []
+    if Path(args.maze_model).is_dir():
+        maze = maze_flat_vs_hier(args.maze_model, args.maze_data, args.episodes)
+        plot_maze(maze, RESULTS / "planning_maze_flat_vs_hier.png")
+    else:
+        print(f"maze: skipped, no {args.maze_model} (run the demo with maze.run: true in configs/demo.yaml)")
     write_results("planning", rows + curve + modes + maze, {"model": args.model, "maze_model": args.maze_model,
                                                              "episodes": args.episodes})
 

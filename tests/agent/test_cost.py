@@ -188,3 +188,19 @@ def test_cost_combines_intrinsic_and_terminal_critic():
     cost.set_weights(tc_weight=0.0)
     torch.testing.assert_close(cost(states, actions), 2.0 * ic(states, actions, 0.9))
     assert torch.equal(Cost(ic)(states, actions), ic(states, actions))
+
+
+@pytest.mark.parametrize(("exponent", "terminal"), [(1.0, 0.0), (1.0, 3.0), (2.0, 5.0), (0.5, 1.0)])
+def test_goal_distance_exponent_and_terminal_match_a_loop(exponent, terminal):
+    g = torch.Generator().manual_seed(0)
+    states, goal = torch.randn(4, 6, 3, generator=g), torch.randn(3, generator=g)
+    cost = GoalDistanceCost(goal, exponent=exponent, terminal=terminal)(states, torch.zeros(4, 6, 2))
+    for n in range(4):
+        for h in range(6):
+            distance = math.sqrt(sum((float(states[n, h, d]) - float(goal[d])) ** 2 for d in range(3)))
+            expected = distance**exponent * (1 + terminal if h == 5 else 1)
+            assert float(cost[n, h]) == pytest.approx(expected, rel=1e-4)
+    with pytest.raises(ValueError, match="goal_exponent"):
+        GoalDistanceCost(goal, exponent=0.0)
+    with pytest.raises(ValueError, match="goal_terminal"):
+        GoalDistanceCost(goal, terminal=-1.0)

@@ -155,6 +155,8 @@ def test_policy_fit_imitates_planner_actions():
         ({"subgoals": {"kind": "oracle"}}, "subgoals.kind"),
         ({"mode": "mode3"}, "mode: unknown mode"),
         ({"colour": "red"}, "unknown field 'colour'"),
+        ({"goal_exponent": 0}, "goal_exponent: expected a positive number"),
+        ({"goal_terminal": -1}, "goal_terminal: expected a number of steps >= 0"),
         ({"planner": {"name": "cem", "horizon": 4, "population": "many"}}, r"planner\.population: expected int"),
         ({"planner": {"name": "mppi", "horizon": 4, "temperature": True}}, r"planner\.temperature: expected float"),
         ({"planner": {"name": "cem", "horizon": 4, "populaton": 8}}, r"planner\.populaton: unknown field"),

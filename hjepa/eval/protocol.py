@@ -1,5 +1,6 @@
-"""The planning protocol and its scores, like-for-like with the reference systems: success "ever reached" and "at the end" of
-the episode within each radius, Wilson 95% intervals, median final distance (how PLDM and eb_jepa report it).
+"""The planning protocol and its scores, like-for-like with the reference systems: success "ever reached" and
+"at the end" of the episode within each radius, Wilson 95% intervals, median final distance (how PLDM and
+eb_jepa report it).
 
 Ground truth enters here only: it scores the episodes, it never reaches the agent.
 """

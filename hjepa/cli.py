@@ -136,7 +136,7 @@ def _plan(args: argparse.Namespace) -> int:
     summary = run_plan_probe(args.ckpt, args.data, args.env, TaskSpec.from_yaml(args.task), args.out, protocol,
                              planners=args.planners if probe else (),
                              random_baseline=probe, policy=policy, baselines=baselines or (),
-                             env_kwargs=_json_option(args.env_kwargs, "--env-kwargs"))
+                             env_kwargs=_json_option(args.env_kwargs, "--env-kwargs"), parallel=args.parallel)
     aided = f" (aided: {', '.join(summary['plan_aids'])}; not like-for-like)" if summary["plan_aids"] else ""
     print(f"success {summary['plan_success']:.2f} within r = {protocol.success_radius:g} over "
           f"{summary['plan_episodes']} episodes{aided}; figures in {args.out}")
@@ -165,7 +165,8 @@ def _distill(args: argparse.Namespace) -> int:
     _shards_option(args.data)
 
     summary = run_distillation(args.ckpt, args.data, args.env, TaskSpec.from_yaml(args.task), args.out,
-                               episodes=args.episodes, steps=args.steps, eval_episodes=args.eval_episodes)
+                               episodes=args.episodes, steps=args.steps, eval_episodes=args.eval_episodes,
+                               parallel=args.parallel)
     print(f"policy in {args.out}: success {summary['policy_success_distilled']:.2f} at "
           f"{summary['policy_ms_per_step']} ms/step (planner: {summary['plan_success']:.2f} at "
           f"{summary['plan_ms_per_step']} ms/step)")
@@ -197,6 +198,13 @@ def _add_plan_arguments(parser: argparse.ArgumentParser, episodes: int, out: str
     parser.add_argument("--env-kwargs", default=None,
                         help="JSON of environment options, e.g. '{\"min_doors\": 2}' (default: the world options of "
                              "--data when it was recorded in the same world)")
+    _add_parallel_argument(parser)
+
+
+def _add_parallel_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--parallel", type=int, default=1,
+                        help="episodes run at a time, their planners' rollouts priced in one world-model call; each "
+                             "episode's agent is seeded by the episode, so outcomes do not depend on it")
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -295,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     dis.add_argument("--steps", type=int, default=2000, help="policy training steps")
     dis.add_argument("--eval-episodes", type=int, default=20, help="held-out episodes comparing Mode-1 and Mode-2")
     dis.add_argument("--out", default="runs/distill")
+    _add_parallel_argument(dis)
 
     demo = command("demo", _demo, "the main job end to end on a small built-in default")
     demo.add_argument("--config", default="configs/demo.yaml")

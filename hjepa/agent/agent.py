@@ -17,10 +17,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from hjepa.agent.batching import BatchedRollouts
 from hjepa.agent.configurator import Configurator
 from hjepa.agent.cost import Cost, TrainableCritic
 from hjepa.agent.memory import ShortTermMemory, TripletBuffer
-from hjepa.agent.planners import shift_plan
+from hjepa.agent.planners import RolloutModel, shift_plan
 from hjepa.agent.policy import Policy
 from hjepa.agent.uncertainty import RiskCost, SampledLatents
 from hjepa.models import WorldModel
@@ -81,7 +82,7 @@ class Agent:
         self.generator = generator
         self.intrinsic = configurator.intrinsic_cost(torch.zeros(dim))
         self.cost = Cost(self.intrinsic)
-        self.rollout_model: WorldModel | SampledLatents = self.world_model
+        self.rollout_model: RolloutModel = self.world_model
         self.plan_cost: Cost | RiskCost = self.cost
         uncertainty = configurator.task.uncertainty
         if uncertainty:  # plan over S sampled futures of the latent (sec. 4.8)
@@ -89,6 +90,12 @@ class Agent:
             self.plan_cost = RiskCost(self.cost, uncertainty["risk"])
         self.episode, self.tau = -1, 0
         self._plan: Tensor | None = None
+
+    def share_rollouts(self, batch: BatchedRollouts) -> None:
+        """Price this agent's candidates together with those of agents acting at the same time in other threads
+        (batched evaluation); sampled-latent rollouts belong to one agent and stay its own."""
+        if not isinstance(self.rollout_model, SampledLatents):
+            self.rollout_model = batch.wrap(self.rollout_model)
 
     @torch.no_grad()
     def perceive(self, observation: np.ndarray) -> Tensor:

@@ -66,6 +66,12 @@ class Configurator:
             steps = steps @ self.projection if self.projection is not None else steps
             self.step_scale = float(steps.norm(dim=-1).median().clamp_min(1e-8))
 
+    @property
+    def concurrent(self) -> bool:
+        """Whether agents of several episodes may share this configurator at the same time: not when it keeps
+        subgoal paths toward one episode's goal (landmarks, level 2)."""
+        return self.landmarks is None and self.hierarchy is None
+
     def intrinsic_cost(self, goal: Tensor) -> IntrinsicCost:
         """IC with the task's sub-costs and weights; the goal sub-cost starts at `goal` (D,)."""
         exponent = self.task.goal_exponent

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +24,19 @@ from hjepa.fields import check_field_types
 POLICY_WEIGHTS, POLICY_CONFIG = "policy.safetensors", "policy.json"
 
 
-def demonstrations(agent: Agent) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The agent's Mode-2 decisions as tensors: states (N, D), subgoals (N, D), actions (N, A)."""
-    if not agent.demonstrations:
-        raise ValueError("the agent holds no Mode-2 decisions: run it in mode2 first")
-    states, subgoals, actions = zip(*agent.demonstrations)
+def demonstrations(*agents: Agent) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The agents' Mode-2 decisions as tensors: states (N, D), subgoals (N, D), actions (N, A)."""
+    decisions = [decision for agent in agents for decision in agent.demonstrations]
+    if not decisions:
+        raise ValueError("the agents hold no Mode-2 decisions: run them in mode2 first")
+    states, subgoals, actions = zip(*decisions)
     return torch.stack(states), torch.stack(subgoals), torch.stack(actions).detach()
 
 
-def distill(agent: Agent, env: gymnasium.Env, steps: int, hidden_dim: int = 256,
+def distill(agents: Sequence[Agent], env: gymnasium.Env, steps: int, hidden_dim: int = 256,
             seed: int = 0) -> tuple[Policy, list[float]]:
-    """Fit a fresh policy to the agent's recorded Mode-2 decisions; returns it and its training losses."""
-    states, subgoals, actions = demonstrations(agent)
+    """Fit a fresh policy to the agents' recorded Mode-2 decisions; returns it and its training losses."""
+    states, subgoals, actions = demonstrations(*agents)
     policy = Policy(states.shape[-1], env.action_space.low.tolist(), env.action_space.high.tolist(), hidden_dim)
     losses = policy.fit(states, subgoals, actions, steps, generator=torch.Generator().manual_seed(seed))
     return policy.eval(), losses

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import gymnasium
 import numpy as np
-import torch
 from matplotlib.figure import Figure
 from PIL import Image
 
@@ -27,72 +25,13 @@ from hjepa.agent.configurator import Configurator, experience_fields, needs_expe
 from hjepa.agent.experience import Experience, record_experience
 from hjepa.agent.policy import Policy
 from hjepa.agent.task import TaskSpec
-from hjepa.data.generate import SETTINGS_FILE
 from hjepa.envs.rooms import RoomsWorld
 from hjepa.eval.cost_map import plot_goal_distance_map
+from hjepa.eval.episodes import EpisodeResult, agents, one_torch_thread, random_actors, run_episodes, task_env
 from hjepa.eval.protocol import Protocol, first_reached, radius_key, score_distances, wilson_interval
 from hjepa.export import load_world_model, model_levels
 from hjepa.models import WorldModel
 from hjepa.models.level2 import Level2WorldModel
-
-
-class EpisodeResult(NamedTuple):
-    """One episode: success (the environment's success at some step), steps taken, positions (T+1, S), planning ms
-    per step, frames when recorded, and distances to the goal (T+1,) when the environment reports them."""
-
-    success: bool
-    steps: int
-    positions: np.ndarray
-    ms: list[float]
-    frames: list[np.ndarray]
-    distances: np.ndarray | None = None
-
-
-def make_env(env_id: str, max_steps: int, **env_kwargs: Any) -> gymnasium.Env:
-    """A registered goal-reaching environment; unknown ids and missing optional extras name the fix."""
-    from hjepa.envs.gym_ids import make_goal_env  # importing hjepa.envs registers the hjepa/* ids
-
-    return make_goal_env(env_id, "--env", max_episode_steps=max_steps, **env_kwargs)
-
-
-def run_episode(env: gymnasium.Env, actor: Callable[[np.ndarray], tuple[np.ndarray, float]], seed: int,
-                start: Callable[[np.ndarray], None] | None = None, record: bool = False,
-                terminate: bool = True) -> EpisodeResult:
-    """Run actor(observation) -> (action, ms) from reset(seed) until the time limit, or until success when
-    `terminate` (otherwise the agent keeps acting after reaching the goal, and must stay there)."""
-    observation, info = env.reset(seed=seed)
-    if start is not None:
-        start(info["goal_image"])
-    positions, ms, frames = [info["state"]], [], [observation] if record else []
-    distances = [info["distance"]] if "distance" in info else None
-    success = False
-    while True:
-        action, spent = actor(observation)
-        observation, _, terminated, truncated, info = env.step(action)
-        success = success or terminated
-        positions.append(info["state"])
-        ms.append(spent)
-        if distances is not None:
-            distances.append(info["distance"])
-        if record:
-            frames.append(observation)
-        if truncated or (terminate and terminated):
-            break
-    return EpisodeResult(success, len(ms), np.stack(positions), ms, frames,
-                         None if distances is None else np.asarray(distances))
-
-
-def agent_actor(agent: Agent) -> Callable[[np.ndarray], tuple[np.ndarray, float]]:
-    def act(observation: np.ndarray) -> tuple[np.ndarray, float]:
-        decision = agent.act(observation)
-        return decision.action, decision.ms
-    return act
-
-
-def random_actor(env: gymnasium.Env, seed: int) -> Callable[[np.ndarray], tuple[np.ndarray, float]]:
-    """Uniform actions from the action box: the baseline every planner must beat."""
-    env.action_space.seed(seed)
-    return lambda observation: (env.action_space.sample(), 0.0)
 
 
 def summarize(results: Sequence[EpisodeResult], protocol: Protocol = Protocol()) -> dict[str, Any]:
@@ -154,7 +93,7 @@ def run_plan_probe(model_path: str | Path, data: str | Path | None, env_id: str,
                    experience_episodes: int | None = None, world_model: WorldModel | None = None,
                    experience: Experience | None = None, random_baseline: bool = True, policy: Policy | None = None,
                    baselines: Sequence[str] = (), env_kwargs: dict[str, Any] | None = None,
-                   level2: Level2WorldModel | None = None) -> dict[str, Any]:
+                   level2: Level2WorldModel | None = None, parallel: int = 1) -> dict[str, Any]:
     """Success of the task's agent vs a random policy under `protocol`, in the same episodes as: the task with each
     planner in `planners`, each of `baselines` (`flat`: level 1 alone aiming at the goal; `hierarchical`: level 2
     sets level 1's subgoals, sec. 4.7) and a Mode-1 `policy`.
@@ -163,8 +102,8 @@ def run_plan_probe(model_path: str | Path, data: str | Path | None, env_id: str,
     plans in the world it learned), updated with `env_kwargs`. `world_model`, `level2` and `experience` default to
     those read from `model_path` and `data`; beyond its world options, `data` is read only by tasks that use
     recorded episodes (aids, see `TaskSpec.aids`). Returns the flat summary also written to `out/plan.json`.
-    Planning runs on one thread: its batches are small, and on shared cores several intra-op threads mostly wait
-    for each other.
+    `parallel` episodes run at a time with their rollouts priced together (`run_episodes`); each episode's agent
+    is seeded by the episode, so the outcomes do not depend on it.
     """
     unknown = sorted(set(baselines) - set(BASELINES))
     if unknown:
@@ -174,25 +113,13 @@ def run_plan_probe(model_path: str | Path, data: str | Path | None, env_id: str,
         task = task.replace(max_steps=protocol.max_steps)
     with one_torch_thread():
         return _run_plan_probe(model_path, data, env_id, task, Path(out), protocol, planners, experience_episodes,
-                               world_model, experience, random_baseline, policy, baselines, env_kwargs, level2)
+                               world_model, experience, random_baseline, policy, baselines, env_kwargs, level2,
+                               parallel)
 
 
 BASELINES = {"flat": {"levels": [1], "subgoals": {"kind": "none"}},
              "hierarchical": {"levels": [2, 1], "subgoals": {"kind": "none"}}}
 SUMMARY_NAMES = {"flat": "plan_success_flat", "hierarchical": "plan_success_hier"}
-
-
-def world_options(data: str | Path | None, env_id: str) -> dict[str, Any]:
-    """The world options (`world_kwargs`, `image_size`) of the shards at `data` when `env_id` runs the same world."""
-    import hjepa.envs  # noqa: F401  registers the hjepa/* ids
-
-    settings = None if data is None else Path(data) / SETTINGS_FILE
-    if settings is None or not settings.is_file() or env_id not in gymnasium.registry:
-        return {}
-    recorded = json.loads(settings.read_text())
-    if gymnasium.registry[env_id].kwargs.get("world") != recorded.get("world"):
-        return {}
-    return {**recorded.get("world_kwargs", {}), "image_size": recorded["image_size"]}
 
 
 def label(task: TaskSpec) -> str:
@@ -218,17 +145,6 @@ def load_level2(model_path: str | Path, field: str) -> Level2WorldModel:
     return model
 
 
-@contextmanager
-def one_torch_thread() -> Iterator[None]:
-    """Run the agent on one torch thread, restoring the count after."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def remembered_experience(task: TaskSpec, world_model: WorldModel, data: str | Path | None,
                           episodes: int | None = None) -> Experience | None:
     """The recorded episodes a task reads (see `experience_fields`), encoded once; None if it reads none."""
@@ -245,11 +161,14 @@ def _run_plan_probe(model_path: str | Path, data: str | Path | None, env_id: str
                     protocol: Protocol, planners: Sequence[str], experience_episodes: int | None,
                     world_model: WorldModel | None, experience: Experience | None,
                     random_baseline: bool, policy: Policy | None, baselines: Sequence[str],
-                    env_kwargs: dict[str, Any] | None, level2: Level2WorldModel | None) -> dict[str, Any]:
+                    env_kwargs: dict[str, Any] | None, level2: Level2WorldModel | None,
+                    parallel: int) -> dict[str, Any]:
     world_model = world_model or load_world_model(model_path)
-    env = make_env(env_id, task.max_steps, **{**world_options(data, env_id), **(env_kwargs or {})})
-    if hasattr(env.unwrapped, "success_radius"):  # the environment's success is "first within the smallest radius"
-        env.unwrapped.success_radius = protocol.radii[0]
+
+    def make_env() -> gymnasium.Env:  # the environment's success is "first within the smallest radius"
+        return task_env(env_id, task.max_steps, data, env_kwargs, success_radius=protocol.radii[0])
+
+    env = make_env()
     size = env.observation_space.shape[0]
     if size != world_model.encoder.img_size:
         raise ValueError(f"{env_id} renders {size}x{size} images but the model at {model_path} takes "
@@ -271,9 +190,10 @@ def _run_plan_probe(model_path: str | Path, data: str | Path | None, env_id: str
     first = next(iter(variants))
     aliases: dict[str, str] = {}  # variants identical to an earlier one share its episodes
 
-    def episodes(agent: Agent, record: bool = False) -> list[EpisodeResult]:
-        return [run_episode(env, agent_actor(agent), s, agent.reset, record and s == seeds[0], protocol.terminate)
-                for s in seeds]
+    def episodes(configurator: Configurator, record: bool = False, **agent_options: Any) -> list[EpisodeResult]:
+        make = agents(lambda seed: Agent(world_model, configurator, seed=seed, **agent_options))
+        return run_episodes(make_env, make, seeds, parallel if configurator.concurrent else 1,
+                            seeds[0] if record else None, protocol.terminate)
 
     for name, variant in variants.items():
         same = next((other for other in actors if variants[other] == variant), None)
@@ -281,13 +201,13 @@ def _run_plan_probe(model_path: str | Path, data: str | Path | None, env_id: str
             actors[name], aliases[name] = actors[same], same
             continue
         configurator = Configurator(variant, world_model.encoder.embed_dim, low, high, experience, level2)
-        actors[name] = episodes(Agent(world_model, configurator, seed=protocol.seed), record=name == first)
+        actors[name] = episodes(configurator, record=name == first)
     if policy is not None:
         configurator = Configurator(task.replace(mode="mode1"), world_model.encoder.embed_dim, low, high, experience,
                                     level2)
-        actors["policy"] = episodes(Agent(world_model, configurator, policy=policy, seed=protocol.seed))
+        actors["policy"] = episodes(configurator, policy=policy)
     if random_baseline:
-        actors["random"] = [run_episode(env, random_actor(env, s), s, terminate=protocol.terminate) for s in seeds]
+        actors["random"] = run_episodes(make_env, random_actors, seeds, parallel, terminate=protocol.terminate)
     goals = []
     for s in seeds:
         _, info = env.reset(seed=s)

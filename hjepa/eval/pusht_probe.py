@@ -32,7 +32,7 @@ from hjepa.agent.task import TaskSpec
 from hjepa.data.generate import GenerateSettings, generate_shards
 from hjepa.demo import step_pretrain
 from hjepa.envs.pusht import ARENA, GOAL_AGENT, MAX_ACTION, PUSHT_ID
-from hjepa.eval.plan_probe import agent_actor, make_env, one_torch_thread, random_actor, run_episode
+from hjepa.eval.episodes import agent_actor, make_env, one_torch_thread, random_actor, run_episode
 from hjepa.export import load_world_model
 from hjepa.models import WorldModel
 

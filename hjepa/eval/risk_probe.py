@@ -32,7 +32,7 @@ from hjepa.agent.uncertainty import RiskCost, SampledLatents, cost_spread
 from hjepa.envs import Crossing
 from hjepa.eval.fork_probe import MODEL as FORK_MODEL, train_model
 from hjepa.eval.linear_probe import fit_probe
-from hjepa.eval.plan_probe import one_torch_thread
+from hjepa.eval.episodes import one_torch_thread
 from hjepa.models import WorldModel
 
 WORLD = {"image_size": 32}

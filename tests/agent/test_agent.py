@@ -13,7 +13,8 @@ from hjepa.agent.landmarks import LandmarkGraph
 from hjepa.agent.policy import Policy
 from hjepa.agent.task import TaskSpec
 from hjepa.envs import make_world
-from hjepa.eval.plan_probe import agent_actor, make_env, run_episode, run_plan_probe
+from hjepa.eval.episodes import agent_actor, make_env, run_episode
+from hjepa.eval.plan_probe import run_plan_probe
 from hjepa.eval.protocol import Protocol
 from tests.agent.oracle import OracleWorldModel, explored_episodes
 
@@ -253,7 +254,7 @@ def test_distilled_policy_approaches_the_planner_on_held_out_states(experience, 
     states, subgoals, actions = demonstrations(held_out)
     torch.manual_seed(0)
     untrained = Policy(2, *BOX)
-    policy, losses = distill(teacher, env, steps=500)
+    policy, losses = distill([teacher], env, steps=500)
     error = lambda p: float((p(states, subgoals) - actions).norm(dim=-1).mean().detach())  # noqa: E731
     assert losses[-1] < 0.5 * losses[0]
     assert error(policy) < 0.5 * error(untrained)

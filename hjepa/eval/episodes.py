@@ -1,0 +1,170 @@
+"""Running planning episodes (seed paper sec. 3.1.4): the task's environment, one episode, and many episodes, one
+after another or several at a time with their world-model calls priced together.
+
+The planning, distillation and Push-T probes all run their episodes here, so an episode means the same everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import gymnasium
+import numpy as np
+import torch
+
+from hjepa.agent.agent import Agent
+from hjepa.agent.batching import BatchedRollouts
+from hjepa.data.generate import SETTINGS_FILE
+
+Actor = Callable[[np.ndarray], tuple[np.ndarray, float]]
+"""actor(observation (H, W, 3)) -> (action (A,), planning ms)."""
+Start = Callable[[np.ndarray], None]
+"""start(goal image (H, W, 3)): what an actor does at reset, e.g. remember the goal."""
+ActorFactory = Callable[[int, gymnasium.Env, BatchedRollouts | None], tuple[Actor, Start | None]]
+"""make(episode seed, its environment, shared batch or None) -> (actor, start) of one episode."""
+
+
+class EpisodeResult(NamedTuple):
+    """One episode: success (the environment's success at some step), steps taken, positions (T+1, S), planning ms
+    per step, frames when recorded, and distances to the goal (T+1,) when the environment reports them."""
+
+    success: bool
+    steps: int
+    positions: np.ndarray
+    ms: list[float]
+    frames: list[np.ndarray]
+    distances: np.ndarray | None = None
+
+
+def make_env(env_id: str, max_steps: int, **env_kwargs: Any) -> gymnasium.Env:
+    """A registered goal-reaching environment; unknown ids and missing optional extras name the fix."""
+    from hjepa.envs.gym_ids import make_goal_env  # importing hjepa.envs registers the hjepa/* ids
+
+    return make_goal_env(env_id, "--env", max_episode_steps=max_steps, **env_kwargs)
+
+
+def world_options(data: str | Path | None, env_id: str) -> dict[str, Any]:
+    """The world options (`world_kwargs`, `image_size`) of the shards at `data` when `env_id` runs the same world."""
+    import hjepa.envs  # noqa: F401  registers the hjepa/* ids
+
+    settings = None if data is None else Path(data) / SETTINGS_FILE
+    if settings is None or not settings.is_file() or env_id not in gymnasium.registry:
+        return {}
+    recorded = json.loads(settings.read_text())
+    if gymnasium.registry[env_id].kwargs.get("world") != recorded.get("world"):
+        return {}
+    return {**recorded.get("world_kwargs", {}), "image_size": recorded["image_size"]}
+
+
+def task_env(env_id: str, max_steps: int, data: str | Path | None = None, env_kwargs: dict[str, Any] | None = None,
+             success_radius: float | None = None) -> gymnasium.Env:
+    """The environment a model plans in: `env_id` with the world options of the shards at `data` (the world it
+    learned), updated with `env_kwargs`; `success_radius` sets where the environment reports success."""
+    env = make_env(env_id, max_steps, **{**world_options(data, env_id), **(env_kwargs or {})})
+    if success_radius is not None and hasattr(env.unwrapped, "success_radius"):
+        env.unwrapped.success_radius = success_radius
+    return env
+
+
+def run_episode(env: gymnasium.Env, actor: Actor, seed: int, start: Start | None = None, record: bool = False,
+                terminate: bool = True) -> EpisodeResult:
+    """Run actor(observation) -> (action, ms) from reset(seed) until the time limit, or until success when
+    `terminate` (otherwise the agent keeps acting after reaching the goal, and must stay there)."""
+    observation, info = env.reset(seed=seed)
+    if start is not None:
+        start(info["goal_image"])
+    positions, ms, frames = [info["state"]], [], [observation] if record else []
+    distances = [info["distance"]] if "distance" in info else None
+    success = False
+    while True:
+        action, spent = actor(observation)
+        observation, _, terminated, truncated, info = env.step(action)
+        success = success or terminated
+        positions.append(info["state"])
+        ms.append(spent)
+        if distances is not None:
+            distances.append(info["distance"])
+        if record:
+            frames.append(observation)
+        if truncated or (terminate and terminated):
+            break
+    return EpisodeResult(success, len(ms), np.stack(positions), ms, frames,
+                         None if distances is None else np.asarray(distances))
+
+
+def run_episodes(make_env_copy: Callable[[], gymnasium.Env], make_actor: ActorFactory, seeds: Sequence[int],
+                 parallel: int = 1, record_seed: int | None = None, terminate: bool = True) -> list[EpisodeResult]:
+    """One episode per seed, each with a fresh actor from `make_actor(seed, env, batch)`, in seed order.
+
+    With `parallel` > 1, that many episodes run at a time in threads, each in its own environment copy, and the
+    agents' rollouts are priced together (`BatchedRollouts`); an actor seeded by its episode then takes the same
+    decisions as alone. The frames of the episode `record_seed` are kept.
+    """
+    if parallel < 1:
+        raise ValueError(f"--parallel: expected at least 1 episode at a time, got {parallel}")
+    workers = min(parallel, len(seeds))
+    envs: queue.SimpleQueue[gymnasium.Env] = queue.SimpleQueue()
+    for _ in range(workers):
+        envs.put(make_env_copy())
+    batch = BatchedRollouts() if workers > 1 else None
+
+    def one(seed: int) -> EpisodeResult:
+        env = envs.get()
+        try:
+            actor, start = make_actor(seed, env, batch)
+            with batch.acting() if batch is not None else nullcontext():
+                return run_episode(env, actor, seed, start, seed == record_seed, terminate)
+        finally:
+            envs.put(env)
+
+    if workers == 1:
+        return [one(seed) for seed in seeds]
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(one, seeds))
+
+
+def agent_actor(agent: Agent) -> Actor:
+    """The agent's decisions as an actor."""
+    def act(observation: np.ndarray) -> tuple[np.ndarray, float]:
+        decision = agent.act(observation)
+        return decision.action, decision.ms
+    return act
+
+
+def agents(make_agent: Callable[[int], Agent]) -> ActorFactory:
+    """An actor factory of fresh agents `make_agent(episode seed)`, sharing the batch of parallel episodes."""
+    def make(seed: int, env: gymnasium.Env, batch: BatchedRollouts | None) -> tuple[Actor, Start | None]:
+        agent = make_agent(seed)
+        if batch is not None:
+            agent.share_rollouts(batch)
+        return agent_actor(agent), agent.reset
+    return make
+
+
+def random_actor(env: gymnasium.Env, seed: int) -> Actor:
+    """Uniform actions from the action box: the baseline every planner must beat."""
+    env.action_space.seed(seed)
+    return lambda observation: (env.action_space.sample(), 0.0)
+
+
+def random_actors(seed: int, env: gymnasium.Env, batch: BatchedRollouts | None) -> tuple[Actor, Start | None]:
+    """An actor factory of `random_actor`s (they never plan, so they take no part in batches)."""
+    return random_actor(env, seed), None
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run agents on one torch thread each, restoring the count after: their batches are small, and on shared
+    cores several intra-op threads mostly wait for each other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from hjepa.data.shards import Episode, check_output_folder, list_shards, sample_key, shard_path, write_shard
 from hjepa.data.video import CODECS, encode_video
-from hjepa.envs import make_world
+from hjepa.envs import BatchedWorld, make_world
 from hjepa.envs.gym_ids import make_env
 
 SETTINGS_FILE = "generate.json"
@@ -120,17 +120,31 @@ def is_env_id(name: str) -> bool:
 
 
 def _record_world(settings: GenerateSettings, n: int, rng: np.random.Generator) -> Recording:
-    """Step n episodes of a procedural world together under its exploration policy."""
+    """Record n episodes of a procedural world: stepped together, or one per reset where each reset draws a
+    new layout (`layout_per_reset`), so that every episode has its own."""
     world = make_world(settings.world, image_size=settings.image_size, **dict(settings.world_kwargs))
+    if not world.layout_per_reset:
+        return _explore(world, n, settings.frames, rng)
+    parts = [_explore(world, 1, settings.frames, rng) for _ in range(n)]
+    return parts[0]._replace(
+        video=np.concatenate([p.video for p in parts]),
+        states=np.concatenate([p.states for p in parts]),
+        actions=np.concatenate([p.actions for p in parts]),
+        labels={name: np.concatenate([p.labels[name] for p in parts]) for name in parts[0].labels},
+    )
+
+
+def _explore(world: BatchedWorld, n: int, frames: int, rng: np.random.Generator) -> Recording:
+    """Reset n episodes of `world` and step them together for `frames` frames under its exploration policy."""
     states = [world.reset(n, rng)]
-    frames = [world.render()]
+    video = [world.render()]
     actions = []
-    for _ in range(settings.frames - 1):
+    for _ in range(frames - 1):
         action = world.exploration_actions(rng).astype(np.float32)
         actions.append(action)
         states.append(world.step(action))
-        frames.append(world.render())
-    return Recording(np.stack(frames, axis=1), np.stack(states, axis=1), np.stack(actions, axis=1), world.labels(),
+        video.append(world.render())
+    return Recording(np.stack(video, axis=1), np.stack(states, axis=1), np.stack(actions, axis=1), world.labels(),
                      world.config(), world.fps, list(world.state_names), world.action_dim)
 
 

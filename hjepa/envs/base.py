@@ -26,6 +26,7 @@ class BatchedWorld(abc.ABC):
     image_size: int
     fps: int
     max_action: float
+    layout_per_reset: bool = False  # each reset draws a new layout shared by the whole batch (record one per reset)
 
     def __init__(self, state_names: tuple[str, ...], image_size: int, fps: int) -> None:
         if image_size < 8:

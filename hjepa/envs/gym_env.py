@@ -111,9 +111,10 @@ class GoalReachingEnv(WorldEnv):
             goal, start = self.world.sample_start_goal(self.np_random, self.different_rooms, start=goal,
                                                        min_doors=self.min_doors)
         goal = np.asarray(goal, dtype=np.float64).reshape(1, 2)
+        self.world.reset(1, self.np_random, start=start)
+        # checked and drawn after the reset: a world may place its doors anew there (TwoRooms' random_door)
         if not self.world.is_free(goal).all():
             raise ValueError(f"goal {goal[0]} is inside a wall or too close to one")
-        self.world.reset(1, self.np_random, start=start)
         self.goal = goal[0].astype(np.float32)
         self.goal_image = self.world.render_states(self.goal[None])[0]
 

@@ -31,20 +31,25 @@ class RoomsWorld(BatchedWorld):
         super().__init__(("x", "y"), image_size, fps)
         if max_step <= 0 or agent_radius <= 0:
             raise ValueError(f"max_step and agent_radius must be positive, got {max_step}, {agent_radius}")
-        narrow = [door for door in layout.doors if door.width <= 2 * agent_radius]
-        if narrow:
-            raise ValueError(f"doors narrower than the agent (diameter {2 * agent_radius}): {narrow}")
-        self.layout = layout
-        self.doors: list[Door] = layout.doors
         self.max_step = float(max_step)
         self.max_action = self.max_step
         self.agent_radius = float(agent_radius)
+        self._pos = np.zeros((0, 2))  # float64 physics state; `state` is its float32 copy
+        self._set_layout(layout)
+
+    def _set_layout(self, layout: RoomLayout) -> None:
+        """Make `layout` the world's walls and doors, and rebuild all that depends on them: collision boxes,
+        background frame and the explorer's door points (at construction, and where a reset moves a door)."""
+        narrow = [door for door in layout.doors if door.width <= 2 * self.agent_radius]
+        if narrow:
+            raise ValueError(f"doors narrower than the agent (diameter {2 * self.agent_radius}): {narrow}")
+        self.layout = layout
+        self.doors: list[Door] = layout.doors
         self.wall_thickness = layout.wall_thickness
         self.clearance = self.agent_radius + self.wall_thickness / 2  # agent centre to wall line
         rects = layout.wall_rects()
         self._boxes = rects + self.agent_radius * np.array([-1.0, 1.0, -1.0, 1.0])
         self.background = self._draw_background(rects)
-        self._pos = np.zeros((0, 2))  # float64 physics state; `state` is its float32 copy
         self._explorer = RoomExplorer(self)
 
     def room_of(self, xy: np.ndarray) -> np.ndarray:

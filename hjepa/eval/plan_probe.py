@@ -60,8 +60,9 @@ def summarize(results: Sequence[EpisodeResult], protocol: Protocol = Protocol())
 
 def plot_trajectories(results: dict[str, list[EpisodeResult]], background: np.ndarray, goals: list[np.ndarray],
                       path: Path) -> Path:
-    """One panel per actor: every episode's path (start o, goal *) over the world's empty frame; paths and goals
-    are the first two state coordinates (the agent's position), in the unit square."""
+    """One panel per actor: every episode's path (start o, goal *) over the world's empty frame (the first
+    episode's, where each episode has its own door); paths and goals are the first two state coordinates (the
+    agent's position), in the unit square."""
     fig = Figure(figsize=(3.2 * len(results), 3.4), layout="constrained")
     axes = fig.subplots(1, len(results), squeeze=False)[0]
     for ax, (name, episodes) in zip(axes, results.items()):
@@ -209,9 +210,9 @@ def _run_plan_probe(model_path: str | Path, data: str | Path | None, env_id: str
     if random_baseline:
         actors["random"] = run_episodes(make_env, random_actors, seeds, parallel, terminate=protocol.terminate)
     goals = []
-    for s in seeds:
+    for s in reversed(seeds):  # the first episode last: the frame under the paths and the cost map show its world
         _, info = env.reset(seed=s)
-        goals.append(info["goal_state"])
+        goals.insert(0, info["goal_state"])
     # the world's empty frame under the paths, or the goal image for environments that are not hjepa worlds
     background = getattr(getattr(env.unwrapped, "world", None), "background", info["goal_image"])
     table = {name: summarize(results, protocol) for name, results in actors.items()}

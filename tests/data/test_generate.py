@@ -54,6 +54,31 @@ def test_lossless_frames_equal_the_rendered_frames(world):
         assert episode.meta["num_frames"] == 6 and episode.meta["state_names"] == list(replay.state_names)
 
 
+def test_random_door_episodes_each_have_their_own_door_and_cross_it():
+    settings = GenerateSettings("two_rooms", episodes=16, frames=48, codec="ffv1", world_kwargs=(("random_door", True),))
+    episodes = record_episodes(settings, 0)
+    doors = [episode.meta["labels"]["door_centre"] for episode in episodes]
+    assert len(set(doors)) == 16 and all(0.2 <= door < 0.8 for door in doors)
+    crossed = 0
+    for episode, door in zip(episodes, doors):
+        # the frames are those of a fixed-door world with the episode's door, at the recorded states
+        renderer = make_world("two_rooms", door_centre=door)
+        assert np.array_equal(decode_video(episode.video, None, "pyav"), renderer.render_states(episode.states))
+        rooms = renderer.room_of(episode.states)
+        crossed += (rooms[1:] != rooms[:-1]).any()
+    assert crossed >= 0.6 * len(episodes)
+    assert all(np.array_equal(a.video, b.video) for a, b in zip(episodes, record_episodes(settings, 0)))
+
+
+def test_random_door_through_the_cli_gives_byte_identical_shards(tmp_path):
+    args = ["generate", "--world", "two_rooms", "--world-kwargs", '{"random_door": true}', "--episodes", "3",
+            "--frames", "5", "--seed", "2", "--codec", "ffv1"]
+    assert main(args + ["--out", str(tmp_path / "a")]) == 0
+    assert main(args + ["--out", str(tmp_path / "b")]) == 0
+    assert shards_bytes(tmp_path / "a") == shards_bytes(tmp_path / "b")
+    assert json.loads((tmp_path / "a" / "generate.json").read_text())["world_kwargs"] == {"random_door": True}
+
+
 def test_h264_frames_are_close_to_the_rendered_states():
     settings = GenerateSettings("two_rooms", episodes=2, frames=8, codec="h264")
     renderer = make_world("two_rooms")

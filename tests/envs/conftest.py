@@ -7,6 +7,8 @@ from typing import Callable
 import numpy as np
 import pytest
 
+from hjepa.envs.rooms import WALL
+
 
 def _centroids(images: np.ndarray, background: np.ndarray, colour: np.ndarray) -> np.ndarray:
     """Coverage-weighted pixel centroids (M, 2) as (column, row) of `colour` blended over `background`.
@@ -25,3 +27,24 @@ def _centroids(images: np.ndarray, background: np.ndarray, colour: np.ndarray) -
 def centroids() -> Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
     """Centroid reader: (images (M, H, W, 3), background (H, W, 3), colour (3,)) -> (M, 2) pixel (col, row)."""
     return _centroids
+
+
+def _check_door_rows(frames: np.ndarray, centres: np.ndarray, width: float) -> None:
+    """Assert that the middle wall of TwoRooms frames (M, H, W, 3) is open exactly around y = centres (M,).
+
+    Reads the pixel column just left of x = 0.5 (inside the wall from 64 px on); rows more than a pixel
+    inside the opening must not show wall, rows more than a pixel outside it must (an agent's
+    anti-aliased edge may tint them slightly).
+    """
+    size = frames.shape[1]
+    column = frames[:, :, size // 2 - 1].astype(np.int64)  # (M, H, 3)
+    is_wall = np.abs(column - WALL).max(axis=-1) <= 8
+    offset = np.abs((np.arange(size) + 0.5) / size - np.asarray(centres)[:, None])  # (M, H)
+    assert not is_wall[offset < width / 2 - 1 / size].any()
+    assert is_wall[offset > width / 2 + 1 / size].all()
+
+
+@pytest.fixture
+def check_door_rows() -> Callable[[np.ndarray, np.ndarray, float], None]:
+    """Door reader: (frames (M, H, W, 3), door centres (M,), door width) -> asserts the wall opens just there."""
+    return _check_door_rows

@@ -74,6 +74,36 @@ def test_goal_options_and_info(centroids: Callable) -> None:
     assert reward == pytest.approx(-info["distance"])
 
 
+def test_random_door_env_shows_each_episodes_door_in_observation_and_goal_image(check_door_rows: Callable) -> None:
+    env = gymnasium.make("hjepa/TwoRoomsRandomDoor-v0")
+    world = env.unwrapped.world
+    centres = []
+    for seed in range(8):
+        obs, info = env.reset(seed=seed)
+        centres.append(world.doors[0].centre[1])
+        check_door_rows(np.stack([obs, info["goal_image"]]), np.full(2, centres[-1]), world.door_width)
+        assert world.room_of(info["goal_state"]) != info["room"]
+    assert len(set(centres)) == 8
+    obs, info = env.reset(seed=0)
+    assert world.doors[0].centre[1] == centres[0]  # the seed fixes the door too
+
+
+def test_random_door_goal_in_the_middle_wall_is_accepted_exactly_in_the_episodes_door() -> None:
+    env = gymnasium.make("hjepa/TwoRoomsRandomDoor-v0")
+    world = env.unwrapped.world
+    goal = np.array([0.5, 0.5])
+    accepted = []
+    for seed in range(40):
+        try:
+            _, info = env.reset(seed=seed, options={"goal": goal})
+            accepted.append(True)
+        except ValueError as error:
+            assert "goal" in str(error)
+            accepted.append(False)
+        assert accepted[-1] == world.is_free(goal)[0]  # judged against the door this reset drew
+    assert 0 < sum(accepted) < len(accepted)
+
+
 def test_random_goals_lie_in_another_room_and_only_goal_may_be_given() -> None:
     env = gymnasium.make("hjepa/Maze-v0")
     for seed in range(20):

@@ -95,7 +95,8 @@ def test_two_rooms_pushing_at_the_door_jambs(y: float, side: float, depth: float
 
 
 @pytest.mark.parametrize(
-    "world", [TwoRooms(), Maze(), Maze(rows=2, cols=4, layout_seed=5)], ids=["two", "maze", "maze24"]
+    "world", [TwoRooms(), TwoRooms(random_door=True), Maze(), Maze(rows=2, cols=4, layout_seed=5)],
+    ids=["two", "two_random_door", "maze", "maze24"],
 )
 def test_walls_hold_under_door_seeking_random_actions(world: RoomsWorld) -> None:
     """Thousands of saturated moves aimed at random door edges, with random sideways jitter."""
@@ -226,3 +227,85 @@ def test_following_the_waypoints_reaches_the_goal(world: RoomsWorld) -> None:
             else:
                 pytest.fail(f"stuck at {world.state[0]} on the way to {waypoint}")
         np.testing.assert_allclose(world.state[0], goal, atol=1e-5)
+
+
+def test_fixed_door_world_is_unchanged_by_the_random_door_option() -> None:
+    """States and random stream of the default TwoRooms, as recorded before the door could move: no extra draws."""
+    world = TwoRooms()
+    assert not world.layout_per_reset and world.labels() == {}
+    rng = np.random.default_rng(7)
+    world.reset(6, rng)
+    for _ in range(60):
+        world.step(world.exploration_actions(rng))
+    expected = [[0.265841, 0.490937], [0.657393, 0.609484], [0.110874, 0.725302],
+                [0.330520, 0.429973], [0.503305, 0.500000], [0.865719, 0.159067]]
+    np.testing.assert_allclose(world.state, expected, atol=2e-6)
+    assert rng.integers(2**31) == 1282618330
+    assert world.doors[0].centre == (0.5, 0.5)
+
+
+def test_random_door_draws_a_door_per_reset_shared_by_its_episodes() -> None:
+    world = TwoRooms(random_door=True, door_range=(0.3, 0.7))
+    assert world.layout_per_reset
+    rng = np.random.default_rng(0)
+    centres = []
+    for _ in range(20):
+        world.reset(5, rng)
+        label = world.labels()["door_centre"]
+        assert label.shape == (5,) and label.dtype == np.float32 and (label == label[0]).all()
+        assert world.doors[0].centre[1] == pytest.approx(label[0])
+        centres.append(world.doors[0].centre[1])
+    assert len(set(centres)) == 20
+    assert min(centres) >= 0.3 and max(centres) < 0.7
+
+
+def test_random_door_agent_crosses_only_through_the_current_door() -> None:
+    """A column of agents at every height in room 0 pushed right: those within the opening pass, all others stop."""
+    world = TwoRooms(random_door=True)
+    rng = np.random.default_rng(1)
+    heights = np.linspace(0.1, 0.9, 33)
+    passed_somewhere = np.zeros(len(heights), dtype=bool)
+    for _ in range(10):
+        world.reset(len(heights), rng, start=np.stack([np.full_like(heights, 0.2), heights], axis=1))
+        door = world.doors[0].centre[1]
+        for _ in range(15):
+            world.step(np.tile([[0.05, 0.0]], (len(heights), 1)))
+        fits = np.abs(heights - door) < world.door_width / 2 - world.agent_radius
+        through = np.stack([np.full(fits.sum(), 1 - world.clearance), heights[fits]], axis=1)  # at the far wall
+        np.testing.assert_allclose(world.state[fits], through, atol=1e-6)
+        np.testing.assert_allclose(world.state[~fits, 0], 0.5 - world.clearance, atol=1e-6)
+        passed_somewhere |= fits
+    # the opening moved: more heights passed over the resets than two positions of the door let through
+    assert passed_somewhere.sum() > 2 * (world.door_width - 2 * world.agent_radius) / (heights[1] - heights[0])
+
+
+def test_random_door_frames_show_the_current_door(check_door_rows: Callable) -> None:
+    world = TwoRooms(random_door=True)
+    rng = np.random.default_rng(2)
+    frames, backgrounds, centres = [], [], []
+    for _ in range(12):
+        world.reset(1, rng, start=np.array([[0.15, 0.5]]))
+        frames.append(world.render()[0])
+        backgrounds.append(world.background)
+        centres.append(world.doors[0].centre[1])
+    check_door_rows(np.stack(frames), np.array(centres), world.door_width)
+    check_door_rows(np.stack(backgrounds), np.array(centres), world.door_width)
+
+
+def test_random_door_exploration_crosses_the_door_of_each_episode() -> None:
+    world = TwoRooms(random_door=True)
+    changed = []
+    for seed in range(16):
+        states = _explore(world, 4, 64, seed)
+        for before, after in zip(states[:-1], states[1:]):
+            _check_moves(world, before, after)
+        rooms = world.room_of(states)
+        changed.extend((rooms[1:] != rooms[:-1]).any(axis=0))
+    assert np.mean(changed) >= 0.6
+
+
+@pytest.mark.parametrize("door_range", [(0.7, 0.3), (0.0, 0.5), (0.5, 1.0), (0.05, 0.6), (0.4, 0.95)])
+def test_bad_door_range_is_refused_by_name(door_range: tuple[float, float]) -> None:
+    with pytest.raises(ValueError, match="door_range"):
+        TwoRooms(random_door=True, door_range=door_range)
+    TwoRooms(door_range=door_range)  # not read without random_door

@@ -2,6 +2,7 @@
 
 import json
 
+import gymnasium
 import numpy as np
 import pytest
 
@@ -55,3 +56,21 @@ def test_without_termination_the_agent_keeps_acting_and_is_scored_at_the_end(tmp
     assert row["ever_r0.022"] >= 0.5 and row["end_r0.05"] >= row["ever_r0.022"]  # where it arrived, it stayed
     assert summary["plan_steps"] < 90  # steps to first success, not the episode length
     assert np.isfinite(row["final_distance_median"])
+
+
+def test_maps_show_the_first_episodes_door_where_each_episode_draws_one(no_recorded_data, tmp_path, monkeypatch):
+    drawn = {}
+    monkeypatch.setattr("hjepa.eval.plan_probe.plot_trajectories",
+                        lambda results, background, goals, path: drawn.update(background=background, goals=goals))
+    monkeypatch.setattr("hjepa.eval.plan_probe.plot_goal_distance_map",
+                        lambda model, world, goal, path, paths: drawn.update(door=world.doors[0], goal=goal))
+    task = TaskSpec.from_yaml("configs/tasks/reach.yaml").replace(max_steps=3)
+    run_plan_probe(None, None, "hjepa/TwoRoomsRandomDoor-v0", task, tmp_path, Protocol(3, seed=1000),
+                   random_baseline=False, world_model=ActionBlindWorldModel())
+    first = gymnasium.make("hjepa/TwoRoomsRandomDoor-v0")
+    _, info = first.reset(seed=1000)
+    assert drawn["door"] == first.unwrapped.world.doors[0]
+    np.testing.assert_array_equal(drawn["background"], first.unwrapped.world.background)
+    np.testing.assert_array_equal(drawn["goal"], info["goal_state"])
+    np.testing.assert_array_equal(drawn["goals"][0], info["goal_state"])
+    assert len({tuple(goal) for goal in drawn["goals"]}) == 3

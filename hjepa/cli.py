@@ -36,10 +36,14 @@ def _generate(args: argparse.Namespace) -> int:
 def _shard(args: argparse.Namespace) -> int:
     from hjepa.data.convert import MANIFEST, convert_folder
 
-    manifest = convert_folder(Path(args.src), Path(args.out), args.size, args.fps, args.shard_size, args.codec)
+    manifest = convert_folder(Path(args.src), Path(args.out), args.size, args.fps, args.shard_size, args.codec,
+                              labels=args.labels)
     for entry in manifest.skipped:
         print(f"skipped {entry['path']}: {entry['reason']}", file=sys.stderr)
-    print(f"{manifest.written} videos in {len(manifest.shards)} shards, {len(manifest.skipped)} skipped "
+    for name in (name for name, count in manifest.class_counts.items() if count == 0):
+        print(f"warning: --labels {args.labels}: class {name!r} has no converted video", file=sys.stderr)
+    classes = f" of {len(manifest.classes)} classes" if manifest.classes else ""
+    print(f"{manifest.written} videos{classes} in {len(manifest.shards)} shards, {len(manifest.skipped)} skipped "
           f"-> {Path(args.out) / MANIFEST}")
     return 0
 
@@ -242,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     shard.add_argument("--fps", type=float, default=None, help="re-encode at this frame rate")
     shard.add_argument("--shard-size", type=int, default=64, help="videos per shard")
     shard.add_argument("--codec", choices=["h264", "ffv1"], default="h264", help="codec when re-encoding")
+    shard.add_argument("--labels", default=None,
+                       help="classes of the videos: 'folder' (each video's parent folder, as in Kinetics/UCF) or a "
+                            "CSV file of path,label lines (paths relative to --src; only the listed videos)")
 
     ins = command("inspect", _inspect, "read shards through the data module: statistics and a contact sheet")
     ins.add_argument("--data", required=True, help="shard folder, brace pattern or pipe: URL")

@@ -3,11 +3,12 @@
 Every file is decoded once with PyAV to prove it is whole; files are copied as they are unless
 `size` or `fps` asks for a re-encode (shorter side scaled to `size`, centre-cropped to a square,
 frames resampled to `fps`). Optional sidecars `<stem>.actions.npy` `(T-1, A)` and
-`<stem>.states.npy` `(T, S)` travel with their video. Bad files are skipped with a reason in
-`manifest.json`; shards are written atomically, and a re-run continues where the last one stopped:
-what is done is read from the shards themselves (each sample names its source), so a run killed between
-a shard's rename and the manifest save, a deleted shard or `--out` spelled another way loses or
-duplicates no video.
+`<stem>.states.npy` `(T, S)` travel with their video. With `labels` (see `hjepa.data.labels`) each
+sample's metadata holds its class, `labels: {"class": index}` and `class_name`, and the manifest the
+class list. Bad files are skipped with a reason in `manifest.json`; shards are written atomically, and
+a re-run continues where the last one stopped: what is done is read from the shards themselves (each
+sample names its source), so a run killed between a shard's rename and the manifest save, a deleted
+shard or `--out` spelled another way loses or duplicates no video.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -23,6 +25,7 @@ import av
 import numpy as np
 from tqdm import tqdm
 
+from hjepa.data.labels import FOLDER, VideoLabels, csv_labels, folder_labels
 from hjepa.data.shards import (Episode, check_output_folder, list_shards, sample_key, shard_index, shard_metadata,
                                shard_path, write_shard)
 from hjepa.data.video import VIDEO_EXTENSIONS, VideoEncoder
@@ -36,14 +39,17 @@ class SkipFile(Exception):
 
 @dataclass
 class Manifest:
-    """What the converter wrote: `written` samples, `skipped` files with reasons, `shards` and, per
-    source file, the shard holding it; shard names are relative to the output folder."""
+    """What the converter wrote: `written` videos, `skipped` files with reasons, `shards` and, per
+    source file, the shard holding it (shard names are relative to the output folder); with labels,
+    `classes` (index -> name) and the videos written per class."""
 
     written: int = 0
     skipped: list[dict[str, str]] = field(default_factory=list)
     shards: list[str] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    classes: list[str] = field(default_factory=list)
+    class_counts: dict[str, int] = field(default_factory=dict)
 
     def save(self, out: Path) -> None:
         temporary = out / (MANIFEST + ".tmp")
@@ -188,9 +194,20 @@ def _load_sidecar(path: Path) -> np.ndarray:
     return array
 
 
+def read_labels(labels: str, src: Path, videos: list[Path]) -> tuple[VideoLabels, list[Path]]:
+    """(classes, videos to convert) for `--labels`: `folder` labels the videos found, a CSV file chooses
+    the videos it lists."""
+    if labels == FOLDER:
+        return folder_labels(src, videos), videos
+    classes = csv_labels(src, Path(labels))
+    return classes, [src / relative for relative in sorted(classes.index)]
+
+
 def convert_folder(src: Path, out: Path, size: int | None = None, fps: float | None = None,
-                   shard_size: int = 64, codec: str = "h264", progress: bool = True) -> Manifest:
-    """Convert every video under `src` into shards in `out`; returns the manifest (also saved)."""
+                   shard_size: int = 64, codec: str = "h264", progress: bool = True,
+                   labels: str | None = None) -> Manifest:
+    """Convert every video under `src` into shards in `out` (with `labels`: `folder` or a CSV file, the
+    labelled ones); returns the manifest (also saved)."""
     src, out = Path(src), Path(out)
     if not src.is_dir():
         raise FileNotFoundError(f"--src: no such folder {src}")
@@ -201,16 +218,25 @@ def convert_folder(src: Path, out: Path, size: int | None = None, fps: float | N
     if shard_size < 1:
         raise ValueError(f"--shard-size: expected >= 1 video per shard, got {shard_size}")
     check_output_folder(out)
+    videos = find_videos(src)
+    classes = None
+    if labels is not None:
+        classes, videos = read_labels(labels, src, videos)
     settings = {"size": size, "fps": fps, "codec": codec, "shard_size": shard_size}
+    settings |= {"labels": "folder" if labels == FOLDER else "csv"} if labels is not None else {}
     manifest = Manifest.load(out)
     if manifest.settings and manifest.settings != settings:
         raise ValueError(f"{out}: was converted with {manifest.settings}, now asked for {settings}; use another --out")
+    if classes is not None and manifest.classes and manifest.classes != classes.classes:
+        raise ValueError(f"{out}: was converted with the classes {manifest.classes}, --labels {labels} now gives "
+                         f"{classes.classes}; use another --out")
     out.mkdir(parents=True, exist_ok=True)
     manifest.settings = settings
     manifest.sources = written_sources(out)
     manifest.shards = [shard.name for shard in list_shards(out)]
     manifest.written = len(manifest.sources)
-    manifest.skipped = []
+    manifest.skipped = [{"path": str(src / path), "reason": reason} for path, reason in classes.missing] if classes else []
+    manifest.classes = classes.classes if classes else []
     # after the highest shard, not after the count: a missing shard in between must not be overwritten
     next_index = max(map(shard_index, manifest.shards), default=-1) + 1
     pending: list[Episode] = []
@@ -228,10 +254,13 @@ def convert_folder(src: Path, out: Path, size: int | None = None, fps: float | N
         manifest.save(out)
         next_index, pending, pending_sources = next_index + 1, [], []
 
-    videos = find_videos(src)
     for path in tqdm(videos, desc="shard", unit="video", disable=not progress):
         relative = str(path.relative_to(src))
         if relative in manifest.sources:
+            continue
+        if classes is not None and relative not in classes.index:
+            manifest.skipped.append({"path": str(path), "reason": f"no class: with --labels {FOLDER} each video "
+                                                                 "sits in a folder named after its class"})
             continue
         try:
             data, extension, meta, kept = read_source(path, size, fps, codec)
@@ -240,11 +269,17 @@ def convert_folder(src: Path, out: Path, size: int | None = None, fps: float | N
             manifest.skipped.append({"path": str(path), "reason": str(reason)})
             continue
         meta.update({"source": relative, "world": None, "labels": {}})
+        if classes is not None:
+            label = classes.index[relative]
+            meta.update({"labels": {"class": label}, "class_name": classes.classes[label]})
         pending.append(Episode(sample_key(relative), data, extension, actions, states, meta))
         pending_sources.append(relative)
         if len(pending) >= shard_size:
             flush()
     flush()
+    if classes is not None:
+        counts = Counter(classes.index[source] for source in manifest.sources if source in classes.index)
+        manifest.class_counts = {name: counts[i] for i, name in enumerate(classes.classes)}
     if manifest.written == 0:  # nothing to keep: no manifest of an empty conversion is left behind
         reasons = "; ".join(f"{Path(s['path']).name}: {s['reason']}" for s in manifest.skipped[:3])
         more = f" (and {len(manifest.skipped) - 3} more)" if len(manifest.skipped) > 3 else ""

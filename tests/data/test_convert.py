@@ -186,3 +186,51 @@ def test_impossible_frame_rate_or_shard_size_is_refused_by_name(three_videos, tm
     assert main(["shard", "--src", str(three_videos), "--out", str(out), flag, value]) == 2
     assert f"error: {flag}: expected" in capsys.readouterr().err
     assert not out.exists(), "nothing written"
+
+
+@pytest.fixture
+def class_folders(tmp_path: Path) -> Path:
+    """Kinetics/UCF layout: two class folders, and one video outside any."""
+    src = tmp_path / "classes"
+    for name in ("jump/a.mp4", "jump/b.mp4", "run/c.mp4", "top.mp4"):
+        write_video(src / name, "mp4", "libx264", "yuv420p", frames=4, width=32, height=32)
+    return src
+
+
+def test_folder_labels_reach_the_metadata_the_manifest_and_the_batches(class_folders, tmp_path, capsys):
+    out = tmp_path / "shards"
+    assert main(["shard", "--src", str(class_folders), "--out", str(out), "--labels", "folder"]) == 0
+    meta = {m["source"]: m for m in shard_metadata(out / "shard-000000.tar")}
+    assert {s: (m["labels"], m["class_name"]) for s, m in meta.items()} == {
+        "jump/a.mp4": ({"class": 0}, "jump"), "jump/b.mp4": ({"class": 0}, "jump"), "run/c.mp4": ({"class": 1}, "run")}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["classes"] == ["jump", "run"] and manifest["class_counts"] == {"jump": 2, "run": 1}
+    assert [Path(s["path"]).name for s in manifest["skipped"]] == ["top.mp4"]
+    assert "top.mp4: no class" in capsys.readouterr().err
+    data = VideoDataModule(str(out), num_frames=2, batch_size=3, num_workers=0, decoder="pyav", resampled=False,
+                           val_fraction=0.0)
+    batch = next(iter(data.loader(data.dataset("all"))))
+    assert sorted(batch["labels"]["class"].tolist()) == [0, 0, 1]
+
+
+def test_label_file_skips_and_counts_missing_videos_and_names_empty_classes(class_folders, tmp_path, capsys):
+    labels = tmp_path / "labels.csv"
+    labels.write_text("path,label\njump/a.mp4,jump\nrun/gone.mp4,sit\nrun/c.mp4,run\n")
+    out = tmp_path / "shards"
+    assert main(["shard", "--src", str(class_folders), "--out", str(out), "--labels", str(labels)]) == 0
+    assert sorted(m["source"] for m in shard_metadata(out / "shard-000000.tar")) == ["jump/a.mp4", "run/c.mp4"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["classes"] == ["jump", "run", "sit"] and manifest["class_counts"] == {"jump": 1, "run": 1, "sit": 0}
+    err = capsys.readouterr()
+    assert f"gone.mp4: listed in {labels} line 3 but not a file under --src" in err.err
+    assert f"--labels {labels}: class 'sit' has no converted video" in err.err
+    assert "2 videos of 3 classes in 1 shards, 1 skipped" in err.out
+
+
+def test_rerun_with_other_classes_is_refused(class_folders, tmp_path, capsys):
+    labels, out = tmp_path / "labels.csv", tmp_path / "shards"
+    labels.write_text("jump/a.mp4,jump\n")
+    assert main(["shard", "--src", str(class_folders), "--out", str(out), "--labels", str(labels)]) == 0
+    labels.write_text("jump/a.mp4,jump\nrun/c.mp4,run\n")
+    assert main(["shard", "--src", str(class_folders), "--out", str(out), "--labels", str(labels)]) == 2
+    assert "error: " in (err := capsys.readouterr().err) and "classes ['jump']" in err and "use another --out" in err

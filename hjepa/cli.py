@@ -37,14 +37,14 @@ def _shard(args: argparse.Namespace) -> int:
     from hjepa.data.convert import MANIFEST, convert_folder
 
     manifest = convert_folder(Path(args.src), Path(args.out), args.size, args.fps, args.shard_size, args.codec,
-                              labels=args.labels)
+                              labels=args.labels, segment=args.segment)
     for entry in manifest.skipped:
         print(f"skipped {entry['path']}: {entry['reason']}", file=sys.stderr)
     for name in (name for name, count in manifest.class_counts.items() if count == 0):
         print(f"warning: --labels {args.labels}: class {name!r} has no converted video", file=sys.stderr)
     classes = f" of {len(manifest.classes)} classes" if manifest.classes else ""
-    print(f"{manifest.written} videos{classes} in {len(manifest.shards)} shards, {len(manifest.skipped)} skipped "
-          f"-> {Path(args.out) / MANIFEST}")
+    print(f"{manifest.written} videos{classes} ({manifest.samples} samples) in {len(manifest.shards)} shards, "
+          f"{len(manifest.skipped)} skipped -> {Path(args.out) / MANIFEST}")
     return 0
 
 
@@ -244,11 +244,15 @@ def build_parser() -> argparse.ArgumentParser:
     shard.add_argument("--out", required=True)
     shard.add_argument("--size", type=int, default=None, help="re-encode: shorter side to SIZE, centre square crop")
     shard.add_argument("--fps", type=float, default=None, help="re-encode at this frame rate")
-    shard.add_argument("--shard-size", type=int, default=64, help="videos per shard")
+    shard.add_argument("--shard-size", type=int, default=64,
+                       help="samples per shard (a shard is closed after the video that fills it)")
     shard.add_argument("--codec", choices=["h264", "ffv1"], default="h264", help="codec when re-encoding")
     shard.add_argument("--labels", default=None,
                        help="classes of the videos: 'folder' (each video's parent folder, as in Kinetics/UCF) or a "
                             "CSV file of path,label lines (paths relative to --src; only the listed videos)")
+    shard.add_argument("--segment", type=float, default=None,
+                       help="cut each video into consecutive samples of SECONDS (re-encoded with --codec; sidecars "
+                            "cut in step); advised for videos longer than a minute")
 
     ins = command("inspect", _inspect, "read shards through the data module: statistics and a contact sheet")
     ins.add_argument("--data", required=True, help="shard folder, brace pattern or pipe: URL")

@@ -71,6 +71,17 @@ class VideoEncoder:
         return self._buffer.getvalue()
 
 
+def rgb_frame(frame: av.VideoFrame, size: int | None = None) -> np.ndarray:
+    """A decoded frame as `(H, W, 3)` uint8 RGB; with `size`, the shorter side scaled to `size` and the
+    centre cropped to a `(size, size)` square."""
+    if size is None:
+        return frame.to_ndarray(format="rgb24")
+    scale = size / min(frame.height, frame.width)
+    width, height = max(size, round(frame.width * scale)), max(size, round(frame.height * scale))
+    top, left = (height - size) // 2, (width - size) // 2
+    return frame.to_ndarray(width=width, height=height, format="rgb24")[top : top + size, left : left + size]
+
+
 def encode_video(frames: np.ndarray, fps: float, codec: str = "h264") -> bytes:
     """Encode `(T, H, W, 3)` uint8 RGB frames into a video file held in memory (deterministic)."""
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:

@@ -20,7 +20,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import av
 import numpy as np
@@ -30,7 +30,7 @@ from hjepa.data.labels import FOLDER, VideoLabels, csv_labels, folder_labels
 from hjepa.data.shards import (Episode, check_output_folder, list_shards, sample_key, shard_index, shard_metadata,
                                shard_path, write_shard)
 from hjepa.data.segments import LONG_VIDEO_SECONDS, Segment, SegmentEncoder, segment_frames
-from hjepa.data.video import CODECS, VIDEO_EXTENSIONS, rgb_frame
+from hjepa.data.video import CODECS, VIDEO_EXTENSIONS, frame_rate, rgb_frame, timed_frames
 
 MANIFEST = "manifest.json"
 
@@ -92,16 +92,6 @@ def find_videos(src: Path) -> list[Path]:
     return sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower().lstrip(".") in VIDEO_EXTENSIONS)
 
 
-def _decoded_frames(container: av.container.InputContainer) -> Iterator[tuple[float, av.VideoFrame]]:
-    """(time in seconds, frame) for every frame of the first video stream."""
-    if not container.streams.video:
-        raise SkipFile("no video stream")
-    stream = container.streams.video[0]
-    rate = float(stream.average_rate or stream.guessed_rate or 0) or None
-    for index, frame in enumerate(container.decode(stream)):
-        yield (frame.time if frame.time is not None else index / (rate or 1.0)), frame
-
-
 def read_source(path: Path, size: int | None, fps: float | None, codec: str,
                 segment: float | None = None) -> tuple[list[Segment], str, dict[str, Any], np.ndarray]:
     """Validate (and re-encode if asked) one video -> (the videos of its samples, extension, meta, kept
@@ -109,9 +99,10 @@ def read_source(path: Path, size: int | None, fps: float | None, codec: str,
     reencode = size is not None or fps is not None or segment is not None
     try:
         with av.open(str(path)) as container:
-            stream = container.streams.video[0] if container.streams.video else None
-            source_fps = float(stream.average_rate or stream.guessed_rate or 0) if stream else 0.0
-            declared = stream.frames if stream else 0
+            if not container.streams.video:
+                raise SkipFile("no video stream")
+            stream = container.streams.video[0]
+            source_fps, declared = frame_rate(stream), stream.frames
             target_fps = fps or source_fps
             if not target_fps:
                 raise SkipFile("frame rate unknown; pass --fps")
@@ -119,7 +110,7 @@ def read_source(path: Path, size: int | None, fps: float | None, codec: str,
             writer = SegmentEncoder(target_fps, codec, length) if reencode else None
             kept: list[int] = []
             next_time, decoded, shape = 0.0, 0, None
-            for index, (time, frame) in enumerate(_decoded_frames(container)):
+            for index, (time, frame) in enumerate(timed_frames(stream)):
                 decoded += 1
                 shape = (frame.height, frame.width)
                 # A source frame is shown during [time, time + 1/source_fps): it fills every output

@@ -96,6 +96,18 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _features(args: argparse.Namespace) -> int:
+    from hjepa.data.shards import check_output_folder
+    from hjepa.eval.video_features import extract_features
+
+    check_output_folder(Path(args.out))
+    report = extract_features(args.ckpt, args.src, args.out, args.window, args.stride, args.batch_size, args.device)
+    for path, reason in report.skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    print(f"{report.windows} windows of {len(report.written)} videos, {len(report.skipped)} skipped -> {args.out}")
+    return 0
+
+
 def _shards_option(data: str | None, flag: str = "--data") -> None:
     """Refuse shards given but not there (a folder without shards, a missing file), before any work is done."""
     if data is not None:
@@ -267,6 +279,16 @@ def build_parser() -> argparse.ArgumentParser:
     export = command("export", _export, "write a checkpoint's world model as model.safetensors + config.json")
     export.add_argument("--ckpt", required=True, help="Lightning checkpoint (.ckpt)")
     export.add_argument("--out", required=True, help="output folder")
+
+    features = command("features", _features, "features of videos of any length: the frozen encoder over a sliding "
+                       "window, one safetensors file per video (features, timestamps)")
+    features.add_argument("--ckpt", required=True, help="export folder or Lightning .ckpt")
+    features.add_argument("--src", required=True, help="a video file, or a folder searched recursively for videos")
+    features.add_argument("--out", required=True, help="output folder: <video path relative to --src>.safetensors")
+    features.add_argument("--window", type=int, default=16, help="frames per window (a multiple of encoder.tubelet)")
+    features.add_argument("--stride", type=int, default=8, help="frames between the starts of two windows")
+    features.add_argument("--batch-size", type=int, default=32, help="windows encoded at once")
+    features.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
 
     probe = commands.add_parser("probe", help="evaluate a trained world model").add_subparsers(dest="probe", required=True)
     linear = probe.add_parser("linear", help="linear and rollout probes of the state, against a random-init encoder",

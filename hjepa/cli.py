@@ -133,6 +133,22 @@ def _probe_linear(args: argparse.Namespace) -> int:
     return 0
 
 
+def _probe_classify(args: argparse.Namespace) -> int:
+    from hjepa.data.shards import check_output_folder
+    from hjepa.eval.classify_probe import run_classify_probe
+
+    check_output_folder(Path(args.out))
+    results = run_classify_probe(args.ckpt, args.data, args.out, num_frames=args.num_frames,
+                                 frame_stride=args.frame_stride, clips_per_video=args.clips_per_video,
+                                 batch_size=args.batch_size, max_batches=args.max_batches, seed=args.seed,
+                                 val_fraction=args.val_fraction, num_workers=args.workers)
+    width = max(map(len, results))
+    for key, value in results.items():
+        print(f"{key:<{width}}  {value}")
+    print(f"-> {Path(args.out) / 'classify.json'}")
+    return 0
+
+
 def _plan(args: argparse.Namespace) -> int:
     from hjepa.agent.distill import load_policy
     from hjepa.agent.task import TaskSpec
@@ -305,6 +321,21 @@ def build_parser() -> argparse.ArgumentParser:
     linear.add_argument("--val-fraction", type=float, default=0.2, help="held-out episodes")
     linear.add_argument("--workers", type=int, default=2)
     linear.add_argument("--seed", type=_seed, default=0)
+
+    classify = probe.add_parser("classify", help="video classes read linearly from pooled clip features, against "
+                                "a random-init encoder", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    classify.set_defaults(handler=_probe_classify)
+    classify.add_argument("--ckpt", required=True, help="export folder or Lightning .ckpt")
+    classify.add_argument("--data", required=True, help="shards with classes (hjepa shard --labels ...)")
+    classify.add_argument("--out", default="runs/classify")
+    classify.add_argument("--num-frames", type=int, default=16, help="frames per clip")
+    classify.add_argument("--frame-stride", type=int, default=1)
+    classify.add_argument("--clips-per-video", type=int, default=1, help="training clips per video (random starts)")
+    classify.add_argument("--batch-size", type=int, default=32)
+    classify.add_argument("--max-batches", type=int, default=None)
+    classify.add_argument("--val-fraction", type=float, default=0.2, help="held-out videos")
+    classify.add_argument("--workers", type=int, default=2)
+    classify.add_argument("--seed", type=_seed, default=0)
 
     plan = command("plan", _plan, "run the agent on a frozen world model in an environment for a task")
     _add_plan_arguments(plan, episodes=1, out="runs/plan")

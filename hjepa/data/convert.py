@@ -2,8 +2,9 @@
 
 Every file is decoded once with PyAV to prove it is whole; files are copied as they are unless
 `size`, `fps` or `segment` asks for a re-encode (shorter side scaled to `size`, centre-cropped to a
-square, frames resampled to `fps`, consecutive samples of `segment` seconds; see `hjepa.data.segments`). Optional sidecars `<stem>.actions.npy` `(T-1, A)` and
-`<stem>.states.npy` `(T, S)` travel with their video. With `labels` (see `hjepa.data.labels`) each
+square, frames resampled to `fps`, consecutive samples of `segment` seconds: `hjepa.data.segments`).
+Optional sidecars `<stem>.actions.npy` `(T-1, A)` and `<stem>.states.npy` `(T, S)` travel with their
+video. With `labels` (see `hjepa.data.labels`) each
 sample's metadata holds its class, `labels: {"class": index}` and `class_name`, and the manifest the
 class list. Bad files are skipped with a reason in `manifest.json`; shards are written atomically, and
 a re-run continues where the last one stopped: what is done is read from the shards themselves (each
@@ -244,7 +245,8 @@ def convert_folder(src: Path, out: Path, size: int | None = None, fps: float | N
     manifest.sources, manifest.samples = written_sources(out)
     manifest.shards = [shard.name for shard in list_shards(out)]
     manifest.written = len(manifest.sources)
-    manifest.skipped = [{"path": str(src / path), "reason": reason} for path, reason in classes.missing] if classes else []
+    missing = classes.missing if classes else []
+    manifest.skipped = [{"path": str(src / path), "reason": reason} for path, reason in missing]
     manifest.classes = classes.classes if classes else []
     # after the highest shard, not after the count: a missing shard in between must not be overwritten
     next_index = max(map(shard_index, manifest.shards), default=-1) + 1

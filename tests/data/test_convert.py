@@ -12,7 +12,7 @@ import webdataset as wds
 from hjepa.cli import main
 from hjepa.data.convert import convert_folder
 from hjepa.data.datamodule import VideoDataModule
-from hjepa.data.shards import list_shards, shard_metadata
+from hjepa.data.shards import list_shards, load_npy, shard_metadata
 
 # (relative path, muxer, encoder, pixel format)
 GOOD = [
@@ -241,7 +241,7 @@ def write_counting_video(path: Path, frames: int, fps: int = 10) -> np.ndarray:
     sidecars; returns its frames (T, H, W, 3)."""
     from hjepa.data.video import encode_video
 
-    video = np.repeat((5 * np.arange(frames, dtype=np.uint8))[:, None, None, None], 16 * 16 * 3, 1).reshape(frames, 16, 16, 3)
+    video = np.broadcast_to((5 * np.arange(frames, dtype=np.uint8))[:, None, None, None], (frames, 16, 16, 3)).copy()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(encode_video(video, fps, "ffv1"))
     np.save(path.with_suffix(".states.npy"), np.arange(frames, dtype=np.float32))
@@ -274,9 +274,9 @@ def test_segments_hold_every_frame_once_in_order_with_their_sidecars(tmp_path, f
                                                    "long_mkv-0000001000ms-0000002000ms"]
     assert {m["source"] for m in metas} == {"long.mkv"} and {m["group"] for m in metas} == {"long_mkv"}
     for sample, first, n in zip(samples, firsts, lengths):
-        np.testing.assert_array_equal(np.load(__import__("io").BytesIO(sample["states.npy"]))[:, 0], first + np.arange(n))
-        np.testing.assert_array_equal(np.load(__import__("io").BytesIO(sample["actions.npy"]))[:, 0],
-                                      first + np.arange(n - 1))
+        states, actions = (load_npy(sample[member], member) for member in ("states.npy", "actions.npy"))
+        np.testing.assert_array_equal(states[:, 0], first + np.arange(n))
+        np.testing.assert_array_equal(actions[:, 0], first + np.arange(n - 1))
 
 
 def test_segments_of_a_video_stay_on_one_side_of_the_split_and_short_ends_are_passed_over(tmp_path):

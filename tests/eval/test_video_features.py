@@ -58,4 +58,5 @@ def test_window_that_splits_a_tubelet_is_refused_by_name(tmp_path, capsys):
     write_video(tmp_path / "a.mp4", 8)
     assert main(["features", "--ckpt", str(export), "--src", str(tmp_path / "a.mp4"), "--out", str(tmp_path / "out"),
                  "--window", "5"]) == 2
-    assert "error: --window: expected a positive multiple of the encoder's tubelet (2 frames), got 5" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "error: --window: expected a positive multiple of the encoder's tubelet (2 frames), got 5" in err

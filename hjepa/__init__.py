@@ -1,6 +1,11 @@
-"""hjepa: hierarchical JEPA world models on video, from data to planning (LeCun 2022)."""
+"""hjepa: hierarchical JEPA world models on video, from data to planning (LeCun 2022).
+
+After `import hjepa`, `gymnasium.make("hjepa/TwoRooms-v0")` works (see `hjepa.registration`).
+"""
 
 from typing import Any
+
+from hjepa.registration import register_when_gymnasium_loads
 
 __version__ = "0.1.0"
 __all__ = ["load_encoder", "load_world_model"]
@@ -13,3 +18,6 @@ def __getattr__(name: str) -> Any:
 
         return getattr(export, name)
     raise AttributeError(f"module 'hjepa' has no attribute {name!r}")
+
+
+register_when_gymnasium_loads()

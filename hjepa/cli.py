@@ -36,11 +36,15 @@ def _generate(args: argparse.Namespace) -> int:
 def _shard(args: argparse.Namespace) -> int:
     from hjepa.data.convert import MANIFEST, convert_folder
 
-    manifest = convert_folder(Path(args.src), Path(args.out), args.size, args.fps, args.shard_size, args.codec)
+    manifest = convert_folder(Path(args.src), Path(args.out), args.size, args.fps, args.shard_size, args.codec,
+                              labels=args.labels, segment=args.segment)
     for entry in manifest.skipped:
         print(f"skipped {entry['path']}: {entry['reason']}", file=sys.stderr)
-    print(f"{manifest.written} videos in {len(manifest.shards)} shards, {len(manifest.skipped)} skipped "
-          f"-> {Path(args.out) / MANIFEST}")
+    for name in (name for name, count in manifest.class_counts.items() if count == 0):
+        print(f"warning: --labels {args.labels}: class {name!r} has no converted video", file=sys.stderr)
+    classes = f" of {len(manifest.classes)} classes" if manifest.classes else ""
+    print(f"{manifest.written} videos{classes} ({manifest.samples} samples) in {len(manifest.shards)} shards, "
+          f"{len(manifest.skipped)} skipped -> {Path(args.out) / MANIFEST}")
     return 0
 
 
@@ -92,6 +96,18 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _features(args: argparse.Namespace) -> int:
+    from hjepa.data.shards import check_output_folder
+    from hjepa.eval.video_features import extract_features
+
+    check_output_folder(Path(args.out))
+    report = extract_features(args.ckpt, args.src, args.out, args.window, args.stride, args.batch_size, args.device)
+    for path, reason in report.skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    print(f"{report.windows} windows of {len(report.written)} videos, {len(report.skipped)} skipped -> {args.out}")
+    return 0
+
+
 def _shards_option(data: str | None, flag: str = "--data") -> None:
     """Refuse shards given but not there (a folder without shards, a missing file), before any work is done."""
     if data is not None:
@@ -114,6 +130,22 @@ def _probe_linear(args: argparse.Namespace) -> int:
     for key, value in results.items():
         print(f"{key:<{width}}  {value}")
     print(f"-> {Path(args.out) / 'probe.json'}")
+    return 0
+
+
+def _probe_classify(args: argparse.Namespace) -> int:
+    from hjepa.data.shards import check_output_folder
+    from hjepa.eval.classify_probe import run_classify_probe
+
+    check_output_folder(Path(args.out))
+    results = run_classify_probe(args.ckpt, args.data, args.out, num_frames=args.num_frames,
+                                 frame_stride=args.frame_stride, clips_per_video=args.clips_per_video,
+                                 batch_size=args.batch_size, max_batches=args.max_batches, seed=args.seed,
+                                 val_fraction=args.val_fraction, num_workers=args.workers)
+    width = max(map(len, results))
+    for key, value in results.items():
+        print(f"{key:<{width}}  {value}")
+    print(f"-> {Path(args.out) / 'classify.json'}")
     return 0
 
 
@@ -248,8 +280,15 @@ def build_parser() -> argparse.ArgumentParser:
     shard.add_argument("--out", required=True)
     shard.add_argument("--size", type=int, default=None, help="re-encode: shorter side to SIZE, centre square crop")
     shard.add_argument("--fps", type=float, default=None, help="re-encode at this frame rate")
-    shard.add_argument("--shard-size", type=int, default=64, help="videos per shard")
+    shard.add_argument("--shard-size", type=int, default=64,
+                       help="samples per shard (a shard is closed after the video that fills it)")
     shard.add_argument("--codec", choices=["h264", "ffv1"], default="h264", help="codec when re-encoding")
+    shard.add_argument("--labels", default=None,
+                       help="classes of the videos: 'folder' (each video's parent folder, as in Kinetics/UCF) or a "
+                            "CSV file of path,label lines (paths relative to --src; only the listed videos)")
+    shard.add_argument("--segment", type=float, default=None,
+                       help="cut each video into consecutive samples of SECONDS (re-encoded with --codec; sidecars "
+                            "cut in step); advised for videos longer than a minute")
 
     ins = command("inspect", _inspect, "read shards through the data module: statistics and a contact sheet")
     ins.add_argument("--data", required=True, help="shard folder, brace pattern or pipe: URL")
@@ -264,6 +303,16 @@ def build_parser() -> argparse.ArgumentParser:
     export = command("export", _export, "write a checkpoint's world model as model.safetensors + config.json")
     export.add_argument("--ckpt", required=True, help="Lightning checkpoint (.ckpt)")
     export.add_argument("--out", required=True, help="output folder")
+
+    features = command("features", _features, "features of videos of any length: the frozen encoder over a sliding "
+                       "window, one safetensors file per video (features, timestamps)")
+    features.add_argument("--ckpt", required=True, help="export folder or Lightning .ckpt")
+    features.add_argument("--src", required=True, help="a video file, or a folder searched recursively for videos")
+    features.add_argument("--out", required=True, help="output folder: <video path relative to --src>.safetensors")
+    features.add_argument("--window", type=int, default=16, help="frames per window (a multiple of encoder.tubelet)")
+    features.add_argument("--stride", type=int, default=8, help="frames between the starts of two windows")
+    features.add_argument("--batch-size", type=int, default=32, help="windows encoded at once")
+    features.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
 
     probe = commands.add_parser("probe", help="evaluate a trained world model").add_subparsers(dest="probe", required=True)
     linear = probe.add_parser("linear", help="linear and rollout probes of the state, against a random-init encoder",
@@ -280,6 +329,21 @@ def build_parser() -> argparse.ArgumentParser:
     linear.add_argument("--val-fraction", type=float, default=0.2, help="held-out episodes")
     linear.add_argument("--workers", type=int, default=2)
     linear.add_argument("--seed", type=_seed, default=0)
+
+    classify = probe.add_parser("classify", help="video classes read linearly from pooled clip features, against "
+                                "a random-init encoder", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    classify.set_defaults(handler=_probe_classify)
+    classify.add_argument("--ckpt", required=True, help="export folder or Lightning .ckpt")
+    classify.add_argument("--data", required=True, help="shards with classes (hjepa shard --labels ...)")
+    classify.add_argument("--out", default="runs/classify")
+    classify.add_argument("--num-frames", type=int, default=16, help="frames per clip")
+    classify.add_argument("--frame-stride", type=int, default=1)
+    classify.add_argument("--clips-per-video", type=int, default=1, help="training clips per video (random starts)")
+    classify.add_argument("--batch-size", type=int, default=32)
+    classify.add_argument("--max-batches", type=int, default=None)
+    classify.add_argument("--val-fraction", type=float, default=0.2, help="held-out videos")
+    classify.add_argument("--workers", type=int, default=2)
+    classify.add_argument("--seed", type=_seed, default=0)
 
     plan = command("plan", _plan, "run the agent on a frozen world model in an environment for a task")
     _add_plan_arguments(plan, episodes=1, out="runs/plan")

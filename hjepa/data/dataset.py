@@ -31,7 +31,7 @@ import webdataset as wds
 from torch.utils.data import IterableDataset, get_worker_info
 
 from hjepa.data.augment import ClipAugment
-from hjepa.data.clips import clip_actions, clip_starts, frame_indices
+from hjepa.data.clips import clip_actions, clip_span, clip_starts, frame_indices
 from hjepa.data.shards import load_npy
 from hjepa.data.video import VIDEO_EXTENSIONS, DecodeError, decode_video
 
@@ -97,7 +97,8 @@ class ClipSpec:
 
 
 def episode_split(key: str, val_fraction: float) -> str:
-    """Assign an episode to 'train' or 'val' from a hash of its key: stable across shards and runs."""
+    """Assign an episode to 'train' or 'val' from a hash of its key (of its video's key for a segment):
+    stable across shards and runs."""
     return "val" if (zlib.crc32(key.encode()) % 10_000) < val_fraction * 10_000 else "train"
 
 
@@ -220,12 +221,18 @@ class ClipDataset(IterableDataset):
             raise DataConfigError(
                 f"{where}: {expected}; is this an hjepa shard? (make them with 'hjepa generate' or 'hjepa shard')"
             )
-        total = int(json.loads(sample["json"])["num_frames"])
-        spec = self.clips
+        meta, spec = json.loads(sample["json"]), self.clips
+        # the segments of one cut video share a group, so they fall on the same side of the split
+        if spec.split != "all" and episode_split(meta.get("group", sample["__key__"]), spec.val_fraction) != spec.split:
+            return []
+        total, segment = int(meta["num_frames"]), meta.get("segment", {})
+        if total < clip_span(spec.num_frames, spec.frame_stride) and segment.get("last") and segment["index"] > 0:
+            return []  # the end of a cut video, shorter than a clip
         try:
             starts = clip_starts(total, spec.num_frames, spec.frame_stride, spec.clips_per_episode, rng)
         except ValueError as error:
-            raise DataConfigError(f"data.num_frames: {error} ({where})") from error
+            hint = "; cut the videos into longer segments (hjepa shard --segment)" if segment else ""
+            raise DataConfigError(f"data.num_frames: {error} ({where}){hint}") from error
         augmented = rng is not None and self.augment is not None
         seeds = [int(rng.integers(2**63)) if augmented else None for _ in starts]
         return [ClipPlan(sample, start, seed) for start, seed in zip(starts, seeds)]
@@ -255,8 +262,6 @@ class ClipDataset(IterableDataset):
 
     def _plans(self, samples: Iterator[dict[str, Any]], rng: np.random.Generator | None) -> Iterator[ClipPlan]:
         for sample in samples:
-            if self.clips.split != "all" and episode_split(sample["__key__"], self.clips.val_fraction) != self.clips.split:
-                continue
             try:
                 plans = self._plans_of(sample, rng)
             except DataConfigError:

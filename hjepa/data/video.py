@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import logging
 from fractions import Fraction
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import av
 import numpy as np
@@ -69,6 +69,29 @@ class VideoEncoder:
         self._container.mux(self._stream.encode(None))
         self._container.close()
         return self._buffer.getvalue()
+
+
+def frame_rate(stream: av.video.stream.VideoStream) -> float:
+    """Frames per second of a video stream (0.0 when the container does not say)."""
+    return float(stream.average_rate or stream.guessed_rate or 0)
+
+
+def timed_frames(stream: av.video.stream.VideoStream) -> Iterator[tuple[float, av.VideoFrame]]:
+    """(time in seconds, frame) for every frame of `stream`, decoded one at a time."""
+    rate = frame_rate(stream) or 1.0
+    for index, frame in enumerate(stream.container.decode(stream)):
+        yield (frame.time if frame.time is not None else index / rate), frame
+
+
+def rgb_frame(frame: av.VideoFrame, size: int | None = None) -> np.ndarray:
+    """A decoded frame as `(H, W, 3)` uint8 RGB; with `size`, the shorter side scaled to `size` and the
+    centre cropped to a `(size, size)` square."""
+    if size is None:
+        return frame.to_ndarray(format="rgb24")
+    scale = size / min(frame.height, frame.width)
+    width, height = max(size, round(frame.width * scale)), max(size, round(frame.height * scale))
+    top, left = (height - size) // 2, (width - size) // 2
+    return frame.to_ndarray(width=width, height=height, format="rgb24")[top : top + size, left : left + size]
 
 
 def encode_video(frames: np.ndarray, fps: float, codec: str = "h264") -> bytes:

@@ -2,12 +2,11 @@
 
 An external environment with contact dynamics for the planning probes (seed paper sec. 3.1.4). It is an
 optional extra (`pip install 'hjepa[envs]'`): this module imports `gym_pusht` only when an environment
-is built, and `hjepa.envs` registers `hjepa/PushT-v0` only where the package is installed.
+is built, and `hjepa.registration` registers `hjepa/PushT-v0` only where the package is installed.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from typing import Any
 
@@ -15,16 +14,12 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
-PUSHT_ID = "hjepa/PushT-v0"
+from hjepa.registration import PUSHT_ID
+
 MISSING_EXTRA = f"{PUSHT_ID} needs the optional extra gym-pusht: pip install 'hjepa[envs]'"
 ARENA = 512.0  # gym-pusht's positions and targets are pixels of a 512 x 512 arena
 MAX_ACTION = 0.1  # largest move of the agent's target per step, a share of the arena (~51 pixels)
 GOAL_AGENT = (256.0, 450.0)  # where the agent rests in the goal image: below the goal, clear of the block
-
-
-def pusht_available() -> bool:
-    """Whether `gym_pusht` is installed (checked without importing it: pygame and pymunk load slowly)."""
-    return importlib.util.find_spec("gym_pusht") is not None
 
 
 def _simulator(image_size: int) -> Any:

@@ -1,5 +1,6 @@
 """Evaluation (seed paper sec. 4): linear probes of the encoder and of the world model's rollouts."""
 
+from hjepa.eval.classify_probe import run_classify_probe
 from hjepa.eval.features import EncodedSplit, encode_split
 from hjepa.eval.linear_probe import LinearHead, accuracy, fit_classifier, fit_probe, fit_ridge, r2_per_dim
 from hjepa.eval.probe import run_linear_probe
@@ -16,5 +17,6 @@ __all__ = [
     "fit_ridge",
     "r2_per_dim",
     "rollout_probe",
+    "run_classify_probe",
     "run_linear_probe",
 ]

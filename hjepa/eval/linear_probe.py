@@ -81,7 +81,7 @@ def r2_per_dim(pred: Tensor, target: Tensor) -> Tensor:
     return r2_score(pred.flatten(0, -2).double(), target.flatten(0, -2).double(), multioutput="raw_values")
 
 
-def accuracy(head: LinearHead, x: Tensor, labels: Tensor, num_classes: int) -> float:
-    """Fraction of frames x (..., D) whose argmax class equals labels (...)."""
-    pred = head(x).argmax(-1)
-    return multiclass_accuracy(pred.flatten(), labels.flatten().long(), num_classes, average="micro").item()
+def accuracy(head: LinearHead, x: Tensor, labels: Tensor, num_classes: int, top_k: int = 1) -> float:
+    """Fraction of frames x (..., D) whose `top_k` highest-scoring classes hold their label (...)."""
+    scores = head(x).flatten(0, -2)
+    return multiclass_accuracy(scores, labels.flatten().long(), num_classes, top_k=top_k, average="micro").item()

@@ -1,4 +1,4 @@
-"""Probe figures: predicted vs true state scatter plots and R^2-vs-rollout-step curves (PNG)."""
+"""Probe figures: predicted vs true state scatter plots, R^2-vs-rollout-step curves and confusion matrices (PNG)."""
 
 from __future__ import annotations
 
@@ -47,5 +47,23 @@ def plot_r2_curve(curves: Mapping[str, Sequence[float]], path: Path) -> Path:
     lowest = min(min(values) for values in curves.values())
     ax.set_ylim(max(lowest, -1.0) - 0.05, 1.05)  # below -1 (worse than the mean) only squashes the rest
     ax.legend()
+    fig.savefig(path, dpi=100)
+    return path
+
+
+def plot_confusion(matrices: Mapping[str, Tensor], names: Sequence[str], path: Path) -> Path:
+    """One panel per model: its confusion matrix (K, K) of counts, rows true classes, columns predicted,
+    shaded by the share of each row; class names are written when there are few enough to read."""
+    size = min(2 + 0.35 * len(names), 12)
+    fig = Figure(figsize=(size * len(matrices), size), layout="constrained")
+    for ax, (title, matrix) in zip(fig.subplots(1, len(matrices), squeeze=False)[0], matrices.items()):
+        rows = matrix.double() / matrix.sum(1, keepdim=True).clamp_min(1)
+        ax.imshow(rows.numpy(), cmap="Blues", vmin=0, vmax=1)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        if len(names) <= 30:
+            ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
+            ax.set_yticks(range(len(names)), names, fontsize=7)
     fig.savefig(path, dpi=100)
     return path

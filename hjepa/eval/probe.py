@@ -28,7 +28,7 @@ def _r(value: float | torch.Tensor) -> float:
     return round(float(value), 4)
 
 
-def _models(model_path: str | Path, seed: int, device: torch.device) -> dict[str, nn.Module]:
+def trained_and_random(model_path: str | Path, seed: int, device: torch.device) -> dict[str, nn.Module]:
     """{"trained": the model at model_path, "random": the same architecture freshly initialised from seed}."""
     config, weights = read_world_model(model_path)
     with torch.random.fork_rng(devices=[]):
@@ -38,7 +38,7 @@ def _models(model_path: str | Path, seed: int, device: torch.device) -> dict[str
     return {name: model.to(device) for name, model in models.items()}
 
 
-def _encode(dm: VideoDataModule, split: str, models: dict[str, nn.Module], device: torch.device,
+def encode_probe_split(dm: VideoDataModule, split: str, models: dict[str, nn.Module], device: torch.device,
             max_batches: int | None) -> EncodedSplit:
     """encode_split of one split, refusing splits too small to score (R^2 needs two clips)."""
     encoded = encode_split(models, dm.loader(dm.dataset(split)), device, max_batches)
@@ -93,7 +93,7 @@ def run_linear_probe(
                          f"{val_fraction}; the probe is scored only on episodes it was not fitted on")
     start = time.perf_counter()
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    models = _models(model_path, seed + 1, device)
+    models = trained_and_random(model_path, seed + 1, device)
     tubelet = models["trained"].encoder.tubelet  # frames per encoded state (1: per-frame encoder)
     num_frames = (rollout_k + 1) * tubelet if num_frames is None else num_frames
     if num_frames // tubelet < rollout_k + 1:
@@ -101,7 +101,7 @@ def run_linear_probe(
                          f"{tubelet}); rollout_k={rollout_k} needs rollout_k + 1 = {rollout_k + 1}")
     dm = VideoDataModule(data, num_frames=num_frames, frame_stride=frame_stride, batch_size=batch_size,
                          num_workers=num_workers, resampled=False, val_fraction=val_fraction, seed=seed)
-    train, val = (_encode(dm, split, models, device, max_batches) for split in ("train", "val"))
+    train, val = (encode_probe_split(dm, split, models, device, max_batches) for split in ("train", "val"))
     world = shard_world(data) if isinstance(data, (str, Path)) else None
     names = state_names(world, train.states.shape[-1])
 

@@ -22,7 +22,8 @@ from hjepa.agent.task import TaskSpec
 from hjepa.data.datamodule import VideoDataModule
 from hjepa.data.generate import GenerateSettings, generate_shards, record_episodes
 from hjepa.data.video import decode_video
-from hjepa.envs.pusht import ARENA, GOAL_AGENT, MAX_ACTION, PUSHT_ID, PushTEnv, pusht_available
+from hjepa.envs.pusht import ARENA, GOAL_AGENT, MAX_ACTION, PUSHT_ID, PushTEnv
+from hjepa.registration import pusht_available
 from hjepa.eval.episodes import agent_actor, make_env, one_torch_thread, run_episode
 from hjepa.models.world_model import build_world_model
 from tests.agent.oracle import OracleWorldModel

@@ -198,7 +198,7 @@ def _distill(args: argparse.Namespace) -> int:
 
     summary = run_distillation(args.ckpt, args.data, args.env, TaskSpec.from_yaml(args.task), args.out,
                                episodes=args.episodes, steps=args.steps, eval_episodes=args.eval_episodes,
-                               parallel=args.parallel)
+                               parallel=args.parallel, hindsight=args.hindsight)
     print(f"policy in {args.out}: success {summary['policy_success_distilled']:.2f} at "
           f"{summary['policy_ms_per_step']} ms/step (planner: {summary['plan_success']:.2f} at "
           f"{summary['plan_ms_per_step']} ms/step)")
@@ -367,6 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     dis.add_argument("--steps", type=int, default=2000, help="policy training steps")
     dis.add_argument("--eval-episodes", type=int, default=20, help="held-out episodes comparing Mode-1 and Mode-2")
     dis.add_argument("--out", default="runs/distill")
+    dis.add_argument("--hindsight", action=argparse.BooleanOptionalAction, default=True,
+                     help="also train on each recorded state paired with the later states of its episode as goals")
     _add_parallel_argument(dis)
 
     demo = command("demo", _demo, "the main job end to end on a small built-in default")

@@ -152,7 +152,7 @@ def step_distill(config: dict[str, Any], out: Path) -> dict[str, Any]:
     plan, distill = config["plan"], config["distill"]
     results = run_distillation(out / "export", config["generate"]["out"], plan["env"], TaskSpec.from_yaml(plan["task"]),
                                out / "distill", episodes=distill["episodes"], steps=distill["steps"],
-                               eval_episodes=distill["eval_episodes"])
+                               eval_episodes=distill["eval_episodes"], hindsight=distill["hindsight"])
     return {key: results[key] for key in ("policy_success_distilled", "policy_ms_per_step")}
 
 

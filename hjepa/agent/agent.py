@@ -27,6 +27,16 @@ from hjepa.agent.uncertainty import RiskCost, SampledLatents
 from hjepa.models import WorldModel
 
 
+class Demonstration(NamedTuple):
+    """One Mode-2 decision kept for distillation (sec. 3.1.4): the agent's episode number, state (D,), the subgoal
+    it aimed for (D,) and the planner's action (A,)."""
+
+    episode: int
+    state: Tensor
+    subgoal: Tensor
+    action: Tensor
+
+
 class Decision(NamedTuple):
     """What the actor did at one step: the action (A,), Mode 1 or 2, and planning wall time in ms."""
 
@@ -76,7 +86,7 @@ class Agent:
         dim = world_model.encoder.embed_dim
         self.memory = ShortTermMemory(memory_capacity, key_dim=dim, value_dim=dim)
         self.triplets = TripletBuffer(4096, 2 * dim)
-        self.demonstrations: list[tuple[Tensor, Tensor, Tensor]] = []
+        self.demonstrations: list[Demonstration] = []
         generator = torch.Generator().manual_seed(seed)
         self.goal_key = torch.randn(dim, generator=generator)  # the memory address of "the goal of this task"
         self.generator = generator
@@ -139,7 +149,7 @@ class Agent:
             result = self.planner.plan(state, self.plan_cost, self.rollout_model, init=init, generator=self.generator)
             self._plan = result.actions
             action, mode = result.actions[0], 2
-            self.demonstrations.append((state, subgoal, action))
+            self.demonstrations.append(Demonstration(self.episode, state, subgoal, action))
         else:
             assert self.policy is not None
             with torch.no_grad():

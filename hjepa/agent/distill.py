@@ -24,19 +24,34 @@ from hjepa.fields import check_field_types
 POLICY_WEIGHTS, POLICY_CONFIG = "policy.safetensors", "policy.json"
 
 
-def demonstrations(*agents: Agent) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The agents' Mode-2 decisions as tensors: states (N, D), subgoals (N, D), actions (N, A)."""
-    decisions = [decision for agent in agents for decision in agent.demonstrations]
-    if not decisions:
+def demonstrations(*agents: Agent, hindsight: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The agents' Mode-2 decisions as tensors: states (N, D), subgoals (N, D), actions (N, A).
+
+    With `hindsight`, each episode also teaches how to reach the states it went on to visit: every (s_t, a_t) is
+    paired with each later state s_{t+k} of its episode as a goal (hindsight relabelling), since a_t was a step
+    on a way there. One episode of T decisions then gives T (T + 1) / 2 examples instead of T.
+    """
+    episodes: dict[tuple[int, int], list] = {}
+    for i, agent in enumerate(agents):
+        for decision in agent.demonstrations:
+            episodes.setdefault((i, decision.episode), []).append(decision)
+    if not episodes:
         raise ValueError("the agents hold no Mode-2 decisions: run them in mode2 first")
-    states, subgoals, actions = zip(*decisions)
-    return torch.stack(states), torch.stack(subgoals), torch.stack(actions).detach()
+    parts = []
+    for decisions in episodes.values():
+        states, subgoals, actions = (torch.stack(column) for column in list(zip(*decisions))[1:])
+        parts.append((states, subgoals, actions))
+        for k in range(1, len(states) if hindsight else 0):
+            parts.append((states[:-k], states[k:], actions[:-k]))
+    states, subgoals, actions = (torch.cat(column) for column in zip(*parts))
+    return states, subgoals, actions.detach()
 
 
-def distill(agents: Sequence[Agent], env: gymnasium.Env, steps: int, hidden_dim: int = 256,
-            seed: int = 0) -> tuple[Policy, list[float]]:
-    """Fit a fresh policy to the agents' recorded Mode-2 decisions; returns it and its training losses."""
-    states, subgoals, actions = demonstrations(*agents)
+def distill(agents: Sequence[Agent], env: gymnasium.Env, steps: int, hidden_dim: int = 256, seed: int = 0,
+            hindsight: bool = False) -> tuple[Policy, list[float]]:
+    """Fit a fresh policy to the agents' recorded Mode-2 decisions (`demonstrations`); returns it and its
+    training losses."""
+    states, subgoals, actions = demonstrations(*agents, hindsight=hindsight)
     policy = Policy(states.shape[-1], env.action_space.low.tolist(), env.action_space.high.tolist(), hidden_dim)
     losses = policy.fit(states, subgoals, actions, steps, generator=torch.Generator().manual_seed(seed))
     return policy.eval(), losses

@@ -25,9 +25,10 @@ HELD_OUT = 10_000  # evaluation seeds start here, far from the recording seeds
 def run_distillation(model_path: str | Path | None, data: str | Path | None, env_id: str, task: TaskSpec,
                      out: str | Path, episodes: int = 40, steps: int = 2000, eval_episodes: int = 20, seed: int = 0,
                      world_model: WorldModel | None = None, experience: Experience | None = None,
-                     parallel: int = 1) -> dict[str, Any]:
+                     parallel: int = 1, hindsight: bool = True) -> dict[str, Any]:
     """Distil the task's planner into a policy saved in `out`; returns (and writes `out/distill.json`) the
-    held-out comparison of Mode-2 and Mode-1. `parallel` episodes run at a time (`run_episodes`)."""
+    held-out comparison of Mode-2 and Mode-1. `parallel` episodes run at a time (`run_episodes`); `hindsight`
+    also teaches the policy to reach the states each episode visited (`demonstrations`)."""
     for flag, value in (("--episodes", episodes), ("--steps", steps), ("--eval-episodes", eval_episodes)):
         if value < 1:
             raise ValueError(f"{flag}: expected a positive integer, got {value}")
@@ -48,11 +49,12 @@ def run_distillation(model_path: str | Path | None, data: str | Path | None, env
     with one_torch_thread():
         recorded = run_episodes(lambda: task_env(env_id, task.max_steps, data), agents(teacher), seeds,
                                 parallel if configurator.concurrent else 1)
-        policy, losses = distill([teachers[s] for s in seeds], env, steps, seed=seed)
+        policy, losses = distill([teachers[s] for s in seeds], env, steps, seed=seed, hindsight=hindsight)
     save_policy(policy, out)
     summary = run_plan_probe(model_path, data, env_id, task, out, Protocol(eval_episodes, seed + HELD_OUT),
                              world_model=world_model, experience=experience, policy=policy, parallel=parallel)
-    summary.update({"distill_episodes": episodes, "distill_decisions": sum(len(t.demonstrations) for t in teachers.values()),
+    decisions = sum(len(t.demonstrations) for t in teachers.values())
+    summary.update({"distill_episodes": episodes, "distill_decisions": decisions, "distill_hindsight": hindsight,
                     "distill_recorded_success": sum(r.success for r in recorded) / episodes,
                     "distill_loss_first": round(losses[0], 4), "distill_loss_last": round(losses[-1], 4)})
     (out / "distill.json").write_text(json.dumps(summary, indent=2))

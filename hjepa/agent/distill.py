@@ -52,7 +52,9 @@ def distill(agents: Sequence[Agent], env: gymnasium.Env, steps: int, hidden_dim:
     """Fit a fresh policy to the agents' recorded Mode-2 decisions (`demonstrations`); returns it and its
     training losses."""
     states, subgoals, actions = demonstrations(*agents, hindsight=hindsight)
-    policy = Policy(states.shape[-1], env.action_space.low.tolist(), env.action_space.high.tolist(), hidden_dim)
+    with torch.random.fork_rng():  # the same seed and decisions give the same policy
+        torch.manual_seed(seed)
+        policy = Policy(states.shape[-1], env.action_space.low.tolist(), env.action_space.high.tolist(), hidden_dim)
     losses = policy.fit(states, subgoals, actions, steps, generator=torch.Generator().manual_seed(seed))
     return policy.eval(), losses
 

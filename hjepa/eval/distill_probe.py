@@ -27,8 +27,9 @@ def run_distillation(model_path: str | Path | None, data: str | Path | None, env
                      world_model: WorldModel | None = None, experience: Experience | None = None,
                      parallel: int = 1, hindsight: bool = True) -> dict[str, Any]:
     """Distil the task's planner into a policy saved in `out`; returns (and writes `out/distill.json`) the
-    held-out comparison of Mode-2 and Mode-1. `parallel` episodes run at a time (`run_episodes`); `hindsight`
-    also teaches the policy to reach the states each episode visited (`demonstrations`)."""
+    held-out comparison of Mode-2 and Mode-1. `parallel` recorded episodes run at a time (`run_episodes`); the
+    comparison runs one at a time, so its ms per step are those of one agent. `hindsight` also teaches the policy
+    to reach the states each episode visited (`demonstrations`)."""
     for flag, value in (("--episodes", episodes), ("--steps", steps), ("--eval-episodes", eval_episodes)):
         if value < 1:
             raise ValueError(f"{flag}: expected a positive integer, got {value}")
@@ -52,7 +53,7 @@ def run_distillation(model_path: str | Path | None, data: str | Path | None, env
         policy, losses = distill([teachers[s] for s in seeds], env, steps, seed=seed, hindsight=hindsight)
     save_policy(policy, out)
     summary = run_plan_probe(model_path, data, env_id, task, out, Protocol(eval_episodes, seed + HELD_OUT),
-                             world_model=world_model, experience=experience, policy=policy, parallel=parallel)
+                             world_model=world_model, experience=experience, policy=policy)
     decisions = sum(len(t.demonstrations) for t in teachers.values())
     summary.update({"distill_episodes": episodes, "distill_decisions": decisions, "distill_hindsight": hindsight,
                     "distill_recorded_success": sum(r.success for r in recorded) / episodes,

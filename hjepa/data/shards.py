@@ -6,8 +6,10 @@ A sample holds `{key}.<video ext>` (encoded video bytes), `{key}.actions.npy` `(
 
 from __future__ import annotations
 
+import functools
 import io
 import json
+import math
 import os
 import re
 import tarfile
@@ -29,11 +31,30 @@ def npy_bytes(array: np.ndarray) -> bytes:
 
 
 def load_npy(data: bytes, name: str) -> np.ndarray:
-    """Read `.npy` bytes with pickling disabled; `name` identifies the member in errors."""
+    """Read `.npy` bytes as a read-only view of them (no copy, no pickle); `name` identifies the member
+    in errors."""
     try:
-        return np.load(io.BytesIO(data), allow_pickle=False)
+        if data[:6] != b"\x93NUMPY":
+            raise ValueError("no .npy magic string")
+        header_end = 10 + int.from_bytes(data[8:10], "little") if data[6] == 1 else 12 + int.from_bytes(data[8:12], "little")
+        dtype, shape, fortran = _npy_layout(bytes(data[:header_end]))
+        array = np.frombuffer(data, dtype, count=math.prod(shape), offset=header_end)
+        return array.reshape(shape, order="F" if fortran else "C")
     except Exception as error:
         raise ValueError(f"{name}: not a valid .npy array ({error})") from error
+
+
+@functools.lru_cache(maxsize=256)
+def _npy_layout(header: bytes) -> tuple[np.dtype, tuple[int, ...], bool]:
+    """(dtype, shape, Fortran order) of an `.npy` header. Cached: parsing it costs more than reading the
+    array, and the samples of a dataset share a few headers."""
+    stream = io.BytesIO(header)
+    version = np.lib.format.read_magic(stream)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, fortran, dtype = read_header(stream)
+    if dtype.hasobject:
+        raise ValueError("the array holds Python objects, which would need pickle")
+    return dtype, shape, fortran
 
 
 def json_bytes(meta: dict[str, Any]) -> bytes:

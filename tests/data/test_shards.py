@@ -1,9 +1,11 @@
+import io
 import tarfile
 
 import numpy as np
+import pytest
 import webdataset as wds
 
-from hjepa.data.shards import list_shards, load_npy, sample_key
+from hjepa.data.shards import list_shards, load_npy, npy_bytes, sample_key
 from tests.data.synthetic import synthetic_episode, write_synthetic_shards
 
 
@@ -29,3 +31,38 @@ def test_shards_read_back_with_webdataset(tmp_path):
 def test_sample_keys_have_no_dots_or_slashes():
     assert sample_key("a/b.c d.mp4") == "a_b_c_d_mp4"
     assert synthetic_episode(3, 4).key == "ep00003"
+
+
+def saved(array: np.ndarray) -> bytes:
+    """The bytes np.save writes for `array` (its layout and shape kept as they are)."""
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("array", [
+    np.arange(12, dtype=np.float32).reshape(3, 4),
+    np.asfortranarray(np.arange(12, dtype=np.int64).reshape(3, 4)),
+    np.zeros((5, 0), np.float32),
+    np.array(3.5),
+    np.arange(6, dtype=">u2"),
+])
+def test_npy_members_read_back_as_numpy_saved_them(array):
+    loaded = load_npy(saved(array), "member")
+    assert loaded.dtype == array.dtype and loaded.shape == array.shape and np.array_equal(loaded, array)
+
+
+def test_npy_with_version_2_header_reads():
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.ones((2, 3), np.float32), version=(2, 0))
+    assert np.array_equal(load_npy(buffer.getvalue(), "member"), np.ones((2, 3), np.float32))
+
+
+@pytest.mark.parametrize("data", [
+    saved(np.array([{"a": 1}], dtype=object)),  # would need pickle
+    npy_bytes(np.ones((4, 4), np.float32))[:-8],  # cut short
+    b"not an array at all",
+])
+def test_npy_that_cannot_be_read_safely_names_the_member(data):
+    with pytest.raises(ValueError, match="ep00001.states.npy: not a valid .npy array"):
+        load_npy(data, "ep00001.states.npy")

@@ -1,6 +1,6 @@
 """Streaming clip dataset over WebDataset shards, split by rank and by DataLoader worker.
 
-Shards are read with WebDataset's tar iterators; clips are decoded from bytes inside the worker
+Shards are read as tar streams (`read_shard`); clips are decoded from bytes inside the worker
 that reads them. Two modes:
 - exact (`resampled=False`): shards are split over ranks x workers, every sample is seen exactly
   once per epoch (validation, evaluation);
@@ -32,7 +32,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from hjepa.data.augment import ClipAugment
 from hjepa.data.clips import clip_actions, clip_span, clip_starts, frame_indices
-from hjepa.data.shards import load_npy
+from hjepa.data.shards import load_npy, read_shard
 from hjepa.data.video import VIDEO_EXTENSIONS, DecodeError, decode_video
 
 log = logging.getLogger(__name__)
@@ -173,30 +173,29 @@ class ClipDataset(IterableDataset):
             return rank, world_size, 0, 1
         return rank, world_size, info.id, info.num_workers
 
-    def _shard_stream(self, rank: int, world_size: int, worker: int, workers: int, rng: np.random.Generator) -> Iterator[dict[str, str]]:
+    def _shard_stream(self, rank: int, world_size: int, worker: int, workers: int, rng: np.random.Generator) -> Iterator[str]:
         slot, slots = rank * workers + worker, world_size * workers
         if self.resampled:
             while True:
-                yield {"url": self.urls[int(rng.integers(len(self.urls)))]}
+                yield self.urls[int(rng.integers(len(self.urls)))]
         mine = self.urls[slot::slots]
         if self.shuffle_buffer:
             mine = [mine[i] for i in rng.permutation(len(mine))]
-        for url in mine:
-            yield {"url": url}
+        yield from mine
 
-    def _samples(self, shards: Iterator[dict[str, str]]) -> Iterator[dict[str, Any]]:
+    def _samples(self, shards: Iterator[str]) -> Iterator[dict[str, Any]]:
         """Raw samples of each shard in turn; a shard that cannot be opened or read to its end is
         counted once and the stream goes on with the next (its samples read so far are kept).
         `MAX_CONSECUTIVE_BAD_SHARDS` failures in a row raise: the shards are unreachable."""
         failures = 0
-        for shard in shards:
+        for url in shards:
             read = 0
             try:
-                for sample in wds.tarfile_samples(iter([shard]), handler=wds.reraise_exception):
+                for sample in read_shard(url):
                     read += 1
                     yield sample
             except Exception as error:  # missing file, truncated or damaged tar, failing pipe: command
-                reason = f"{shard['url']}: {type(error).__name__}: {error.args[0] if error.args else ''}"
+                reason = f"{url}: {type(error).__name__}: {error.args[0] if error.args else ''}"
                 self.counter.add_shard(reason)
                 failures = 0 if read else failures + 1
                 if failures >= MAX_CONSECUTIVE_BAD_SHARDS:

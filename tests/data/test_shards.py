@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import webdataset as wds
 
-from hjepa.data.shards import list_shards, load_npy, npy_bytes, sample_key
+from hjepa.data.shards import list_shards, load_npy, npy_bytes, read_shard, sample_key
 from tests.data.synthetic import synthetic_episode, write_synthetic_shards
 
 
@@ -26,6 +26,42 @@ def test_shards_read_back_with_webdataset(tmp_path):
     assert states.shape == (5, 2) and np.all(states[:, 1] == 1)
     with tarfile.open(path) as tar:
         assert all(m.mtime == 0 for m in tar.getmembers())
+
+
+@pytest.mark.parametrize("tar_format", [tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT])
+def test_shards_are_read_as_webdataset_reads_them(tmp_path, tar_format):
+    folder = "f" * 120  # a long path: ustar prefix, GNU long-name member or pax record, by format
+    members = [("a.mp4", b"v" * 700), ("a.JSON", b"{}"), ("__meta__", b"m"), (f"{folder}/b.states.npy", b"s"),
+               (f"{folder}/b.json", b"1"), ("no_extension", b"x"), ("c.txt", b"")]
+    path = tmp_path / "shard.tar"
+    with tarfile.open(path, "w", format=tar_format) as tar:
+        folder_info = tarfile.TarInfo("a_folder")
+        folder_info.type = tarfile.DIRTYPE
+        tar.addfile(folder_info)
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime = len(data), 1.5  # a fractional time: pax writes a record for it
+            tar.addfile(info, io.BytesIO(data))
+    expected = list(wds.tarfile_samples(iter([{"url": str(path)}])))
+    assert [s["__key__"] for s in expected] == ["a", f"{folder}/b", "c"]
+    assert list(read_shard(str(path))) == expected
+
+
+def test_cut_or_damaged_shard_raises_after_the_samples_before_the_damaged_one(tmp_path):
+    (path,) = write_synthetic_shards(tmp_path, 3, 5, 3)
+    with tarfile.open(path) as tar:
+        inside_member = tar.getmember("ep00001.states.npy").offset_data + 10
+        header = tar.getmember("ep00002.mkv").offset
+    whole = path.read_bytes()
+    # ep00001 is being grouped when the damage is found (its last member or the next header): it is dropped
+    for data, error in ((whole[:inside_member], "cut inside a member"), (whole[: header + 100], "cut inside a header"),
+                        (whole[:header] + b"X" + whole[header + 1 :], "bad checksum")):
+        path.write_bytes(data)
+        keys = []
+        with pytest.raises(ValueError, match=error):
+            for sample in read_shard(str(path)):
+                keys.append(sample["__key__"])
+        assert keys == ["ep00000"]
 
 
 def test_sample_keys_have_no_dots_or_slashes():

@@ -129,11 +129,14 @@ def _warn_once(message: str) -> None:
 
 
 def _decode_pyav(data: bytes, indices: Sequence[int] | None) -> np.ndarray:
-    wanted = None if indices is None else sorted(set(indices))
-    last = None if wanted is None else wanted[-1]
+    wanted = None if indices is None else set(indices)
+    last = None if wanted is None else max(wanted)
     decoded: dict[int, np.ndarray] = {}
     with av.open(io.BytesIO(data), mode="r") as container:
         stream = container.streams.video[0]
+        # one thread, as decord: DataLoader workers are the parallelism, and FFmpeg's default starts
+        # (cores + 1) threads for every video opened
+        stream.codec_context.thread_count = 1
         for index, frame in enumerate(container.decode(stream)):
             if wanted is None or index in wanted:
                 decoded[index] = frame.to_ndarray(format="rgb24")

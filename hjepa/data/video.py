@@ -13,6 +13,7 @@ from typing import Callable, Iterator, Sequence
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 VIDEO_EXTENSIONS: tuple[str, ...] = ("mp4", "mkv", "webm", "avi", "mov")
 
@@ -137,9 +138,10 @@ def _decode_pyav(data: bytes, indices: Sequence[int] | None) -> np.ndarray:
         # one thread, as decord: DataLoader workers are the parallelism, and FFmpeg's default starts
         # (cores + 1) threads for every video opened
         stream.codec_context.thread_count = 1
+        to_rgb = VideoReformatter()  # one for the video: `frame.to_ndarray(format=...)` sets one up per frame
         for index, frame in enumerate(container.decode(stream)):
             if wanted is None or index in wanted:
-                decoded[index] = frame.to_ndarray(format="rgb24")
+                decoded[index] = to_rgb.reformat(frame, format="rgb24").to_ndarray()
             if last is not None and index >= last:
                 break
     order = sorted(decoded) if indices is None else list(indices)

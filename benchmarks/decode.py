@@ -5,6 +5,8 @@ clips the data module delivered (same episodes, same frames), held in memory: no
 dataset, no DataLoader. The data module is timed end to end (worker start included), exact mode,
 one clip per episode. Per backend and worker count W:
 - `per_worker_ratio` = module clips/s / W / raw clips/s (target >= 0.9);
+- `worker_cpu_ratio` = raw CPU seconds per clip / the workers' CPU seconds per clip: the same ratio
+  counted in CPU time, which other jobs on the machine do not move as much as wall time;
 - `scaling` = module clips/s with W workers / with 1 (target >= 1.7 for 2 workers with 2 free cores);
 - `loader_over_step` = module clips/s / samples/s of a training step (config tiny, fp32) measured in
   the same run: above 1, the loader keeps up with training.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -41,37 +44,49 @@ def episode_videos(folder: Path) -> dict[str, bytes]:
     return {s["__key__"]: s["mp4"] for shard in list_shards(folder) for s in wds.WebDataset(str(shard), shardshuffle=False)}
 
 
-def module_run(folder: Path, backend: str, workers: int, num_frames: int, batch_size: int) -> tuple[list[str], float]:
-    """Keys (`episode@start`) of the clips the data module delivers, and its clips/s."""
+def cpu_seconds(who: int) -> float:
+    """User + system CPU seconds of this process (RUSAGE_SELF) or of its ended children (RUSAGE_CHILDREN)."""
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def module_run(folder: Path, backend: str, workers: int, num_frames: int, batch_size: int) -> tuple[list[str], float, float]:
+    """Keys (`episode@start`) of the clips the data module delivers, its clips/s, and its workers' CPU
+    seconds per clip (they are children of this process, ended when the loader is exhausted)."""
     data = VideoDataModule(str(folder), num_frames=num_frames, batch_size=batch_size, num_workers=workers,
                            decoder=backend, resampled=False, val_fraction=0.0)
     loader = data.loader(data.dataset("all"))
     keys: list[str] = []
-    start = time.perf_counter()
+    cpu, start = cpu_seconds(resource.RUSAGE_CHILDREN), time.perf_counter()
     for batch in loader:
         keys += batch["key"]
-    return keys, len(keys) / (time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    return keys, len(keys) / seconds, (cpu_seconds(resource.RUSAGE_CHILDREN) - cpu) / len(keys)
 
 
-def raw_run(videos: dict[str, bytes], keys: list[str], backend: str, num_frames: int) -> float:
-    """Clips/s of one process decoding the clips `keys` straight from their bytes."""
+def raw_run(videos: dict[str, bytes], keys: list[str], backend: str, num_frames: int) -> tuple[float, float]:
+    """Clips/s and CPU seconds per clip of one process decoding the clips `keys` straight from their bytes."""
     clips = [(videos[name], [int(i) for i in frame_indices(int(first), num_frames, 1)])
              for name, first in (key.split("@") for key in keys)]
-    start = time.perf_counter()
+    cpu, start = cpu_seconds(resource.RUSAGE_SELF), time.perf_counter()
     for video, indices in clips:
         decode_video(video, indices, backend)
-    return len(clips) / (time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    return len(clips) / seconds, (cpu_seconds(resource.RUSAGE_SELF) - cpu) / len(clips)
 
 
 def backend_rows(folder: Path, videos: dict[str, bytes], backend: str, args: argparse.Namespace, step_rate: float) -> list[dict]:
     """One row per worker count: medians over repeats of module and raw clips/s and their ratios."""
     module: dict[int, list[float]] = {w: [] for w in WORKERS}
     raw: dict[int, list[float]] = {w: [] for w in WORKERS}
+    cpu_ratio: dict[int, list[float]] = {w: [] for w in WORKERS}
     for _ in range(args.repeats):
         for workers in WORKERS:
-            keys, rate = module_run(folder, backend, workers, args.num_frames, args.batch_size)
+            keys, rate, worker_cpu = module_run(folder, backend, workers, args.num_frames, args.batch_size)
+            raw_rate, raw_cpu = raw_run(videos, keys, backend, args.num_frames)
             module[workers].append(rate)
-            raw[workers].append(raw_run(videos, keys, backend, args.num_frames))
+            raw[workers].append(raw_rate)
+            cpu_ratio[workers].append(raw_cpu / worker_cpu)
     rows = []
     for workers in WORKERS:
         rate = statistics.median(module[workers])
@@ -80,6 +95,7 @@ def backend_rows(folder: Path, videos: dict[str, bytes], backend: str, args: arg
             "raw_clips_per_s": round(statistics.median(raw[workers]), 1),
             "module_clips_per_s": round(rate, 1),
             "per_worker_ratio": round(statistics.median(m / workers / r for m, r in zip(module[workers], raw[workers])), 3),
+            "worker_cpu_ratio": round(statistics.median(cpu_ratio[workers]), 3),
             "scaling": round(statistics.median(m / one for m, one in zip(module[workers], module[1])), 2),
             "loader_over_step": round(rate / step_rate, 2),
         })

@@ -135,13 +135,13 @@ def _decode_pyav(data: bytes, indices: Sequence[int] | None) -> np.ndarray:
     decoded: dict[int, np.ndarray] = {}
     with av.open(io.BytesIO(data), mode="r") as container:
         stream = container.streams.video[0]
-        # one thread, as decord: DataLoader workers are the parallelism, and FFmpeg's default starts
-        # (cores + 1) threads for every video opened
+        # one thread for decoding and for RGB conversion, as decord: DataLoader workers are the parallelism,
+        # and FFmpeg's defaults start (cores + 1) threads per video and hand every frame to a thread pool
         stream.codec_context.thread_count = 1
         to_rgb = VideoReformatter()  # one for the video: `frame.to_ndarray(format=...)` sets one up per frame
         for index, frame in enumerate(container.decode(stream)):
             if wanted is None or index in wanted:
-                decoded[index] = to_rgb.reformat(frame, format="rgb24").to_ndarray()
+                decoded[index] = to_rgb.reformat(frame, format="rgb24", threads=1).to_ndarray()
             if last is not None and index >= last:
                 break
     order = sorted(decoded) if indices is None else list(indices)

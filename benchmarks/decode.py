@@ -2,27 +2,26 @@
 
 The raw decoder is one process calling `decode_video` with the same backend on the bytes of the very
 clips the data module delivered (same episodes, same frames), held in memory: no tar reading, no
-dataset, no DataLoader. The data module reads in exact mode, one clip per episode; its clips/s is the
-steady rate after each worker's first batch, and `first_batches_s` the wait for those (worker start
-and first decode, paid once per epoch). Per backend and worker count W:
+dataset, no DataLoader. The data module reads in exact mode, one clip per episode; its figures are
+those of the steady state after each worker's first batch, and `first_batches_s` is the wait for those
+(worker start and first decode, paid once per epoch). Per backend and worker count W:
 - `per_worker_ratio` = module clips/s / W / raw clips/s (target >= 0.9);
-- `worker_cpu_ratio` = raw CPU seconds per clip / the workers' CPU seconds per clip over the whole
-  run, worker start included: the same ratio in CPU time, which other jobs on the machine do not move
-  as much as wall time;
+- `worker_cpu_ratio` = raw CPU seconds per clip / the workers' CPU seconds per clip: the same ratio in
+  CPU time, which other jobs on the machine move less than wall time;
 - `scaling` = module clips/s with W workers / with 1 (target >= 1.7 for 2 workers with 2 free cores);
 - `loader_over_step` = module clips/s / samples/s of a training step (config tiny, fp32) measured in
   the same run: above 1, the loader keeps up with training.
-Module and raw runs alternate `--repeats` times and medians are reported; the load average is
-recorded before and after, since other jobs on the machine move every figure.
+Module and raw runs alternate `--repeats` times and the best of each is kept (other jobs only ever slow
+a run down); the load average before and after is recorded, since they move every figure.
 Run: `python -m benchmarks.decode [--episodes 512 --repeats 3]`.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import multiprocessing
 import os
-import resource
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -47,74 +46,74 @@ def episode_videos(folder: Path) -> dict[str, bytes]:
     return {s["__key__"]: s["mp4"] for shard in list_shards(folder) for s in wds.WebDataset(str(shard), shardshuffle=False)}
 
 
-def cpu_seconds(who: int) -> float:
-    """User + system CPU seconds of this process (RUSAGE_SELF) or of its ended children (RUSAGE_CHILDREN)."""
-    usage = resource.getrusage(who)
-    return usage.ru_utime + usage.ru_stime
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of the running process `pid` (from /proc, in clock ticks of 10 ms)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _record_pid(pids: multiprocessing.Array, worker: int) -> None:
+    pids[worker] = os.getpid()
 
 
 class ModuleRun(NamedTuple):
-    """One pass of the data module over the shards."""
+    """One pass of the data module over the shards; rates and CPU after each worker's first batch."""
 
     keys: list[str]  # `episode@start` of the clips delivered, in order
-    clips_per_s: float  # after each worker's first batch
+    clips_per_s: float
+    worker_cpu_per_clip: float  # CPU seconds of all workers per clip
     first_batches_s: float  # until each worker's first batch arrived
-    worker_cpu_per_clip: float  # the workers' CPU seconds per clip, start included
 
 
 def module_run(folder: Path, backend: str, workers: int, num_frames: int, batch_size: int) -> ModuleRun:
-    """Read every clip through the data module; the workers are children of this process, ended (and
-    their CPU time counted) when the loader is exhausted."""
+    """Read every clip through the data module, sampling the workers' CPU time as batches arrive."""
     data = VideoDataModule(str(folder), num_frames=num_frames, batch_size=batch_size, num_workers=workers,
                            decoder=backend, resampled=False, val_fraction=0.0)
     loader = data.loader(data.dataset("all"))
+    pids = multiprocessing.Array("i", workers)
+    loader.worker_init_fn = functools.partial(_record_pid, pids)
     keys: list[str] = []
-    arrivals: list[tuple[float, int]] = []  # (time, clips received)
-    cpu, start = cpu_seconds(resource.RUSAGE_CHILDREN), time.perf_counter()
+    samples: list[tuple[float, int, float]] = []  # (time, clips received, workers' CPU seconds)
+    start = time.perf_counter()
     for batch in loader:
         keys += batch["key"]
-        arrivals.append((time.perf_counter(), len(keys)))
-    first_time, first_clips = arrivals[min(workers, len(arrivals)) - 1]
-    return ModuleRun(keys, (len(keys) - first_clips) / (arrivals[-1][0] - first_time), first_time - start,
-                     (cpu_seconds(resource.RUSAGE_CHILDREN) - cpu) / len(keys))
+        samples.append((time.perf_counter(), len(keys), sum(map(process_cpu_seconds, pids))))
+    (first_time, first_clips, first_cpu), (last_time, clips, cpu) = samples[min(workers, len(samples)) - 1], samples[-1]
+    return ModuleRun(keys, (clips - first_clips) / (last_time - first_time), (cpu - first_cpu) / (clips - first_clips),
+                     first_time - start)
 
 
 def raw_run(videos: dict[str, bytes], keys: list[str], backend: str, num_frames: int) -> tuple[float, float]:
-    """Clips/s and CPU seconds per clip of one process decoding the clips `keys` straight from their bytes."""
+    """Clips/s and CPU seconds per clip of this process decoding the clips `keys` straight from their bytes."""
     clips = [(videos[name], [int(i) for i in frame_indices(int(first), num_frames, 1)])
              for name, first in (key.split("@") for key in keys)]
-    cpu, start = cpu_seconds(resource.RUSAGE_SELF), time.perf_counter()
+    cpu, start = time.process_time(), time.perf_counter()
     for video, indices in clips:
         decode_video(video, indices, backend)
-    seconds = time.perf_counter() - start
-    return len(clips) / seconds, (cpu_seconds(resource.RUSAGE_SELF) - cpu) / len(clips)
+    return len(clips) / (time.perf_counter() - start), (time.process_time() - cpu) / len(clips)
 
 
 def backend_rows(folder: Path, videos: dict[str, bytes], backend: str, args: argparse.Namespace, step_rate: float) -> list[dict]:
-    """One row per worker count: medians over repeats of module and raw clips/s and their ratios."""
-    module: dict[int, list[float]] = {w: [] for w in WORKERS}
-    raw: dict[int, list[float]] = {w: [] for w in WORKERS}
-    cpu_ratio: dict[int, list[float]] = {w: [] for w in WORKERS}
-    first: dict[int, list[float]] = {w: [] for w in WORKERS}
+    """One row per worker count, from the best of `args.repeats` alternating module and raw runs."""
+    module: dict[int, list[ModuleRun]] = {w: [] for w in WORKERS}
+    raw: dict[int, list[tuple[float, float]]] = {w: [] for w in WORKERS}
     for _ in range(args.repeats):
         for workers in WORKERS:
             run = module_run(folder, backend, workers, args.num_frames, args.batch_size)
-            raw_rate, raw_cpu = raw_run(videos, run.keys, backend, args.num_frames)
-            module[workers].append(run.clips_per_s)
-            raw[workers].append(raw_rate)
-            cpu_ratio[workers].append(raw_cpu / run.worker_cpu_per_clip)
-            first[workers].append(run.first_batches_s)
+            module[workers].append(run)
+            raw[workers].append(raw_run(videos, run.keys, backend, args.num_frames))
     rows = []
     for workers in WORKERS:
-        rate = statistics.median(module[workers])
+        rate = max(run.clips_per_s for run in module[workers])
+        raw_rate, raw_cpu = max(r for r, _ in raw[workers]), min(c for _, c in raw[workers])
         rows.append({
             "backend": backend, "workers": workers,
-            "raw_clips_per_s": round(statistics.median(raw[workers]), 1),
+            "raw_clips_per_s": round(raw_rate, 1),
             "module_clips_per_s": round(rate, 1),
-            "per_worker_ratio": round(statistics.median(m / workers / r for m, r in zip(module[workers], raw[workers])), 3),
-            "worker_cpu_ratio": round(statistics.median(cpu_ratio[workers]), 3),
-            "scaling": round(statistics.median(m / one for m, one in zip(module[workers], module[1])), 2),
-            "first_batches_s": round(statistics.median(first[workers]), 3),
+            "per_worker_ratio": round(rate / workers / raw_rate, 3),
+            "worker_cpu_ratio": round(raw_cpu / min(run.worker_cpu_per_clip for run in module[workers]), 3),
+            "scaling": round(rate / max(run.clips_per_s for run in module[1]), 2),
+            "first_batches_s": round(min(run.first_batches_s for run in module[workers]), 3),
             "loader_over_step": round(rate / step_rate, 2),
         })
     return rows

@@ -28,7 +28,7 @@ def test_shards_read_back_with_webdataset(tmp_path):
         assert all(m.mtime == 0 for m in tar.getmembers())
 
 
-@pytest.mark.parametrize("tar_format", [tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT])
+@pytest.mark.parametrize("tar_format", [tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT], ids=["ustar", "gnu", "pax"])
 def test_shards_are_read_as_webdataset_reads_them(tmp_path, tar_format):
     folder = "f" * 120  # a long path: ustar prefix, GNU long-name member or pax record, by format
     members = [("a.mp4", b"v" * 700), ("a.JSON", b"{}"), ("__meta__", b"m"), (f"{folder}/b.states.npy", b"s"),

@@ -184,6 +184,7 @@ def _octal(field: bytes) -> int:
 
 
 def _ustar_name(header: bytes) -> str:
+    """The member name of a tar header: its name field, after the ustar prefix field when there is one."""
     name = header[:100].split(b"\0", 1)[0]
     if header[257:265] == b"ustar\x0000":
         prefix = header[345:500].split(b"\0", 1)[0]

@@ -1,6 +1,6 @@
 """Streaming clip dataset over WebDataset shards, split by rank and by DataLoader worker.
 
-Shards are read with WebDataset's tar iterators; clips are decoded from bytes inside the worker
+Shards are read as tar streams (`read_shard`); clips are decoded from bytes inside the worker
 that reads them. Two modes:
 - exact (`resampled=False`): shards are split over ranks x workers, every sample is seen exactly
   once per epoch (validation, evaluation);
@@ -32,7 +32,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from hjepa.data.augment import ClipAugment
 from hjepa.data.clips import clip_actions, clip_span, clip_starts, frame_indices
-from hjepa.data.shards import load_npy
+from hjepa.data.shards import load_npy, read_shard
 from hjepa.data.video import VIDEO_EXTENSIONS, DecodeError, decode_video
 
 log = logging.getLogger(__name__)
@@ -104,11 +104,12 @@ def episode_split(key: str, val_fraction: float) -> str:
 
 @dataclass
 class ClipPlan:
-    """One clip chosen but not yet decoded: its raw sample (tar members as bytes), start frame and
-    augmentation seed. Shuffling plans instead of decoded clips keeps the buffer small and lets a
-    resumed run skip consumed clips without decoding them."""
+    """One clip chosen but not yet decoded: its raw sample (tar members as bytes), the sample's parsed
+    metadata, start frame and augmentation seed. Shuffling plans instead of decoded clips keeps the
+    buffer small and lets a resumed run skip consumed clips without decoding them."""
 
     sample: dict[str, Any]
+    meta: dict[str, Any]
     start: int
     augment_seed: int | None
 
@@ -173,30 +174,29 @@ class ClipDataset(IterableDataset):
             return rank, world_size, 0, 1
         return rank, world_size, info.id, info.num_workers
 
-    def _shard_stream(self, rank: int, world_size: int, worker: int, workers: int, rng: np.random.Generator) -> Iterator[dict[str, str]]:
+    def _shard_stream(self, rank: int, world_size: int, worker: int, workers: int, rng: np.random.Generator) -> Iterator[str]:
         slot, slots = rank * workers + worker, world_size * workers
         if self.resampled:
             while True:
-                yield {"url": self.urls[int(rng.integers(len(self.urls)))]}
+                yield self.urls[int(rng.integers(len(self.urls)))]
         mine = self.urls[slot::slots]
         if self.shuffle_buffer:
             mine = [mine[i] for i in rng.permutation(len(mine))]
-        for url in mine:
-            yield {"url": url}
+        yield from mine
 
-    def _samples(self, shards: Iterator[dict[str, str]]) -> Iterator[dict[str, Any]]:
+    def _samples(self, shards: Iterator[str]) -> Iterator[dict[str, Any]]:
         """Raw samples of each shard in turn; a shard that cannot be opened or read to its end is
         counted once and the stream goes on with the next (its samples read so far are kept).
         `MAX_CONSECUTIVE_BAD_SHARDS` failures in a row raise: the shards are unreachable."""
         failures = 0
-        for shard in shards:
+        for url in shards:
             read = 0
             try:
-                for sample in wds.tarfile_samples(iter([shard]), handler=wds.reraise_exception):
+                for sample in read_shard(url):
                     read += 1
                     yield sample
             except Exception as error:  # missing file, truncated or damaged tar, failing pipe: command
-                reason = f"{shard['url']}: {type(error).__name__}: {error.args[0] if error.args else ''}"
+                reason = f"{url}: {type(error).__name__}: {error.args[0] if error.args else ''}"
                 self.counter.add_shard(reason)
                 failures = 0 if read else failures + 1
                 if failures >= MAX_CONSECUTIVE_BAD_SHARDS:
@@ -235,13 +235,13 @@ class ClipDataset(IterableDataset):
             raise DataConfigError(f"data.num_frames: {error} ({where}){hint}") from error
         augmented = rng is not None and self.augment is not None
         seeds = [int(rng.integers(2**63)) if augmented else None for _ in starts]
-        return [ClipPlan(sample, start, seed) for start, seed in zip(starts, seeds)]
+        return [ClipPlan(sample, meta, start, seed) for start, seed in zip(starts, seeds)]
 
     def _decode(self, plan: ClipPlan) -> dict[str, Any]:
         """Decode one planned clip: frames, the actions between them, states and labels."""
         sample, spec = plan.sample, self.clips
         key, where = sample["__key__"], f"{sample.get('__url__', '?')}:{sample['__key__']}"
-        meta = json.loads(sample["json"])
+        meta = plan.meta
         total = int(meta["num_frames"])
         states = load_npy(sample["states.npy"], f"{where}.states.npy") if "states.npy" in sample else np.zeros((total, 0), np.float32)
         actions = load_npy(sample["actions.npy"], f"{where}.actions.npy") if "actions.npy" in sample else np.zeros((total - 1, 0), np.float32)
@@ -249,13 +249,15 @@ class ClipDataset(IterableDataset):
             raise DecodeError(f"states {states.shape} / actions {actions.shape} do not match num_frames={total}")
         indices = frame_indices(plan.start, spec.num_frames, spec.frame_stride)
         video_ext = next(ext for ext in VIDEO_EXTENSIONS if ext in sample)
-        frames = torch.from_numpy(decode_video(sample[video_ext], [int(i) for i in indices], self.decoder)).permute(0, 3, 1, 2)
+        decoded = decode_video(sample[video_ext], [int(i) for i in indices], self.decoder)  # (T, H, W, 3)
+        # one copy to (T, 3, H, W): numpy transposes uint8 about twice as fast as torch
+        frames = torch.from_numpy(np.ascontiguousarray(decoded.transpose(0, 3, 1, 2)))
         if self.augment is not None and plan.augment_seed is not None:
             frames = self.augment(frames, np.random.default_rng(plan.augment_seed))
         return {
-            "frames": frames.contiguous(),
+            "frames": frames,
             "actions": torch.from_numpy(clip_actions(actions, plan.start, spec.num_frames, spec.frame_stride).astype(np.float32)),
-            "states": torch.from_numpy(states[indices].astype(np.float32)),
+            "states": torch.from_numpy(states[indices].astype(np.float32, copy=False)),
             "labels": {name: torch.as_tensor(value) for name, value in meta.get("labels", {}).items()},
             "key": f"{key}@{plan.start}",
         }

@@ -2,12 +2,16 @@
 
 A sample holds `{key}.<video ext>` (encoded video bytes), `{key}.actions.npy` `(T-1, A)` float32,
 `{key}.states.npy` `(T, S)` float32 and `{key}.json` (world or source, fps, size, num_frames, labels).
+Shards are read as streams (`read_shard`), with WebDataset's grouping of members into samples.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import io
 import json
+import math
 import os
 import re
 import tarfile
@@ -16,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+import webdataset as wds
 
 SHARD_PATTERN = "shard-{index:06d}.tar"
 _SHARD_RE = re.compile(r"^shard-(\d{6})\.tar$")
@@ -29,11 +34,30 @@ def npy_bytes(array: np.ndarray) -> bytes:
 
 
 def load_npy(data: bytes, name: str) -> np.ndarray:
-    """Read `.npy` bytes with pickling disabled; `name` identifies the member in errors."""
+    """Read `.npy` bytes as a read-only view of them (no copy, no pickle); `name` identifies the member
+    in errors."""
     try:
-        return np.load(io.BytesIO(data), allow_pickle=False)
+        if data[:6] != b"\x93NUMPY":
+            raise ValueError("no .npy magic string")
+        header_end = 10 + int.from_bytes(data[8:10], "little") if data[6] == 1 else 12 + int.from_bytes(data[8:12], "little")
+        dtype, shape, fortran = _npy_layout(bytes(data[:header_end]))
+        array = np.frombuffer(data, dtype, count=math.prod(shape), offset=header_end)
+        return array.reshape(shape, order="F" if fortran else "C")
     except Exception as error:
         raise ValueError(f"{name}: not a valid .npy array ({error})") from error
+
+
+@functools.lru_cache(maxsize=256)
+def _npy_layout(header: bytes) -> tuple[np.dtype, tuple[int, ...], bool]:
+    """(dtype, shape, Fortran order) of an `.npy` header. Cached: parsing it costs more than reading the
+    array, and the samples of a dataset share a few headers."""
+    stream = io.BytesIO(header)
+    version = np.lib.format.read_magic(stream)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, fortran, dtype = read_header(stream)
+    if dtype.hasobject:
+        raise ValueError("the array holds Python objects, which would need pickle")
+    return dtype, shape, fortran
 
 
 def json_bytes(meta: dict[str, Any]) -> bytes:
@@ -85,6 +109,99 @@ def write_shard(path: Path, episodes: list[Episode]) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)
+
+
+_BLOCK = 512
+# WebDataset's conventions: the key is the name up to the first dot of its last part; `__name__` files are metadata
+_KEY_AND_EXTENSION = re.compile(r"^((?:.*/|)[^.]+)[.]([^/]*)$")
+_METADATA = re.compile(r"__[^/]*__($|/)")
+_REGULAR_FILE_TYPES = (b"0", b"\0", b"7")
+
+
+def read_shard(url: str) -> Iterator[dict[str, Any]]:
+    """The samples of the tar shard at `url` (a path, or any URL WebDataset opens, `pipe:` included),
+    read as a stream: `{"__key__", "__url__", extension: bytes, ...}`, the members of one key grouped as
+    WebDataset groups them. One read per header and one per member, so a sample costs a few calls.
+    A damaged or truncated tar raises ValueError; the samples before the one being read were yielded."""
+    stream = wds.gopen(url, "rb")
+    try:
+        sample: dict[str, Any] = {}
+        for name, data in _tar_files(stream):
+            match = _KEY_AND_EXTENSION.match(name)
+            if match is None or _METADATA.match(name):
+                continue
+            key, extension = match.group(1), match.group(2).lower()
+            if key != sample.get("__key__"):
+                if sample:
+                    yield sample
+                sample = {"__key__": key, "__url__": url}
+            if extension in sample:
+                raise ValueError(f"{name}: a second member with this name in the shard")
+            sample[extension] = data
+        if sample:
+            yield sample
+    finally:
+        # stopping early ends a pipe: command with SIGPIPE; a command that failed shows as a short tar instead
+        with contextlib.suppress(Exception):
+            stream.close()
+
+
+def _tar_files(stream: Any) -> Iterator[tuple[str, bytes]]:
+    """(name, bytes) of each regular file of a tar stream: ustar, GNU long names and pax paths."""
+    offset, long_name = 0, None
+    while True:
+        header = stream.read(_BLOCK)
+        if not header and offset:
+            return  # ends on a block boundary without its end marker: accepted, as tarfile does
+        if len(header) < _BLOCK:
+            raise ValueError(f"tar cut inside a header at byte {offset}" if header else "empty file, not a tar")
+        if header.count(0) == _BLOCK:
+            return
+        if _octal(header[148:156]) != sum(header) - sum(header[148:156]) + 8 * 32:
+            raise ValueError(f"tar header at byte {offset}: bad checksum (damaged shard)")
+        size, kind = _octal(header[124:136]), header[156:157]
+        data = stream.read(size)
+        if len(data) < size:
+            raise ValueError(f"tar cut inside a member at byte {offset + _BLOCK + len(data)}")
+        stream.read(-size % _BLOCK)
+        offset += _BLOCK + size + (-size % _BLOCK)
+        if kind == b"L":  # GNU: the next member's long name
+            long_name = data.rstrip(b"\0").decode("utf-8", "surrogateescape")
+            continue
+        if kind == b"x":  # pax: records about the next member, its path among them
+            long_name = _pax_path(data) or long_name
+            continue
+        name, long_name = long_name or _ustar_name(header), None
+        if kind in _REGULAR_FILE_TYPES:
+            yield name, data
+
+
+def _octal(field: bytes) -> int:
+    """A tar number field: octal text, or base-256 when its first bit is set (GNU, for large values)."""
+    if field[0] & 0x80:
+        return int.from_bytes(field[1:], "big")
+    return int(field.strip(b"\0 ") or b"0", 8)
+
+
+def _ustar_name(header: bytes) -> str:
+    """The member name of a tar header: its name field, after the ustar prefix field when there is one."""
+    name = header[:100].split(b"\0", 1)[0]
+    if header[257:265] == b"ustar\x0000":
+        prefix = header[345:500].split(b"\0", 1)[0]
+        name = prefix + b"/" + name if prefix else name
+    return name.decode("utf-8", "surrogateescape")
+
+
+def _pax_path(records: bytes) -> str | None:
+    """The `path` of pax extended-header records, if they set one."""
+    path, position = None, 0
+    while position < len(records):
+        space = records.index(b" ", position)
+        end = position + int(records[position:space])
+        key, _, value = records[space + 1 : end - 1].partition(b"=")
+        path = value.decode("utf-8", "surrogateescape") if key == b"path" else path
+        position = end
+    return path
 
 
 def check_output_folder(out: Path, flag: str = "--out") -> None:

@@ -13,6 +13,7 @@ from typing import Callable, Iterator, Sequence
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 VIDEO_EXTENSIONS: tuple[str, ...] = ("mp4", "mkv", "webm", "avi", "mov")
 
@@ -129,14 +130,18 @@ def _warn_once(message: str) -> None:
 
 
 def _decode_pyav(data: bytes, indices: Sequence[int] | None) -> np.ndarray:
-    wanted = None if indices is None else sorted(set(indices))
-    last = None if wanted is None else wanted[-1]
+    wanted = None if indices is None else set(indices)
+    last = None if wanted is None else max(wanted)
     decoded: dict[int, np.ndarray] = {}
     with av.open(io.BytesIO(data), mode="r") as container:
         stream = container.streams.video[0]
+        # one thread for decoding and for RGB conversion, as decord: DataLoader workers are the parallelism,
+        # and FFmpeg's defaults start (cores + 1) threads per video and hand every frame to a thread pool
+        stream.codec_context.thread_count = 1
+        to_rgb = VideoReformatter()  # one for the video: `frame.to_ndarray(format=...)` sets one up per frame
         for index, frame in enumerate(container.decode(stream)):
             if wanted is None or index in wanted:
-                decoded[index] = frame.to_ndarray(format="rgb24")
+                decoded[index] = to_rgb.reformat(frame, format="rgb24", threads=1).to_ndarray()
             if last is not None and index >= last:
                 break
     order = sorted(decoded) if indices is None else list(indices)

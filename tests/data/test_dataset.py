@@ -11,8 +11,10 @@ import torch
 from torch.utils.data import DataLoader
 
 from hjepa.data.augment import ClipAugment
+from hjepa.data.clips import clip_actions, frame_indices
 from hjepa.data.dataset import ClipDataset, ClipSpec, DataConfigError, episode_split
 from hjepa.data.datamodule import VideoDataModule, resolve_shards
+from hjepa.data.video import decode_video
 from tests.data.synthetic import synthetic_frames, write_synthetic_shards
 
 
@@ -61,6 +63,66 @@ def test_frames_states_and_actions_stay_aligned_with_stride(shard_dir):
         assert np.array_equal(actions[:, :, 0], t[:-1, None] + np.arange(3))
         assert np.all(actions[:, :, 1] == -episode)
         assert clip["labels"]["episode"].item() == episode
+
+
+# The clip streams of seed 0 over 40 h264 episodes of 12 frames (5 per shard), 2 workers, batches of 4,
+# 2 clips per episode of 4 frames every 2nd frame, shuffle buffer 8; recorded before the loader was made faster.
+STREAM_OF_SEED_0 = {
+    "exact": """
+        ep00021@5 ep00022@5 ep00020@5 ep00023@2 ep00015@1 ep00018@4 ep00018@1 ep00019@4 ep00030@2 ep00021@1
+        ep00024@1 ep00023@1 ep00017@3 ep00019@3 ep00016@3 ep00005@2 ep00020@2 ep00031@5 ep00032@1 ep00033@5
+        ep00005@0 ep00008@1 ep00015@3 ep00017@0 ep00031@0 ep00033@1 ep00034@4 ep00022@3 ep00006@3 ep00025@1
+        ep00009@0 ep00006@4 ep00034@2 ep00032@2 ep00000@4 ep00024@0 ep00009@2 ep00027@2 ep00026@2 ep00008@3
+        ep00000@2 ep00001@3 ep00004@0 ep00010@1 ep00025@2 ep00016@0 ep00007@2 ep00028@4 ep00003@4 ep00004@3
+        ep00011@2 ep00030@3 ep00007@2 ep00036@0 ep00029@2 ep00029@4 ep00010@2 ep00011@3 ep00002@2 ep00012@3
+        ep00035@3 ep00028@0 ep00035@4 ep00039@1 ep00012@3 ep00014@2 ep00013@5 ep00001@5 ep00026@5 ep00036@1
+        ep00038@1 ep00027@2 ep00003@2 ep00014@4 ep00013@4 ep00002@5 ep00037@3 ep00038@4 ep00039@1 ep00037@4""",
+    "resampled": """
+        ep00016@5 ep00017@5 ep00015@1 ep00018@5 ep00035@2 ep00038@3 ep00038@0 ep00039@4 ep00005@1 ep00016@2
+        ep00019@2 ep00018@3 ep00037@3 ep00039@1 ep00036@3 ep00020@4 ep00015@0 ep00006@5 ep00007@0 ep00008@5
+        ep00020@0 ep00023@2 ep00035@5 ep00037@0""",
+}
+
+
+def episodes_in(folder: Path) -> dict[str, dict[str, bytes]]:
+    """Every sample of the shards in `folder`, read with the standard library's tarfile: key -> members."""
+    episodes: dict[str, dict[str, bytes]] = {}
+    for shard in sorted(folder.glob("*.tar")):
+        with tarfile.open(shard) as tar:
+            for member in tar:
+                key, extension = member.name.split(".", 1)
+                episodes.setdefault(key, {})[extension] = tar.extractfile(member).read()
+    return episodes
+
+
+def slow_clip(episode: dict[str, bytes], start: int, num_frames: int, stride: int, decoder: str) -> dict[str, torch.Tensor]:
+    """A clip the obvious way: decode the whole episode, then index its frames, states and actions."""
+    indices = frame_indices(start, num_frames, stride)
+    frames = decode_video(episode["mp4"], None, decoder)[indices]
+    states = np.load(io.BytesIO(episode["states.npy"]))[indices]
+    actions = clip_actions(np.load(io.BytesIO(episode["actions.npy"])), start, num_frames, stride)
+    return {"frames": torch.from_numpy(frames).permute(0, 3, 1, 2), "states": torch.from_numpy(states),
+            "actions": torch.from_numpy(actions)}
+
+
+@pytest.mark.parametrize("decoder", ["pyav", "decord"])
+@pytest.mark.parametrize("mode", ["exact", "resampled"])
+def test_loader_yields_the_clips_of_the_slow_path_in_the_recorded_order(tmp_path, decoder, mode):
+    write_synthetic_shards(tmp_path, episodes=40, frames=12, shard_size=5, codec="h264")
+    data = VideoDataModule(str(tmp_path), num_frames=4, frame_stride=2, clips_per_episode=2, batch_size=4,
+                           num_workers=2, decoder=decoder, resampled=mode == "resampled", train_batches_per_epoch=6,
+                           val_fraction=0.0, shuffle_buffer=8)
+    episodes, keys = episodes_in(tmp_path), []
+    for batch in data.train_dataloader():
+        assert batch["frames"].shape == (4, 4, 3, 32, 32) and batch["frames"].is_contiguous()
+        for i, key in enumerate(batch["key"]):
+            name, start = key.split("@")
+            expected = slow_clip(episodes[name], int(start), 4, 2, decoder)
+            for field in ("frames", "states", "actions"):
+                assert torch.equal(batch[field][i], expected[field]), f"{key} {field}"
+            assert batch["labels"]["episode"][i].item() == int(name[2:])
+            keys.append(key)
+    assert keys == STREAM_OF_SEED_0[mode].split()
 
 
 def test_train_and_val_split_by_episode(shard_dir):

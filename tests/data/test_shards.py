@@ -1,9 +1,11 @@
+import io
 import tarfile
 
 import numpy as np
+import pytest
 import webdataset as wds
 
-from hjepa.data.shards import list_shards, load_npy, sample_key
+from hjepa.data.shards import list_shards, load_npy, npy_bytes, read_shard, sample_key
 from tests.data.synthetic import synthetic_episode, write_synthetic_shards
 
 
@@ -26,6 +28,77 @@ def test_shards_read_back_with_webdataset(tmp_path):
         assert all(m.mtime == 0 for m in tar.getmembers())
 
 
+@pytest.mark.parametrize("tar_format", [tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT], ids=["ustar", "gnu", "pax"])
+def test_shards_are_read_as_webdataset_reads_them(tmp_path, tar_format):
+    folder = "f" * 120  # a long path: ustar prefix, GNU long-name member or pax record, by format
+    members = [("a.mp4", b"v" * 700), ("a.JSON", b"{}"), ("__meta__", b"m"), (f"{folder}/b.states.npy", b"s"),
+               (f"{folder}/b.json", b"1"), ("no_extension", b"x"), ("c.txt", b"")]
+    path = tmp_path / "shard.tar"
+    with tarfile.open(path, "w", format=tar_format) as tar:
+        folder_info = tarfile.TarInfo("a_folder")
+        folder_info.type = tarfile.DIRTYPE
+        tar.addfile(folder_info)
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime = len(data), 1.5  # a fractional time: pax writes a record for it
+            tar.addfile(info, io.BytesIO(data))
+    expected = list(wds.tarfile_samples(iter([{"url": str(path)}])))
+    assert [s["__key__"] for s in expected] == ["a", f"{folder}/b", "c"]
+    assert list(read_shard(str(path))) == expected
+
+
+def test_cut_or_damaged_shard_raises_after_the_samples_before_the_damaged_one(tmp_path):
+    (path,) = write_synthetic_shards(tmp_path, 3, 5, 3)
+    with tarfile.open(path) as tar:
+        inside_member = tar.getmember("ep00001.states.npy").offset_data + 10
+        header = tar.getmember("ep00002.mkv").offset
+    whole = path.read_bytes()
+    # ep00001 is being grouped when the damage is found (its last member or the next header): it is dropped
+    for data, error in ((whole[:inside_member], "cut inside a member"), (whole[: header + 100], "cut inside a header"),
+                        (whole[:header] + b"X" + whole[header + 1 :], "bad checksum")):
+        path.write_bytes(data)
+        keys = []
+        with pytest.raises(ValueError, match=error):
+            for sample in read_shard(str(path)):
+                keys.append(sample["__key__"])
+        assert keys == ["ep00000"]
+
+
 def test_sample_keys_have_no_dots_or_slashes():
     assert sample_key("a/b.c d.mp4") == "a_b_c_d_mp4"
     assert synthetic_episode(3, 4).key == "ep00003"
+
+
+def saved(array: np.ndarray) -> bytes:
+    """The bytes np.save writes for `array` (its layout and shape kept as they are)."""
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("array", [
+    np.arange(12, dtype=np.float32).reshape(3, 4),
+    np.asfortranarray(np.arange(12, dtype=np.int64).reshape(3, 4)),
+    np.zeros((5, 0), np.float32),
+    np.array(3.5),
+    np.arange(6, dtype=">u2"),
+])
+def test_npy_members_read_back_as_numpy_saved_them(array):
+    loaded = load_npy(saved(array), "member")
+    assert loaded.dtype == array.dtype and loaded.shape == array.shape and np.array_equal(loaded, array)
+
+
+def test_npy_with_version_2_header_reads():
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.ones((2, 3), np.float32), version=(2, 0))
+    assert np.array_equal(load_npy(buffer.getvalue(), "member"), np.ones((2, 3), np.float32))
+
+
+@pytest.mark.parametrize("data", [
+    saved(np.array([{"a": 1}], dtype=object)),  # would need pickle
+    npy_bytes(np.ones((4, 4), np.float32))[:-8],  # cut short
+    b"not an array at all",
+])
+def test_npy_that_cannot_be_read_safely_names_the_member(data):
+    with pytest.raises(ValueError, match="ep00001.states.npy: not a valid .npy array"):
+        load_npy(data, "ep00001.states.npy")

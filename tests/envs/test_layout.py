@@ -62,12 +62,13 @@ def test_spanning_tree_connects_every_room_without_loops(rows: int, cols: int, s
 
 
 @pytest.mark.parametrize("seed", [0, 3])
-def test_shortest_room_path_matches_floyd_warshall(seed: int) -> None:
+def test_shortest_room_paths_and_door_distances_match_floyd_warshall(seed: int) -> None:
     rng = np.random.default_rng(seed)
     doors = spanning_tree_doors(4, 4, 0.1, rng)
     doors += [grid_door(4, 4, 0, 1, 0.1), grid_door(4, 4, 5, 9, 0.1), grid_door(4, 4, 10, 11, 0.1)]
     layout = RoomLayout(4, 4, list({d.rooms: d for d in doors}.values()), 0.02)  # extra doors add loops
     dist = _hop_distances(layout)
+    np.testing.assert_array_equal(layout.door_distances(), dist)
     for a, b in itertools.product(range(16), repeat=2):
         path = layout.shortest_room_path(a, b)
         assert path[0] == a and path[-1] == b
@@ -91,6 +92,8 @@ def test_unreachable_room_and_missing_door_raise() -> None:
     layout = RoomLayout(1, 3, [grid_door(1, 3, 0, 1, 0.1)], 0.02)
     with pytest.raises(ValueError, match="cannot be reached"):
         layout.shortest_room_path(0, 2)
+    with pytest.raises(ValueError, match="room 2 cannot be reached from room 0"):
+        layout.door_distances()
     with pytest.raises(ValueError, match="no door"):
         layout.door_between(1, 2)
 

@@ -119,6 +119,7 @@ def _shards_option(data: str | None, flag: str = "--data") -> None:
 def _probe_linear(args: argparse.Namespace) -> int:
     from hjepa.data.shards import check_output_folder
     from hjepa.eval.probe import run_linear_probe
+    from hjepa.eval.report import format_table
 
     check_output_folder(Path(args.out))
 
@@ -126,9 +127,7 @@ def _probe_linear(args: argparse.Namespace) -> int:
                                frame_stride=args.frame_stride, batch_size=args.batch_size,
                                max_batches=args.max_batches, rollout_k=args.rollout_k, seed=args.seed,
                                val_fraction=args.val_fraction, num_workers=args.workers)
-    width = max(map(len, results))
-    for key, value in results.items():
-        print(f"{key:<{width}}  {value}")
+    print(format_table(results.items(), left=2))
     print(f"-> {Path(args.out) / 'probe.json'}")
     return 0
 
@@ -136,15 +135,14 @@ def _probe_linear(args: argparse.Namespace) -> int:
 def _probe_classify(args: argparse.Namespace) -> int:
     from hjepa.data.shards import check_output_folder
     from hjepa.eval.classify_probe import run_classify_probe
+    from hjepa.eval.report import format_table
 
     check_output_folder(Path(args.out))
     results = run_classify_probe(args.ckpt, args.data, args.out, num_frames=args.num_frames,
                                  frame_stride=args.frame_stride, clips_per_video=args.clips_per_video,
                                  batch_size=args.batch_size, max_batches=args.max_batches, seed=args.seed,
                                  val_fraction=args.val_fraction, num_workers=args.workers)
-    width = max(map(len, results))
-    for key, value in results.items():
-        print(f"{key:<{width}}  {value}")
+    print(format_table(results.items(), left=2))
     print(f"-> {Path(args.out) / 'classify.json'}")
     return 0
 

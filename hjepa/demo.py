@@ -26,6 +26,7 @@ from hjepa.eval.level2_probe import run_level2_probe
 from hjepa.eval.plan_probe import run_plan_probe
 from hjepa.eval.probe import run_linear_probe
 from hjepa.eval.protocol import Protocol
+from hjepa.eval.report import format_table
 from hjepa.export import export_checkpoint
 from hjepa.train.cli import run_lightning_cli
 from hjepa.train.run_config import deep_update, write_run_config
@@ -185,11 +186,8 @@ def step_maze(config: dict[str, Any], out: Path) -> dict[str, Any]:
 
 def print_summary(summary: dict[str, Any]) -> None:
     """Print the summary as a two-column table."""
-    width = max(len(k) for k in summary)
-    print("\n" + "-" * (width + 24))
-    for key, value in summary.items():
-        print(f"{key:<{width}}  {value}")
-    print("-" * (width + 24))
+    rule = "-" * (max(map(len, summary)) + 24)
+    print(f"\n{rule}\n{format_table(summary.items(), left=2)}\n{rule}")
 
 
 def run_demo(config_path: Path, out: Path) -> dict[str, Any]:

@@ -4,15 +4,17 @@ so motion between frames stays what the world did, not what the augmentation did
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+from torchvision.transforms import v2
 
 
 @dataclass(frozen=True)
 class ClipAugment:
-    """Random resized crop (area fraction in `crop_scale`) and brightness jitter (+/- `brightness`)."""
+    """Random resized crop (area fraction in `crop_scale`, the frame's aspect ratio) and brightness jitter
+    (factor in 1 +/- `brightness`), torchvision v2 transforms drawn once per clip."""
 
     crop_scale: tuple[float, float] = (1.0, 1.0)
     brightness: float = 0.0
@@ -28,17 +30,22 @@ class ClipAugment:
     def active(self) -> bool:
         return self.crop_scale != (1.0, 1.0) or self.brightness > 0
 
+    @lru_cache(maxsize=4)
+    def transform(self, height: int, width: int) -> v2.Compose:
+        """uint8 frames `(T, C, H, W)` -> float `(T, C, H, W)` in [0, 1]; built once per frame size."""
+        steps: list[v2.Transform] = [v2.ToDtype(torch.float32, scale=True)]
+        if self.crop_scale != (1.0, 1.0):
+            steps.append(v2.RandomResizedCrop((height, width), self.crop_scale, (width / height, width / height)))
+        if self.brightness > 0:
+            steps.append(v2.ColorJitter(brightness=self.brightness))
+        return v2.Compose(steps)
+
     def __call__(self, frames: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
         """`(T, C, H, W)` uint8 -> `(T, C, H, W)` uint8, the same transform for every frame."""
         _, _, height, width = frames.shape
-        out = frames.float()
-        if self.crop_scale != (1.0, 1.0):
-            side = float(np.sqrt(rng.uniform(*self.crop_scale)))
-            crop_h, crop_w = max(1, round(height * side)), max(1, round(width * side))
-            top = int(rng.integers(0, height - crop_h + 1))
-            left = int(rng.integers(0, width - crop_w + 1))
-            out = out[:, :, top : top + crop_h, left : left + crop_w]
-            out = F.interpolate(out, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
-        if self.brightness > 0:
-            out = out * float(rng.uniform(1 - self.brightness, 1 + self.brightness))
-        return out.round_().clamp_(0, 255).to(torch.uint8)
+        # v2 draws from torch's global generator: seed it from `rng` so a clip's augmentation follows its
+        # seed, and restore it so the caller's torch stream is left as it was
+        with torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed(int(rng.integers(2**63)))
+            out = self.transform(height, width)(frames)
+        return out.mul_(255).round_().to(torch.uint8)

@@ -6,11 +6,14 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
-import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image, ImageDraw
+from torchvision.utils import make_grid
 
 from hjepa.data.datamodule import frames_to_float
+
+PADDING = 2  # white pixels between tiles
 
 
 def read_batches(loader: Iterable[dict[str, Any]], max_batches: int | None = None) -> tuple[list[dict[str, Any]], float]:
@@ -49,23 +52,19 @@ def contact_sheet(batch: dict[str, Any], path: Path, state_names: list[str] | No
                   max_clips: int = 8, max_frames: int = 8, scale: int = 2) -> Path:
     """Write a PNG grid (one row per clip) of decoded frames with the ground-truth position drawn as
     a cross where the state has `x`, `y` columns (unit coordinates, pixel centre convention)."""
-    frames = batch["frames"]  # (B, T, 3, H, W) uint8
-    clips, steps = min(max_clips, frames.shape[0]), min(max_frames, frames.shape[1])
-    height, width = frames.shape[-2] * scale, frames.shape[-1] * scale
-    sheet = Image.new("RGB", (steps * (width + 2), clips * (height + 2)), "white")
-    draw = ImageDraw.Draw(sheet)
-    columns = None
+    frames = batch["frames"][:max_clips, :max_frames]  # (B, T, 3, H, W) uint8
+    clips, steps = frames.shape[:2]
+    tiles = F.interpolate(frames.flatten(0, 1), scale_factor=scale, mode="nearest")  # (B T, 3, sH, sW)
+    grid = make_grid(tiles, nrow=steps, padding=PADDING, pad_value=255)  # (3, H', W')
+    sheet = Image.fromarray(grid.permute(1, 2, 0).numpy())
     if state_names and "x" in state_names and "y" in state_names:
-        columns = (state_names.index("x"), state_names.index("y"))
-    for row in range(clips):
-        for step in range(steps):
-            image = frames[row, step].permute(1, 2, 0).numpy().astype(np.uint8)
-            tile = Image.fromarray(image).resize((width, height), Image.NEAREST)
-            left, top = step * (width + 2), row * (height + 2)
-            sheet.paste(tile, (left, top))
-            if columns is not None:
-                x = left + float(batch["states"][row, step, columns[0]]) * width
-                y = top + float(batch["states"][row, step, columns[1]]) * height
+        draw = ImageDraw.Draw(sheet)
+        height, width = tiles.shape[-2:]
+        xy = batch["states"][:clips, :steps][..., [state_names.index("x"), state_names.index("y")]]  # (B, T, 2)
+        for row in range(clips):
+            for step in range(steps):
+                x = PADDING + step * (width + PADDING) + float(xy[row, step, 0]) * width
+                y = PADDING + row * (height + PADDING) + float(xy[row, step, 1]) * height
                 draw.line([(x - 4, y), (x + 4, y)], fill=(255, 255, 0))
                 draw.line([(x, y - 4), (x, y + 4)], fill=(255, 255, 0))
     path = Path(path)

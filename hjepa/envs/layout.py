@@ -6,11 +6,12 @@ door as a subgoal (paper sec. 4.7); `shortest_room_path` gives the oracle sequen
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+from scipy.sparse import csr_array
+from scipy.sparse.csgraph import breadth_first_order, shortest_path
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,11 @@ class RoomLayout:
             self._door_of[door.rooms] = door
             self._neighbours[a].append(b)
             self._neighbours[b].append(a)
+        # door graph with each room's neighbours in door order, which breaks ties between shortest paths
+        targets = [b for near in self._neighbours for b in near]
+        indptr = np.cumsum([0, *map(len, self._neighbours)])
+        self._graph = csr_array((np.ones(len(targets)), np.array(targets, dtype=np.int32), indptr),
+                                shape=(self.n_rooms, self.n_rooms))
 
     def room_of(self, xy: np.ndarray) -> np.ndarray:
         """Room index (...) int of points xy (..., 2)."""
@@ -106,20 +112,21 @@ class RoomLayout:
 
     def shortest_room_path(self, room_a: int, room_b: int) -> list[int]:
         """Rooms from room_a to room_b inclusive along fewest doors (BFS over the door graph)."""
-        previous = {room_a: room_a}
-        queue = deque([room_a])
-        while queue:
-            room = queue.popleft()
-            if room == room_b:
-                path = [room]
-                while path[-1] != room_a:
-                    path.append(previous[path[-1]])
-                return path[::-1]
-            for nxt in self._neighbours[room]:
-                if nxt not in previous:
-                    previous[nxt] = room
-                    queue.append(nxt)
-        raise ValueError(f"room {room_b} cannot be reached from room {room_a}")
+        _, previous = breadth_first_order(self._graph, room_a, directed=True, return_predecessors=True)
+        if room_b != room_a and previous[room_b] < 0:
+            raise ValueError(f"room {room_b} cannot be reached from room {room_a}")
+        path = [room_b]
+        while path[-1] != room_a:
+            path.append(int(previous[path[-1]]))
+        return path[::-1]
+
+    def door_distances(self) -> np.ndarray:
+        """Doors on the shortest route between every two rooms: (R, R) int; ValueError if a room cannot be reached."""
+        hops = shortest_path(self._graph, unweighted=True)
+        if np.isinf(hops).any():
+            room_a, room_b = np.argwhere(np.isinf(hops))[0]
+            raise ValueError(f"room {room_b} cannot be reached from room {room_a}")
+        return hops.astype(np.int64)
 
     def wall_rects(self) -> np.ndarray:
         """Solid wall rectangles (K, 4) as [x0, x1, y0, y1], outer walls included, door openings cut out."""

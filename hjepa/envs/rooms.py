@@ -133,8 +133,7 @@ class RoomsWorld(BatchedWorld):
 
     def door_distances(self) -> np.ndarray:
         """Doors on the shortest route between every two rooms: (rooms, rooms) int."""
-        rooms = self.layout.n_rooms
-        return np.array([[len(self.shortest_room_path(a, b)) - 1 for b in range(rooms)] for a in range(rooms)])
+        return self.layout.door_distances()
 
     def crossing_points(self, door: Door, from_room: int) -> tuple[np.ndarray, np.ndarray]:
         """Points (2,) just before and just after `door` seen from `from_room`, on the door's axis.

@@ -260,14 +260,13 @@ def plan_summary(task: TaskSpec, env_id: str, protocol: Protocol, table: dict[st
 
 def print_table(table: dict[str, dict[str, Any]], protocol: Protocol) -> None:
     """Success with its 95% interval, the per-radius scores where distances are known, steps and planning time."""
-    width = max(13, *map(len, table))
-    radii = [r for r in protocol.radii if any(f"ever_{radius_key(r)}" in row for row in table.values())]
-    scores = "".join(f" {'ever/end ' + radius_key(r):>17}" for r in radii)
-    print(f"{'actor':<{width}} {'success [95% CI]':>22}{scores} {'final d':>8} {'steps':>6} {'ms/step':>8} "
-          f"{'ms/episode':>10}")
-    for name, row in table.items():
-        low, high = row["success_ci"]
-        cells = "".join(f" {row[f'ever_{radius_key(r)}']:>8.2f}/{row[f'end_{radius_key(r)}']:<8.2f}" for r in radii)
-        final = row.get("final_distance_median", "")
-        print(f"{name:<{width}} {row['success']:>6.2f} [{low:.2f}, {high:.2f}]{cells} {final:>8} "
-              f"{str(row['steps']):>6} {row['ms_per_step']:>8} {row['ms_per_episode']:>10}")
+    from hjepa.eval.report import format_table
+
+    keys = [radius_key(r) for r in protocol.radii if any(f"ever_{radius_key(r)}" in row for row in table.values())]
+    header = ["actor", "success [95% CI]", *(f"ever/end {key}" for key in keys), "final d", "steps", "ms/step",
+              "ms/episode"]
+    rows = [[name, "{:.2f} [{:.2f}, {:.2f}]".format(row["success"], *row["success_ci"]),
+             *(f"{row[f'ever_{key}']:.2f}/{row[f'end_{key}']:.2f}" for key in keys),
+             row.get("final_distance_median", ""), row["steps"], row["ms_per_step"], row["ms_per_episode"]]
+            for name, row in table.items()]
+    print(format_table(rows, header))

@@ -33,6 +33,7 @@ from hjepa.data.generate import GenerateSettings, generate_shards
 from hjepa.demo import step_pretrain
 from hjepa.envs.pusht import ARENA, GOAL_AGENT, MAX_ACTION, PUSHT_ID
 from hjepa.eval.episodes import agent_actor, make_env, one_torch_thread, random_actor, run_episode
+from hjepa.eval.report import format_table
 from hjepa.export import load_world_model
 from hjepa.models import WorldModel
 
@@ -129,10 +130,10 @@ def run_pusht_probe(args: argparse.Namespace) -> dict[str, Any]:
 def print_table(table: dict[str, dict[str, Any]]) -> None:
     """One row per actor: success, then coverage and distances as start -> end, ms per step."""
     columns = ("coverage", "block_distance", "agent_distance")
-    print(f"{'actor':<8} {'success':>8}" + "".join(f" {name + ' start->end':>28}" for name in columns) + "  ms/step")
-    for name, row in table.items():
-        changes = "".join(f" {row[c + '_start']:>18.3f} -> {row[c + '_end']:.3f}" for c in columns)
-        print(f"{name:<8} {row['success']:>8}{changes}  {row['ms_per_step']:>7}")
+    header = ["actor", "success", *(f"{c} start->end" for c in columns), "ms/step"]
+    rows = [[name, row["success"], *(f"{row[c + '_start']:.3f} -> {row[c + '_end']:.3f}" for c in columns),
+             row["ms_per_step"]] for name, row in table.items()]
+    print(format_table(rows, header))
 
 
 def build_parser() -> argparse.ArgumentParser:

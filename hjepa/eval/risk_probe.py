@@ -33,6 +33,7 @@ from hjepa.envs import Crossing
 from hjepa.eval.fork_probe import MODEL as FORK_MODEL, train_model
 from hjepa.eval.linear_probe import fit_probe
 from hjepa.eval.episodes import one_torch_thread
+from hjepa.eval.report import format_table
 from hjepa.models import WorldModel
 
 WORLD = {"image_size": 32}
@@ -140,10 +141,9 @@ def run_risk_probe(out_dir: str | Path, episodes: int = 512, steps: int = 600, b
 
 
 def print_table(rows: Sequence[dict[str, float]]) -> None:
-    print(f"{'risk':>5} {'collision':>10} {'success':>8} {'offset':>7} {'spread':>8} {'ms/step':>8}")
-    for row in rows:
-        print(f"{row['risk']:>5} {row['collision']:>10} {row['success']:>8} {row['offset']:>7} {row['spread']:>8} "
-              f"{row['ms_per_step']:>8}")
+    """One row per risk aversion: collision and success rates, lateral offset, cost spread, ms per step."""
+    keys = ("risk", "collision", "success", "offset", "spread", "ms_per_step")
+    print(format_table([[row[key] for key in keys] for row in rows], [*keys[:-1], "ms/step"], left=0))
 
 
 def main() -> None:

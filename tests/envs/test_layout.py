@@ -62,12 +62,13 @@ def test_spanning_tree_connects_every_room_without_loops(rows: int, cols: int, s
 
 
 @pytest.mark.parametrize("seed", [0, 3])
-def test_shortest_room_path_matches_floyd_warshall(seed: int) -> None:
+def test_shortest_room_paths_and_door_distances_match_floyd_warshall(seed: int) -> None:
     rng = np.random.default_rng(seed)
     doors = spanning_tree_doors(4, 4, 0.1, rng)
     doors += [grid_door(4, 4, 0, 1, 0.1), grid_door(4, 4, 5, 9, 0.1), grid_door(4, 4, 10, 11, 0.1)]
     layout = RoomLayout(4, 4, list({d.rooms: d for d in doors}.values()), 0.02)  # extra doors add loops
     dist = _hop_distances(layout)
+    np.testing.assert_array_equal(layout.door_distances(), dist)
     for a, b in itertools.product(range(16), repeat=2):
         path = layout.shortest_room_path(a, b)
         assert path[0] == a and path[-1] == b
@@ -76,10 +77,23 @@ def test_shortest_room_path_matches_floyd_warshall(seed: int) -> None:
             layout.door_between(u, v)  # raises if the step does not go through a door
 
 
+@pytest.mark.parametrize("reverse", [False, True])
+def test_ties_between_shortest_paths_follow_the_order_of_the_doors(reverse: bool) -> None:
+    doors = [grid_door(3, 3, a, b, 0.1) for a, b in
+             [(0, 1), (0, 3), (1, 2), (1, 4), (2, 5), (3, 4), (3, 6), (4, 5), (4, 7), (5, 8), (6, 7), (7, 8)]]
+    layout = RoomLayout(3, 3, doors[::-1] if reverse else doors, 0.02)  # every wall has a door: many ties
+    expected = {(0, 8): [0, 1, 2, 5, 8], (2, 6): [2, 1, 0, 3, 6], (6, 2): [6, 3, 0, 1, 2], (0, 4): [0, 1, 4]}
+    if reverse:
+        expected = {(0, 8): [0, 3, 6, 7, 8], (2, 6): [2, 5, 8, 7, 6], (6, 2): [6, 7, 8, 5, 2], (0, 4): [0, 3, 4]}
+    assert {pair: layout.shortest_room_path(*pair) for pair in expected} == expected
+
+
 def test_unreachable_room_and_missing_door_raise() -> None:
     layout = RoomLayout(1, 3, [grid_door(1, 3, 0, 1, 0.1)], 0.02)
     with pytest.raises(ValueError, match="cannot be reached"):
         layout.shortest_room_path(0, 2)
+    with pytest.raises(ValueError, match="room 2 cannot be reached from room 0"):
+        layout.door_distances()
     with pytest.raises(ValueError, match="no door"):
         layout.door_between(1, 2)
 

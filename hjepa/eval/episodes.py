@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import json
 import queue
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import gymnasium
 import numpy as np
-import torch
 
 from hjepa.agent.agent import Agent
 from hjepa.agent.batching import BatchedRollouts
@@ -156,15 +155,3 @@ def random_actor(env: gymnasium.Env, seed: int) -> Actor:
 def random_actors(seed: int, env: gymnasium.Env, batch: BatchedRollouts | None) -> tuple[Actor, Start | None]:
     """An actor factory of `random_actor`s (they never plan, so they take no part in batches)."""
     return random_actor(env, seed), None
-
-
-@contextmanager
-def one_torch_thread() -> Iterator[None]:
-    """Run agents on one torch thread each, restoring the count after: their batches are small, and on shared
-    cores several intra-op threads mostly wait for each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)

@@ -27,11 +27,12 @@ from hjepa.agent.policy import Policy
 from hjepa.agent.task import TaskSpec
 from hjepa.envs.rooms import RoomsWorld
 from hjepa.eval.cost_map import plot_goal_distance_map
-from hjepa.eval.episodes import EpisodeResult, agents, one_torch_thread, random_actors, run_episodes, task_env
+from hjepa.eval.episodes import EpisodeResult, agents, random_actors, run_episodes, task_env
 from hjepa.eval.protocol import Protocol, first_reached, radius_key, score_distances, wilson_interval
 from hjepa.export import load_world_model, model_levels
 from hjepa.models import WorldModel
 from hjepa.models.level2 import Level2WorldModel
+from hjepa.threads import one_torch_thread
 
 
 def summarize(results: Sequence[EpisodeResult], protocol: Protocol = Protocol()) -> dict[str, Any]:

@@ -24,8 +24,9 @@ from hjepa.data.generate import GenerateSettings, generate_shards, record_episod
 from hjepa.data.video import decode_video
 from hjepa.envs.pusht import ARENA, GOAL_AGENT, MAX_ACTION, PUSHT_ID, PushTEnv
 from hjepa.registration import pusht_available
-from hjepa.eval.episodes import agent_actor, make_env, one_torch_thread, run_episode
+from hjepa.eval.episodes import agent_actor, make_env, run_episode
 from hjepa.models.world_model import build_world_model
+from hjepa.threads import one_torch_thread
 from tests.agent.oracle import OracleWorldModel
 
 ROYAL_BLUE = np.array([65, 105, 225])  # gym-pusht's agent

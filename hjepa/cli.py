@@ -263,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
                   "video shards")
     gen.add_argument("--world", "--env", dest="world", required=True,
                      help="two_rooms, moving_shapes, fork, maze, or a gymnasium id such as hjepa/PushT-v0 "
-                          "(pip install 'hjepa[envs]')")
+                          "(pip install 'hjepa[envs]') or hjepa/SwmTwoRoom-v1 (pip install 'hjepa[swm]')")
     gen.add_argument("--episodes", type=int, required=True)
     gen.add_argument("--frames", type=int, required=True, help="frames per episode")
     gen.add_argument("--out", required=True, help="output folder of shard-NNNNNN.tar")

@@ -25,7 +25,7 @@ def _generate(args: argparse.Namespace) -> int:
 
     world_kwargs = tuple(sorted((_json_option(args.world_kwargs or None, "--world-kwargs") or {}).items()))
     settings = GenerateSettings(args.world, args.episodes, args.frames, args.seed, args.shard_size,
-                                args.codec, args.image_size, world_kwargs)
+                                args.codec, args.image_size, world_kwargs, args.policy)
     report = generate_shards(settings, Path(args.out), workers=args.workers)
     speed = f"  [{report.episodes_per_s:.1f} episodes/s]" if report.episodes_per_s else ""
     print(f"{report.episodes} episodes in {len(report.shards)} shards ({report.written_shards} written, "
@@ -261,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
                   "video shards")
     gen.add_argument("--world", "--env", dest="world", required=True,
                      help="two_rooms, moving_shapes, fork, maze, or a gymnasium id such as hjepa/PushT-v0 "
-                          "(pip install 'hjepa[envs]')")
+                          "(pip install 'hjepa[envs]') or hjepa/SwmTwoRoom-v1 (pip install 'hjepa[swm]')")
     gen.add_argument("--episodes", type=int, required=True)
     gen.add_argument("--frames", type=int, required=True, help="frames per episode")
     gen.add_argument("--out", required=True, help="output folder of shard-NNNNNN.tar")
@@ -272,6 +272,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--world-kwargs", default="",
                      help='JSON of world or environment options, e.g. \'{"rows": 2, "cols": 3}\'')
     gen.add_argument("--workers", type=int, default=1, help="processes encoding shards in parallel")
+    gen.add_argument("--policy", default="explore",
+                     help="what acts in a gymnasium environment: explore (its data-collection policy, uniform actions "
+                          "where it has none), random (uniform actions), expert (its expert policy, where it has "
+                          "one)")
 
     shard = command("shard", _shard, "convert a folder of videos (and .actions/.states.npy sidecars) into shards")
     shard.add_argument("--src", required=True, help="folder searched recursively for mp4/webm/mkv/avi/mov")

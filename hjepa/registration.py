@@ -11,6 +11,7 @@ import importlib.util
 import sys
 from importlib.machinery import ModuleSpec
 from types import ModuleType
+from typing import NamedTuple
 
 # gymnasium id -> (entry point, keyword arguments: the world and its options, max_episode_steps)
 GYM_IDS = {
@@ -23,22 +24,46 @@ GYM_IDS = {
     "hjepa/Crossing-v0": ("hjepa.envs.gym_env:WorldEnv", {"world": "crossing"}, 16),
 }
 PUSHT_ID = "hjepa/PushT-v0"
+SWM_TWOROOM_ID = "hjepa/SwmTwoRoom-v1"
 
 
-def pusht_available() -> bool:
-    """Whether `gym_pusht` is installed (checked without importing it: pygame and pymunk load slowly)."""
-    return importlib.util.find_spec("gym_pusht") is not None
+class OptionalId(NamedTuple):
+    """A gymnasium id registered only where an optional extra of hjepa is installed."""
+
+    module: str  # what the extra installs, imported when the environment is built
+    extra: str
+    entry_point: str
+    max_episode_steps: int
+
+
+OPTIONAL_GYM_IDS = {
+    PUSHT_ID: OptionalId("gym_pusht", "envs", "hjepa.envs.pusht:PushTEnv", 300),
+    SWM_TWOROOM_ID: OptionalId("stable_worldmodel", "swm", "hjepa.envs.swm:TwoRoomEnv", 100),
+}
+
+
+def extra_installed(env_id: str) -> bool:
+    """Whether the module that the optional id `env_id` needs is installed (checked without importing it: pygame,
+    pymunk and stable-worldmodel load slowly)."""
+    return importlib.util.find_spec(OPTIONAL_GYM_IDS[env_id].module) is not None
+
+
+def missing_extra(env_id: str) -> str:
+    """What to install for the optional id `env_id`."""
+    need = OPTIONAL_GYM_IDS[env_id]
+    return f"{env_id} needs the optional extra {need.extra} ({need.module}): pip install 'hjepa[{need.extra}]'"
 
 
 def register_envs() -> None:
-    """Register every id not registered yet (hjepa/PushT-v0 only where the extra `envs` is installed)."""
+    """Register every id not registered yet (the optional ones only where their extra is installed)."""
     import gymnasium
 
     for env_id, (entry_point, kwargs, steps) in GYM_IDS.items():
         if env_id not in gymnasium.registry:
             gymnasium.register(env_id, entry_point=entry_point, kwargs=kwargs, max_episode_steps=steps)
-    if pusht_available() and PUSHT_ID not in gymnasium.registry:
-        gymnasium.register(PUSHT_ID, entry_point="hjepa.envs.pusht:PushTEnv", max_episode_steps=300)
+    for env_id, need in OPTIONAL_GYM_IDS.items():
+        if env_id not in gymnasium.registry and extra_installed(env_id):
+            gymnasium.register(env_id, entry_point=need.entry_point, max_episode_steps=need.max_episode_steps)
 
 
 class _RegisterAfterGymnasium:

@@ -13,7 +13,7 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
   echo "installing hjepa and its dependencies into .venv (first run: a few minutes)"
   LOG="$ROOT/.venv/install.log"
   if ! "$ROOT/.venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-      -c "$ROOT/constraints.txt" -e "$ROOT[test,tensorboard,envs]" >"$LOG" 2>&1; then
+      -c "$ROOT/constraints.txt" -e "$ROOT[test,tensorboard,envs,swm]" >"$LOG" 2>&1; then
     grep -v "is ignored: it is neither" "$LOG" >&2
     echo "error: installing into .venv failed (full log: $LOG)" >&2
     exit 1

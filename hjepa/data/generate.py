@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
@@ -38,7 +39,8 @@ class GenerateSettings:
     """Everything that determines the content of the shards; stored beside them as `generate.json`.
 
     `world` is a procedural world (`hjepa.envs.WORLDS`) or a namespaced gymnasium id such as hjepa/PushT-v0,
-    built with `image_size` and `world_kwargs`.
+    built with `image_size` and `world_kwargs`. `policy` acts in a gymnasium environment (see `POLICIES`);
+    procedural worlds record under their own exploration policy.
     """
 
     world: str
@@ -49,6 +51,7 @@ class GenerateSettings:
     codec: str = "h264"
     image_size: int = 64
     world_kwargs: tuple[tuple[str, Any], ...] = ()
+    policy: str = "explore"
 
     def __post_init__(self) -> None:
         if self.episodes < 1:
@@ -63,10 +66,17 @@ class GenerateSettings:
             raise ValueError(f"image_size: h264 needs an even size, got {self.image_size}; use an even size or ffv1")
         if "image_size" in dict(self.world_kwargs):
             raise ValueError("world_kwargs: image_size has its own setting (--image-size); remove it from the options")
+        if self.policy not in POLICIES:
+            raise ValueError(f"policy: unknown policy {self.policy!r}; choose from {list(POLICIES)} (--policy)")
         if is_env_id(self.world):
-            _make_env(self).close()  # validates the id, the extra it needs and the options
+            env = _make_env(self)  # validates the id, the extra it needs and the options
+            env_policy(env, self.policy, self.world)
+            env.close()
         else:
             make_world(self.world, image_size=self.image_size, **dict(self.world_kwargs))  # validates names
+            if self.policy != "explore":
+                raise ValueError(f"policy: {self.world} records under its own exploration policy; --policy "
+                                 f"{self.policy} applies to gymnasium ids")
 
     @property
     def num_shards(self) -> int:
@@ -112,6 +122,7 @@ class Recording(NamedTuple):
     fps: int
     state_names: list[str]
     action_dim: int
+    episode_meta: list[dict[str, Any]]  # per-episode metadata beyond the settings
 
 
 def is_env_id(name: str) -> bool:
@@ -131,6 +142,7 @@ def _record_world(settings: GenerateSettings, n: int, rng: np.random.Generator) 
         states=np.concatenate([p.states for p in parts]),
         actions=np.concatenate([p.actions for p in parts]),
         labels={name: np.concatenate([p.labels[name] for p in parts]) for name in parts[0].labels},
+        episode_meta=[meta for p in parts for meta in p.episode_meta],
     )
 
 
@@ -145,7 +157,7 @@ def _explore(world: BatchedWorld, n: int, frames: int, rng: np.random.Generator)
         states.append(world.step(action))
         video.append(world.render())
     return Recording(np.stack(video, axis=1), np.stack(states, axis=1), np.stack(actions, axis=1), world.labels(),
-                     world.config(), world.fps, list(world.state_names), world.action_dim)
+                     world.config(), world.fps, list(world.state_names), world.action_dim, [{} for _ in range(n)])
 
 
 def _make_env(settings: GenerateSettings) -> gymnasium.Env:
@@ -154,33 +166,57 @@ def _make_env(settings: GenerateSettings) -> gymnasium.Env:
                     **dict(settings.world_kwargs))
 
 
+POLICIES = {
+    "explore": "exploration_action",  # the environment's data-collection policy, uniform actions where it has none
+    "random": None,  # uniform actions from the action box
+    "expert": "expert_action",  # the environment's expert, where it has one
+}
+"""Policies that record a gymnasium environment (`--policy`) -> the environment's method that acts."""
+
+
+def env_policy(env: gymnasium.Env, name: str, env_id: str) -> Callable[[], np.ndarray]:
+    """The action source `name` of `POLICIES` in `env`; a policy the environment does not have -> ValueError."""
+    method = POLICIES[name]
+    act = getattr(env.unwrapped, method, None) if method is not None else None
+    if act is not None:
+        return act
+    if name == "expert":
+        raise ValueError(f"policy: {env_id} has no expert policy; choose from {[p for p in POLICIES if p != name]} "
+                         "(--policy)")
+    return env.action_space.sample
+
+
 def _record_env(settings: GenerateSettings, n: int, rng: np.random.Generator) -> Recording:
-    """Step n episodes of a gymnasium environment one after the other under its `exploration_action()`
-    (uniform actions from its box where it has none); each episode is reset with a seed drawn from rng.
-    Frames are its observations, states its `info["state"]`; episodes run on after a success."""
+    """Step n episodes of a gymnasium environment one after the other under `settings.policy`; each episode is
+    reset with a seed drawn from rng. Frames are its observations, states its `info["state"]`; episodes run on
+    after a success, and each one's metadata keeps its reset seed and the frame at which the environment first
+    reported termination (`terminated_at`, None if never)."""
     env = _make_env(settings)
-    explore = getattr(env.unwrapped, "exploration_action", None)
-    video, states, actions = [], [], []
+    act = env_policy(env, settings.policy, settings.world)
+    video, states, actions, episode_meta = [], [], [], []
     for _ in range(n):
         seed = int(rng.integers(2**31))
         frame, info = env.reset(seed=seed)
         env.action_space.seed(seed)
-        frames, episode_states, episode_actions = [frame], [info["state"]], []
-        for _ in range(settings.frames - 1):
-            action = np.asarray(explore() if explore is not None else env.action_space.sample(), dtype=np.float32)
-            frame, _, _, _, info = env.step(action)
+        frames, episode_states, episode_actions, terminated_at = [frame], [info["state"]], [], None
+        for step in range(1, settings.frames):
+            action = np.asarray(act(), dtype=np.float32)
+            frame, _, terminated, _, info = env.step(action)
+            if terminated and terminated_at is None:
+                terminated_at = step
             episode_actions.append(action)
             frames.append(frame)
             episode_states.append(info["state"])
         video.append(np.stack(frames))
         states.append(np.stack(episode_states))
         actions.append(np.stack(episode_actions))
+        episode_meta.append({"reset_seed": seed, "terminated_at": terminated_at})
     env.close()
     width = states[0].shape[-1]
     names = list(getattr(env.unwrapped, "state_names", [f"dim{i}" for i in range(width)]))
     config = {"image_size": settings.image_size, **dict(settings.world_kwargs)}
     return Recording(np.stack(video), np.stack(states), np.stack(actions), {}, config,
-                     int(env.metadata.get("render_fps", 10)), names, int(env.action_space.shape[0]))
+                     int(env.metadata.get("render_fps", 10)), names, int(env.action_space.shape[0]), episode_meta)
 
 
 def record_episodes(settings: GenerateSettings, shard_index: int) -> list[Episode]:
@@ -202,9 +238,11 @@ def record_episodes(settings: GenerateSettings, shard_index: int) -> list[Episod
             "seed": settings.seed,
             "episode": index,
             "codec": settings.codec,
+            "policy": settings.policy,
             "state_names": recording.state_names,
             "action_dim": recording.action_dim,
             "labels": {name: np.asarray(value[j]).tolist() for name, value in recording.labels.items()},
+            **recording.episode_meta[j],
         }
         episodes.append(
             Episode(
@@ -258,6 +296,7 @@ def _check_settings(out: Path, settings: GenerateSettings) -> None:
             previous = json.loads(settings_path.read_text())
         except ValueError as error:
             raise ValueError(f"{settings_path}: not readable ({error}); choose another --out") from error
+        previous.setdefault("policy", "explore")  # written before the policy could be chosen
         if previous != settings.to_json():
             changed = sorted(k for k in settings.to_json() if previous.get(k) != settings.to_json()[k])
             raise ValueError(

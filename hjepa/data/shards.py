@@ -24,6 +24,7 @@ import webdataset as wds
 
 SHARD_PATTERN = "shard-{index:06d}.tar"
 _SHARD_RE = re.compile(r"^shard-(\d{6})\.tar$")
+ARRAYS_AND_META = {"actions.npy", "states.npy", "json"}  # the members of a sample besides its video
 
 
 def npy_bytes(array: np.ndarray) -> bytes:
@@ -250,3 +251,22 @@ def shard_metadata(path: Path) -> Iterator[dict[str, Any]]:
     except (OSError, tarfile.TarError, ValueError) as error:
         raise ValueError(f"{path}: not a readable shard ({type(error).__name__}: {error})") from error
 
+
+def read_episodes(path: Path) -> list[Episode]:
+    """The episodes of the local tar shard `path` in order, as `write_shard` wrote them. A shard that cannot be
+    read, or a sample without its video, arrays or metadata, raises ValueError naming it."""
+    try:
+        samples = list(read_shard(str(path)))
+    except OSError as error:
+        raise ValueError(f"{path}: not a readable shard ({type(error).__name__}: {error})") from error
+    episodes = []
+    for sample in samples:
+        key = sample["__key__"]
+        members = {k: v for k, v in sample.items() if not k.startswith("__")}
+        videos = sorted(set(members) - ARRAYS_AND_META)
+        if len(videos) != 1 or not ARRAYS_AND_META <= set(members):
+            raise ValueError(f"{path}: sample {key} has members {sorted(members)}; expected a video, "
+                             "actions.npy, states.npy and json")
+        actions, states = (load_npy(members[name], f"{path}:{key}.{name}") for name in ("actions.npy", "states.npy"))
+        episodes.append(Episode(key, members[videos[0]], videos[0], actions, states, json.loads(members["json"])))
+    return episodes

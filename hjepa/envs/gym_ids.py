@@ -7,20 +7,17 @@ from typing import Any
 import gymnasium
 from gymnasium.envs.registration import load_env_creator
 
-from hjepa.envs.pusht import MISSING_EXTRA, PUSHT_ID
-
-# ids registered only where an optional extra is installed -> what to install
-OPTIONAL_IDS = {PUSHT_ID: MISSING_EXTRA}
+from hjepa.registration import OPTIONAL_GYM_IDS, missing_extra
 
 
 def make_env(env_id: str, field: str, **kwargs: Any) -> gymnasium.Env:
     """`gymnasium.make(env_id, **kwargs)`; an unregistered id -> ValueError naming `field` and the fix
     (the extra to install, or the ids hjepa registers)."""
     if env_id not in gymnasium.registry:
-        if env_id in OPTIONAL_IDS:
-            raise ValueError(f"{field}: {OPTIONAL_IDS[env_id]}")
+        if env_id in OPTIONAL_GYM_IDS:
+            raise ValueError(f"{field}: {missing_extra(env_id)}")
         known = sorted(k for k in gymnasium.registry if k.startswith("hjepa/"))
-        extras = [k for k in OPTIONAL_IDS if k not in gymnasium.registry]
+        extras = [k for k in OPTIONAL_GYM_IDS if k not in gymnasium.registry]
         more = f" (with optional extras: {extras})" if extras else ""
         raise ValueError(f"{field}: {env_id!r} is not a registered gymnasium id; hjepa's are {known}{more}")
     try:

@@ -14,9 +14,9 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
-from hjepa.registration import PUSHT_ID
+from hjepa.registration import PUSHT_ID, missing_extra
 
-MISSING_EXTRA = f"{PUSHT_ID} needs the optional extra gym-pusht: pip install 'hjepa[envs]'"
+MISSING_EXTRA = missing_extra(PUSHT_ID)
 ARENA = 512.0  # gym-pusht's positions and targets are pixels of a 512 x 512 arena
 MAX_ACTION = 0.1  # largest move of the agent's target per step, a share of the arena (~51 pixels)
 GOAL_AGENT = (256.0, 450.0)  # where the agent rests in the goal image: below the goal, clear of the block

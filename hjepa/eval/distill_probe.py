@@ -13,11 +13,12 @@ from hjepa.agent.configurator import Configurator
 from hjepa.agent.distill import distill, save_policy
 from hjepa.agent.experience import Experience
 from hjepa.agent.task import TaskSpec
-from hjepa.eval.episodes import agents, one_torch_thread, run_episodes, task_env
+from hjepa.eval.episodes import agents, run_episodes, task_env
 from hjepa.eval.plan_probe import remembered_experience, run_plan_probe
 from hjepa.eval.protocol import Protocol
 from hjepa.export import load_world_model
 from hjepa.models import WorldModel
+from hjepa.threads import one_torch_thread
 
 HELD_OUT = 10_000  # evaluation seeds start here, far from the recording seeds
 

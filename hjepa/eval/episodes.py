@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import json
 import queue
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import gymnasium
 import numpy as np
-import torch
 
 from hjepa.agent.agent import Agent
 from hjepa.agent.batching import BatchedRollouts
@@ -50,14 +49,15 @@ def make_env(env_id: str, max_steps: int, **env_kwargs: Any) -> gymnasium.Env:
 
 
 def world_options(data: str | Path | None, env_id: str) -> dict[str, Any]:
-    """The world options (`world_kwargs`, `image_size`) of the shards at `data` when `env_id` runs the same world."""
+    """The world options (`world_kwargs`, `image_size`) of the shards at `data` when they were recorded in `env_id` or
+    in the world it runs."""
     import hjepa.envs  # noqa: F401  registers the hjepa/* ids
 
     settings = None if data is None else Path(data) / SETTINGS_FILE
     if settings is None or not settings.is_file() or env_id not in gymnasium.registry:
         return {}
     recorded = json.loads(settings.read_text())
-    if gymnasium.registry[env_id].kwargs.get("world") != recorded.get("world"):
+    if recorded.get("world") not in (env_id, gymnasium.registry[env_id].kwargs.get("world")):
         return {}
     return {**recorded.get("world_kwargs", {}), "image_size": recorded["image_size"]}
 
@@ -73,10 +73,10 @@ def task_env(env_id: str, max_steps: int, data: str | Path | None = None, env_kw
 
 
 def run_episode(env: gymnasium.Env, actor: Actor, seed: int, start: Start | None = None, record: bool = False,
-                terminate: bool = True) -> EpisodeResult:
-    """Run actor(observation) -> (action, ms) from reset(seed) until the time limit, or until success when
+                terminate: bool = True, options: dict[str, Any] | None = None) -> EpisodeResult:
+    """Run actor(observation) -> (action, ms) from reset(seed, options) until the time limit, or until success when
     `terminate` (otherwise the agent keeps acting after reaching the goal, and must stay there)."""
-    observation, info = env.reset(seed=seed)
+    observation, info = env.reset(seed=seed, options=options)
     if start is not None:
         start(info["goal_image"])
     positions, ms, frames = [info["state"]], [], [observation] if record else []
@@ -99,8 +99,10 @@ def run_episode(env: gymnasium.Env, actor: Actor, seed: int, start: Start | None
 
 
 def run_episodes(make_env_copy: Callable[[], gymnasium.Env], make_actor: ActorFactory, seeds: Sequence[int],
-                 parallel: int = 1, record_seed: int | None = None, terminate: bool = True) -> list[EpisodeResult]:
-    """One episode per seed, each with a fresh actor from `make_actor(seed, env, batch)`, in seed order.
+                 parallel: int = 1, record_seed: int | None = None, terminate: bool = True,
+                 options: Sequence[dict[str, Any] | None] | None = None) -> list[EpisodeResult]:
+    """One episode per seed, each with a fresh actor from `make_actor(seed, env, batch)`, in seed order; `options`
+    are the reset options of each episode (e.g. its start and goal).
 
     With `parallel` > 1, that many episodes run at a time in threads, each in its own environment copy, and the
     agents' rollouts are priced together (`BatchedRollouts`); an actor seeded by its episode then takes the same
@@ -108,25 +110,28 @@ def run_episodes(make_env_copy: Callable[[], gymnasium.Env], make_actor: ActorFa
     """
     if parallel < 1:
         raise ValueError(f"--parallel: expected at least 1 episode at a time, got {parallel}")
+    options = [None] * len(seeds) if options is None else list(options)
+    if len(options) != len(seeds):
+        raise ValueError(f"options: one per episode, got {len(options)} for {len(seeds)} seeds")
     workers = min(parallel, len(seeds))
     envs: queue.SimpleQueue[gymnasium.Env] = queue.SimpleQueue()
     for _ in range(workers):
         envs.put(make_env_copy())
     batch = BatchedRollouts() if workers > 1 else None
 
-    def one(seed: int) -> EpisodeResult:
+    def one(seed: int, reset_options: dict[str, Any] | None) -> EpisodeResult:
         env = envs.get()
         try:
             actor, start = make_actor(seed, env, batch)
             with batch.acting() if batch is not None else nullcontext():
-                return run_episode(env, actor, seed, start, seed == record_seed, terminate)
+                return run_episode(env, actor, seed, start, seed == record_seed, terminate, reset_options)
         finally:
             envs.put(env)
 
     if workers == 1:
-        return [one(seed) for seed in seeds]
+        return [one(seed, reset_options) for seed, reset_options in zip(seeds, options)]
     with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(one, seeds))
+        return list(pool.map(one, seeds, options))
 
 
 def agent_actor(agent: Agent) -> Actor:
@@ -156,15 +161,3 @@ def random_actor(env: gymnasium.Env, seed: int) -> Actor:
 def random_actors(seed: int, env: gymnasium.Env, batch: BatchedRollouts | None) -> tuple[Actor, Start | None]:
     """An actor factory of `random_actor`s (they never plan, so they take no part in batches)."""
     return random_actor(env, seed), None
-
-
-@contextmanager
-def one_torch_thread() -> Iterator[None]:
-    """Run agents on one torch thread each, restoring the count after: their batches are small, and on shared
-    cores several intra-op threads mostly wait for each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)

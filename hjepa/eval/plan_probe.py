@@ -27,11 +27,13 @@ from hjepa.agent.policy import Policy
 from hjepa.agent.task import TaskSpec
 from hjepa.envs.rooms import RoomsWorld
 from hjepa.eval.cost_map import plot_goal_distance_map
-from hjepa.eval.episodes import EpisodeResult, agents, one_torch_thread, random_actors, run_episodes, task_env
+from hjepa.eval.episodes import EpisodeResult, agents, random_actors, run_episodes, task_env
 from hjepa.eval.protocol import Protocol, first_reached, radius_key, score_distances, wilson_interval
+from hjepa.eval.report import format_table
 from hjepa.export import load_world_model, model_levels
 from hjepa.models import WorldModel
 from hjepa.models.level2 import Level2WorldModel
+from hjepa.threads import one_torch_thread
 
 
 def summarize(results: Sequence[EpisodeResult], protocol: Protocol = Protocol()) -> dict[str, Any]:
@@ -260,8 +262,6 @@ def plan_summary(task: TaskSpec, env_id: str, protocol: Protocol, table: dict[st
 
 def print_table(table: dict[str, dict[str, Any]], protocol: Protocol) -> None:
     """Success with its 95% interval, the per-radius scores where distances are known, steps and planning time."""
-    from hjepa.eval.report import format_table
-
     keys = [radius_key(r) for r in protocol.radii if any(f"ever_{radius_key(r)}" in row for row in table.values())]
     header = ["actor", "success [95% CI]", *(f"ever/end {key}" for key in keys), "final d", "steps", "ms/step",
               "ms/episode"]

@@ -32,10 +32,11 @@ from hjepa.agent.task import TaskSpec
 from hjepa.data.generate import GenerateSettings, generate_shards
 from hjepa.demo import step_pretrain
 from hjepa.envs.pusht import ARENA, GOAL_AGENT, MAX_ACTION, PUSHT_ID
-from hjepa.eval.episodes import agent_actor, make_env, one_torch_thread, random_actor, run_episode
+from hjepa.eval.episodes import agent_actor, make_env, random_actor, run_episode
 from hjepa.eval.report import format_table
 from hjepa.export import load_world_model
 from hjepa.models import WorldModel
+from hjepa.threads import one_torch_thread
 
 # Reach the goal image in representation space: the goal pose of the block is all the task knows.
 TASK = {

@@ -32,9 +32,9 @@ from hjepa.agent.uncertainty import RiskCost, SampledLatents, cost_spread
 from hjepa.envs import Crossing
 from hjepa.eval.fork_probe import MODEL as FORK_MODEL, train_model
 from hjepa.eval.linear_probe import fit_probe
-from hjepa.eval.episodes import one_torch_thread
 from hjepa.eval.report import format_table
 from hjepa.models import WorldModel
+from hjepa.threads import one_torch_thread
 
 WORLD = {"image_size": 32}
 MODEL = {  # the Fork probe's tiny JEPA, with a steering action and a two-code latent for the dropping block

@@ -142,6 +142,39 @@ def test_a_gymnasium_id_is_recorded_through_the_environment():
     assert all(np.array_equal(a.video, b.video) for a, b in zip(episodes, record_episodes(settings, 0)))
 
 
+def test_policy_acts_in_the_environment_and_each_episode_keeps_its_reset_seed():
+    explored, uniform = (record_episodes(GenerateSettings("hjepa/TwoRooms-v0", episodes=2, frames=6, policy=policy), 0)
+                         for policy in ("explore", "random"))
+    env = gymnasium.make("hjepa/TwoRooms-v0")
+    for episode in uniform:  # uniform actions from the box, seeded with the episode's reset seed
+        assert episode.meta["policy"] == "random" and episode.meta["terminated_at"] is None
+        _, info = env.reset(seed=episode.meta["reset_seed"])
+        env.action_space.seed(episode.meta["reset_seed"])
+        np.testing.assert_array_equal(info["state"], episode.states[0])
+        np.testing.assert_array_equal(episode.actions, [env.action_space.sample() for _ in range(5)])
+    # without an exploration policy of its own, the environment is explored with uniform actions
+    assert all(np.array_equal(e.actions, u.actions) and e.meta["policy"] == "explore" for e, u in zip(explored, uniform))
+    with pytest.raises(ValueError, match="policy: two_rooms records under its own exploration policy; --policy random"):
+        GenerateSettings("two_rooms", episodes=1, frames=4, policy="random")
+
+
+def test_the_frame_of_the_first_termination_is_kept():
+    # a success radius larger than the world: the environment terminates at the first step, and the episode runs on
+    settings = GenerateSettings("hjepa/TwoRooms-v0", episodes=1, frames=5, world_kwargs=(("success_radius", 2.0),))
+    (episode,) = record_episodes(settings, 0)
+    assert episode.meta["terminated_at"] == 1 and episode.states.shape == (5, 2)
+
+
+def test_settings_written_before_the_policy_could_be_chosen_are_continued(tmp_path):
+    settings = GenerateSettings("fork", episodes=4, frames=4, shard_size=2)
+    generate_shards(settings, tmp_path, progress=False)
+    (tmp_path / "shard-000001.tar").unlink()
+    written = json.loads((tmp_path / "generate.json").read_text())
+    del written["policy"]
+    (tmp_path / "generate.json").write_text(json.dumps(written))
+    assert generate_shards(settings, tmp_path, progress=False).written_shards == 1
+
+
 def test_unknown_env_id_and_missing_extra_name_the_field_and_the_fix(capsys, monkeypatch):
     args = ["generate", "--episodes", "1", "--frames", "4", "--out", "/tmp/x", "--env"]
     assert main(args + ["hjepa/Castle-v0"]) == 2

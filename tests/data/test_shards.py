@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import webdataset as wds
 
-from hjepa.data.shards import list_shards, load_npy, npy_bytes, read_shard, sample_key
+from hjepa.data.shards import list_shards, load_npy, npy_bytes, read_episodes, read_shard, sample_key
 from tests.data.synthetic import synthetic_episode, write_synthetic_shards
 
 
@@ -102,3 +102,19 @@ def test_npy_with_version_2_header_reads():
 def test_npy_that_cannot_be_read_safely_names_the_member(data):
     with pytest.raises(ValueError, match="ep00001.states.npy: not a valid .npy array"):
         load_npy(data, "ep00001.states.npy")
+
+
+def test_read_episodes_gives_back_the_written_episodes(tmp_path):
+    (path,) = write_synthetic_shards(tmp_path, 3, 5, 3)
+    episodes = read_episodes(path)
+    for index, episode in enumerate(episodes):
+        written = synthetic_episode(index, 5)
+        assert (episode.key, episode.video, episode.video_ext, episode.meta) == (
+            written.key, written.video, written.video_ext, written.meta)
+        np.testing.assert_array_equal(episode.actions, written.actions)
+        np.testing.assert_array_equal(episode.states, written.states)
+    with tarfile.open(path, "a") as tar:  # a sample without its arrays and metadata
+        info = tarfile.TarInfo("stray.mkv")
+        tar.addfile(info)
+    with pytest.raises(ValueError, match=r"sample stray has members \['mkv'\]; expected a video, actions.npy"):
+        read_episodes(path)

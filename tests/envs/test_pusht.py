@@ -23,9 +23,10 @@ from hjepa.data.datamodule import VideoDataModule
 from hjepa.data.generate import GenerateSettings, generate_shards, record_episodes
 from hjepa.data.video import decode_video
 from hjepa.envs.pusht import ARENA, GOAL_AGENT, MAX_ACTION, PUSHT_ID, PushTEnv
-from hjepa.registration import pusht_available
-from hjepa.eval.episodes import agent_actor, make_env, one_torch_thread, run_episode
+from hjepa.registration import extra_installed
+from hjepa.eval.episodes import agent_actor, make_env, run_episode
 from hjepa.models.world_model import build_world_model
+from hjepa.threads import one_torch_thread
 from tests.agent.oracle import OracleWorldModel
 
 ROYAL_BLUE = np.array([65, 105, 225])  # gym-pusht's agent
@@ -50,7 +51,7 @@ def test_missing_extra_names_the_install_command(monkeypatch: pytest.MonkeyPatch
     for name in ("gym_pusht", "gym_pusht.envs"):
         monkeypatch.setitem(sys.modules, name, None)  # `import gym_pusht` now raises ImportError
     monkeypatch.delitem(gymnasium.registry, PUSHT_ID, raising=False)
-    assert not pusht_available()
+    assert not extra_installed(PUSHT_ID)
     with pytest.raises(ImportError, match=r"pip install 'hjepa\[envs\]'"):
         PushTEnv()
     importlib.reload(hjepa.envs)  # registration is skipped without the package

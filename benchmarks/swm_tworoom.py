@@ -1,0 +1,58 @@
+"""stable-worldmodel's TwoRoom protocol (`hjepa.eval.swm_protocol`): an hjepa world model planning with
+configs/tasks/swm_tworoom.yaml, and a random policy, on starts and goals drawn from recorded expert episodes, beside
+the success rates stable-worldmodel publishes for DINO-WM, PLDM and LeWM.
+
+`python -m benchmarks.swm_tworoom --data data/swm_tworoom [--model runs/swm_tworoom/export]` writes
+benchmarks/results/swm_tworoom.json (the protocol, the pairs and a row per actor, published rates included) and
+prints the table; without --model only the random policy runs. The data
+are expert episodes: `hjepa generate --world hjepa/SwmTwoRoom-v1 --policy expert --frames 101 ...`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from benchmarks.common import write_results
+from hjepa.agent.agent import Agent
+from hjepa.agent.configurator import Configurator
+from hjepa.agent.task import TaskSpec
+from hjepa.eval.episodes import ActorFactory, agents, random_actors
+from hjepa.eval.plan_probe import label
+from hjepa.eval.swm_protocol import SwmProtocol, protocol_env, run_swm_protocol
+from hjepa.export import load_world_model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, help="shards of expert episodes (hjepa generate --policy expert)")
+    parser.add_argument("--model", default=None, help="export folder or Lightning .ckpt of the world model")
+    parser.add_argument("--task", default="configs/tasks/swm_tworoom.yaml")
+    parser.add_argument("--pairs", type=int, default=SwmProtocol.pairs, help="(episode, start) pairs drawn")
+    parser.add_argument("--seed", type=int, default=SwmProtocol.seed, help="seed of the draw")
+    parser.add_argument("--goal-offset", type=int, default=SwmProtocol.goal_offset, help="steps from start to goal")
+    parser.add_argument("--budget", type=int, default=SwmProtocol.budget, help="steps per episode")
+    parser.add_argument("--parallel", type=int, default=1, help="episodes run at a time, rollouts priced together")
+    args = parser.parse_args()
+    protocol = SwmProtocol(args.pairs, args.seed, args.goal_offset, args.budget)
+    actors: dict[str, ActorFactory] = {}
+    if args.model is not None:
+        task, world_model = TaskSpec.from_yaml(args.task), load_world_model(args.model)
+        env = protocol_env(args.data, protocol)
+        size = env.observation_space.shape[0]
+        if size != world_model.encoder.img_size:
+            raise SystemExit(f"--model: {args.model} takes {world_model.encoder.img_size}x"
+                             f"{world_model.encoder.img_size} images but --data was recorded at {size}x{size}")
+        configurator = Configurator(task, world_model.encoder.embed_dim, env.action_space.low.tolist(),
+                                    env.action_space.high.tolist())
+        actors[label(task)] = agents(lambda seed: Agent(world_model, configurator, seed=seed))
+    actors["random"] = random_actors
+    result = run_swm_protocol(args.data, actors, protocol, parallel=args.parallel)
+    rows = [{"actor": name, "success": row["success"], "success_ci": row["success_ci"], "steps": row["steps"],
+             "ms_per_step": row["ms_per_step"], "source": "hjepa"} for name, row in result["table"].items()]
+    rows += [{"actor": name, "success": rate, "source": "published"} for name, rate in result["published"].items()]
+    write_results("swm_tworoom", rows, {"model": args.model, "task": args.task if args.model else None,
+                                        "protocol": result["protocol"], "pairs": result["pairs"]})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""stable-worldmodel's planning protocol (its `scripts/plan`, version 0.1.1): starts and goals taken from recorded
+expert episodes, success as the environment reports it, beside the success rates it publishes.
+
+From shards of expert episodes (`hjepa generate --world hjepa/SwmTwoRoom-v1 --policy expert`), `pairs` (episode,
+start) pairs are drawn with `seed`; the goal is the state and the recorded frame `goal_offset` steps after the start.
+Each pair is one episode: the environment is reset with the recorded episode's seed to the recorded start state,
+with the goal state as its target; the actor is shown the recorded goal frame, and succeeds when the environment
+terminates (reaches the target) within `budget` steps. As stable-worldmodel's recorded episodes end when the
+environment first terminates, a pair starts only where its goal comes no later than that.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import gymnasium
+import numpy as np
+
+from hjepa.data.generate import SETTINGS_FILE, is_env_id
+from hjepa.data.shards import Episode, list_shards, read_episodes
+from hjepa.data.video import decode_video
+from hjepa.eval.episodes import ActorFactory, run_episodes, task_env
+from hjepa.eval.plan_probe import summarize
+from hjepa.registration import SWM_TWOROOM_ID
+from hjepa.threads import one_torch_thread
+
+PUBLISHED = {SWM_TWOROOM_ID: {"DINO-WM": 1.00, "PLDM": 0.97, "LeWM": 0.87}}
+"""Success rates that stable-worldmodel publishes under this protocol (its documentation, 50-step budget)."""
+
+
+@dataclass(frozen=True)
+class SwmProtocol:
+    """The protocol's numbers; the defaults are stable-worldmodel's for TwoRoom."""
+
+    pairs: int = 50
+    seed: int = 42
+    goal_offset: int = 25
+    budget: int = 50
+
+    def __post_init__(self) -> None:
+        for name in ("pairs", "goal_offset", "budget"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: expected at least 1, got {getattr(self, name)} (--{name.replace('_', '-')})")
+
+
+class Pair(NamedTuple):
+    """A drawn start: the episode (its index in the shards' order) and the frame it starts from."""
+
+    episode: int
+    start: int
+
+
+def recorded_env(data: str | Path) -> str:
+    """The gymnasium id in which the shards at `data` were recorded; shards that are not expert episodes of a
+    gymnasium environment -> ValueError naming the fix."""
+    settings_path = Path(data) / SETTINGS_FILE
+    if not settings_path.is_file():
+        raise ValueError(f"--data: {data} has no {SETTINGS_FILE}; record expert episodes with hjepa generate "
+                         f"--world {SWM_TWOROOM_ID} --policy expert")
+    settings = json.loads(settings_path.read_text())
+    world, policy = settings["world"], settings.get("policy", "explore")
+    if not is_env_id(world):
+        raise ValueError(f"--data: {data} was recorded in the procedural world {world}; the protocol resets a "
+                         f"gymnasium environment to recorded states, e.g. {SWM_TWOROOM_ID}")
+    if policy != "expert":
+        raise ValueError(f"--data: {data} was recorded with --policy {policy}; the protocol draws its starts and goals "
+                         f"from expert episodes: hjepa generate --world {world} --policy expert")
+    return world
+
+
+def protocol_env(data: str | Path, protocol: SwmProtocol, env_kwargs: dict[str, Any] | None = None) -> gymnasium.Env:
+    """The environment the shards at `data` were recorded in, with their image size and options and the protocol's
+    budget as its time limit."""
+    return task_env(recorded_env(data), protocol.budget, data, env_kwargs)
+
+
+def start_frames(episode: Episode, goal_offset: int) -> range:
+    """The frames a pair may start from: its goal, `goal_offset` frames later, comes no later than the frame at which
+    the environment first terminated (where stable-worldmodel's recorded episodes end), or the last frame."""
+    terminated_at = episode.meta["terminated_at"]
+    end = episode.meta["num_frames"] - 1 if terminated_at is None else terminated_at
+    return range(max(end - goal_offset + 1, 0))
+
+
+def draw_pairs(episodes: list[Episode], protocol: SwmProtocol) -> list[Pair]:
+    """`protocol.pairs` pairs drawn with `protocol.seed` as stable-worldmodel draws them: without replacement among
+    every valid (episode, start) in order but the last one, then sorted."""
+    offset = protocol.goal_offset
+    valid = [Pair(i, start) for i, episode in enumerate(episodes) for start in start_frames(episode, offset)]
+    if len(valid) - 1 < protocol.pairs:
+        raise ValueError(f"--data: {len(episodes)} episodes hold {len(valid)} starts whose goal, {offset} steps "
+                         "later, comes before the episode ends or first reaches its target; the protocol draws "
+                         f"{protocol.pairs} from all but the last: record more or longer episodes (--episodes, "
+                         f"--frames above {offset + 1})")
+    chosen = np.random.default_rng(protocol.seed).choice(len(valid) - 1, size=protocol.pairs, replace=False)
+    return [valid[i] for i in np.sort(chosen)]
+
+
+def pair_options(episode: Episode, start: int, goal_offset: int) -> dict[str, Any]:
+    """The reset options of a pair: the recorded start and goal states, and the recorded goal frame."""
+    goal = start + goal_offset
+    return {"start": episode.states[start], "goal": episode.states[goal],
+            "goal_image": decode_video(episode.video, [goal])[0]}
+
+
+def run_swm_protocol(data: str | Path, actors: Mapping[str, ActorFactory], protocol: SwmProtocol = SwmProtocol(),
+                     env_kwargs: dict[str, Any] | None = None, parallel: int = 1) -> dict[str, Any]:
+    """Each actor of `actors` (name -> `ActorFactory`) on the pairs drawn from the expert episodes at `data`.
+
+    Returns the protocol, the pairs (episode key, start frame), for each actor its success rate with the Wilson 95%
+    interval, mean steps to success and planning ms (`plan_probe.summarize`), and the published rates of the
+    environment. `parallel` episodes run at a time, their agents' rollouts priced together (`run_episodes`).
+    """
+    env_id = recorded_env(data)
+    episodes = [episode for shard in list_shards(data) for episode in read_episodes(shard)]
+    pairs = draw_pairs(episodes, protocol)
+    options = [pair_options(episodes[p.episode], p.start, protocol.goal_offset) for p in pairs]
+    seeds = [episodes[p.episode].meta["reset_seed"] for p in pairs]
+    with one_torch_thread():
+        table = {name: summarize(run_episodes(lambda: protocol_env(data, protocol, env_kwargs), make, seeds, parallel,
+                                              options=options))
+                 for name, make in actors.items()}
+    return {"protocol": {**asdict(protocol), "env": env_id, "data": str(data)},
+            "pairs": [[episodes[p.episode].key, p.start] for p in pairs],
+            "table": table, "published": PUBLISHED.get(env_id, {})}
+

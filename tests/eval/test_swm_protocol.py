@@ -1,0 +1,123 @@
+"""stable-worldmodel's planning protocol: which (episode, start) pairs it draws, and success as the environment
+counts it (an oracle that uses the ground truth reaches the goals; standing still succeeds only where the start is
+already within reach)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gymnasium
+import numpy as np
+import pytest
+
+from hjepa.data.generate import GenerateSettings, generate_shards
+from hjepa.data.shards import Episode, list_shards, read_episodes
+from hjepa.data.video import decode_video
+from hjepa.agent.batching import BatchedRollouts
+from hjepa.eval.episodes import Actor, Start, random_actors
+from hjepa.eval.swm_protocol import SwmProtocol, draw_pairs, pair_options, run_swm_protocol, start_frames
+from hjepa.registration import SWM_TWOROOM_ID, extra_installed
+
+needs_swm = pytest.mark.skipif(not extra_installed(SWM_TWOROOM_ID),
+                               reason="stable-worldmodel is not installed (pip install 'hjepa[swm]')")
+
+
+def recorded(frames: int, terminated_at: int | None) -> Episode:
+    """An episode as far as drawing pairs reads it: its length and first termination."""
+    return Episode("e", b"", "mkv", np.zeros((frames - 1, 2)), np.zeros((frames, 2)),
+                   {"num_frames": frames, "terminated_at": terminated_at})
+
+
+# ----- drawing the pairs
+
+
+def test_starts_end_where_the_goal_would_pass_the_first_termination_or_the_last_frame() -> None:
+    assert start_frames(recorded(101, None), 25) == range(76)  # goal frames 25 ... 100
+    assert start_frames(recorded(101, 40), 25) == range(16)  # goal frames 25 ... 40, where it terminated
+    assert start_frames(recorded(101, 20), 25) == range(0)  # terminated before any goal
+
+
+def test_same_seed_and_data_give_the_same_pairs_and_every_pair_is_valid() -> None:
+    episodes = [recorded(101, t) for t in (None, 40, 10, 70, None, 30)]
+    protocol = SwmProtocol(pairs=50, seed=42)
+    pairs = draw_pairs(episodes, protocol)
+    assert pairs == draw_pairs(episodes, SwmProtocol(pairs=50, seed=42))
+    assert pairs != draw_pairs(episodes, SwmProtocol(pairs=50, seed=43))
+    assert len(set(pairs)) == 50 and pairs == sorted(pairs)
+    assert all(p.start in start_frames(episodes[p.episode], 25) for p in pairs)
+    assert 2 not in {p.episode for p in pairs}  # it terminated before any goal
+
+
+def test_data_too_short_for_the_goal_offset_is_refused_with_the_fix() -> None:
+    with pytest.raises(ValueError, match=r"--data: 3 episodes hold 0 starts whose goal, 25 steps later.*--frames "
+                                         r"above 26"):
+        draw_pairs([recorded(20, None)] * 3, SwmProtocol())
+    with pytest.raises(ValueError, match=r"hold 6 starts .* the protocol draws 50"):
+        draw_pairs([recorded(28, None)] * 2, SwmProtocol())
+
+
+def test_only_expert_episodes_of_a_gymnasium_environment_are_accepted(tmp_path: Path) -> None:
+    generate_shards(GenerateSettings("hjepa/TwoRooms-v0", episodes=1, frames=4), tmp_path / "explored", progress=False)
+    with pytest.raises(ValueError, match=r"recorded with --policy explore.*--world hjepa/TwoRooms-v0 --policy expert"):
+        run_swm_protocol(tmp_path / "explored", {"random": random_actors})
+    generate_shards(GenerateSettings("fork", episodes=1, frames=4), tmp_path / "world", progress=False)
+    with pytest.raises(ValueError, match="recorded in the procedural world fork"):
+        run_swm_protocol(tmp_path / "world", {"random": random_actors})
+
+
+# ----- running it
+
+
+@pytest.fixture(scope="module")
+def expert_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A few expert episodes of TwoRoom at 32 px, lossless."""
+    out = tmp_path_factory.mktemp("swm_tworoom")
+    generate_shards(GenerateSettings(SWM_TWOROOM_ID, episodes=6, frames=61, shard_size=3, image_size=32,
+                                     codec="ffv1", policy="expert"), out, progress=False)
+    return out
+
+
+def oracle(seed: int, env: gymnasium.Env, batch: BatchedRollouts | None) -> tuple[Actor, Start | None]:
+    """Tests only: the environment's noiseless expert, which reads the true agent and target positions."""
+    return (lambda observation: (env.unwrapped.expert_action(), 0.0)), None
+
+
+def standing_still(seed: int, env: gymnasium.Env, batch: BatchedRollouts | None) -> tuple[Actor, Start | None]:
+    return (lambda observation: (np.zeros(2, np.float32), 0.0)), None
+
+
+@needs_swm
+def test_pairs_reset_the_environment_to_the_recorded_start_with_the_recorded_goal(expert_data: Path) -> None:
+    episodes = [episode for shard in list_shards(expert_data) for episode in read_episodes(shard)]
+    pair = draw_pairs(episodes, SwmProtocol(pairs=5))[0]
+    episode = episodes[pair.episode]
+    env = gymnasium.make(SWM_TWOROOM_ID, image_size=32)
+    obs, info = env.reset(seed=episode.meta["reset_seed"], options=pair_options(episode, pair.start, 25))
+    np.testing.assert_array_equal(info["state"], episode.states[pair.start])
+    np.testing.assert_array_equal(info["goal_state"], episode.states[pair.start + 25])
+    frames = decode_video(episode.video, [pair.start, pair.start + 25])
+    np.testing.assert_array_equal(info["goal_image"], frames[1])
+    assert np.abs(obs.astype(int) - frames[0].astype(int)).max() <= 1  # the start frame, rendered again
+
+
+@needs_swm
+def test_success_is_counted_as_the_environment_counts_it(expert_data: Path) -> None:
+    protocol = SwmProtocol(pairs=12)
+    actors = {"oracle": oracle, "random": random_actors}
+    result = run_swm_protocol(expert_data, actors, protocol, env_kwargs={"expert_noise": 0.0})
+    table = result["table"]
+    assert table["oracle"]["success"] >= 0.9 and table["oracle"]["steps"] <= protocol.budget
+    assert 0.0 <= table["random"]["success"] <= 1.0 and len(table["random"]["success_ci"]) == 2
+    assert result["published"] == {"DINO-WM": 1.00, "PLDM": 0.97, "LeWM": 0.87}
+    assert result["protocol"]["env"] == SWM_TWOROOM_ID and len(result["pairs"]) == 12
+    json.dumps(result)  # plain data, written as it is
+    # standing still succeeds exactly where the start is within the environment's 16 px of the goal
+    close = SwmProtocol(pairs=30, goal_offset=4, budget=3)
+    episodes = [episode for shard in list_shards(expert_data) for episode in read_episodes(shard)]
+    distances = [np.linalg.norm(episodes[p.episode].states[p.start] - episodes[p.episode].states[p.start + 4])
+                 for p in draw_pairs(episodes, close)]
+    expected = float(np.mean(np.array(distances) < 16.0))
+    assert 0.0 < expected < 1.0  # the check can tell the two cases apart
+    still = run_swm_protocol(expert_data, {"still": standing_still}, close)["table"]["still"]
+    assert still["success"] == pytest.approx(expected, abs=1e-4)

@@ -196,7 +196,7 @@ def _distill(args: argparse.Namespace) -> int:
 
     summary = run_distillation(args.ckpt, args.data, args.env, TaskSpec.from_yaml(args.task), args.out,
                                episodes=args.episodes, steps=args.steps, eval_episodes=args.eval_episodes,
-                               parallel=args.parallel, hindsight=args.hindsight)
+                               parallel=args.parallel, hindsight=args.hindsight, corrections=args.corrections)
     print(f"policy in {args.out}: success {summary['policy_success_distilled']:.2f} at "
           f"{summary['policy_ms_per_step']} ms/step (planner: {summary['plan_success']:.2f} at "
           f"{summary['plan_ms_per_step']} ms/step)")
@@ -371,6 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
     dis.add_argument("--out", default="runs/distill")
     dis.add_argument("--hindsight", action=argparse.BooleanOptionalAction, default=True,
                      help="also train on each recorded state paired with the later states of its episode as goals")
+    dis.add_argument("--corrections", type=int, default=0,
+                     help="rounds in which the policy acts for --episodes episodes while the planner labels each "
+                          "state it visits, then the policy is refitted on all labels (DAgger)")
     _add_parallel_argument(dis)
 
     demo = command("demo", _demo, "the main job end to end on a small built-in default")

@@ -154,7 +154,7 @@ def step_distill(config: dict[str, Any], out: Path) -> dict[str, Any]:
     results = run_distillation(out / "export", config["generate"]["out"], plan["env"], TaskSpec.from_yaml(plan["task"]),
                                out / "distill", episodes=distill["episodes"], steps=distill["steps"],
                                eval_episodes=distill["eval_episodes"], hindsight=distill["hindsight"],
-                               parallel=distill["parallel"])
+                               parallel=distill["parallel"], corrections=distill["corrections"])
     # the planner on the same held-out episodes, so the policy's share of its success and time is in view
     return {**{key: results[key] for key in ("policy_success_distilled", "policy_ms_per_step")},
             "policy_teacher_success": results["plan_success"], "policy_teacher_ms_per_step": results["plan_ms_per_step"]}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +46,11 @@ def demonstrations(*agents: Agent, hindsight: bool = False) -> tuple[torch.Tenso
     return states, subgoals, actions.detach()
 
 
-def distill(agents: Sequence[Agent], env: gymnasium.Env, steps: int, hidden_dim: int = 256, seed: int = 0,
-            hindsight: bool = False) -> tuple[Policy, list[float]]:
-    """Fit a fresh policy to the agents' recorded Mode-2 decisions (`demonstrations`); returns it and its
-    training losses."""
-    states, subgoals, actions = demonstrations(*agents, hindsight=hindsight)
+def distill(examples: tuple[torch.Tensor, torch.Tensor, torch.Tensor], env: gymnasium.Env, steps: int,
+            hidden_dim: int = 256, seed: int = 0) -> tuple[Policy, list[float]]:
+    """Fit a fresh policy to examples (states (N, D), goals (N, D), actions (N, A)), e.g. `demonstrations`;
+    returns it and its training losses."""
+    states, subgoals, actions = examples
     with torch.random.fork_rng():  # the same seed and decisions give the same policy
         torch.manual_seed(seed)
         policy = Policy(states.shape[-1], env.action_space.low.tolist(), env.action_space.high.tolist(), hidden_dim)

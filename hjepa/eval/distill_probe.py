@@ -8,12 +8,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+import gymnasium
+import numpy as np
+import torch
+
 from hjepa.agent.agent import Agent
+from hjepa.agent.batching import BatchedRollouts
 from hjepa.agent.configurator import Configurator
-from hjepa.agent.distill import distill, save_policy
+from hjepa.agent.distill import demonstrations, distill, save_policy
 from hjepa.agent.experience import Experience
+from hjepa.agent.policy import Policy
 from hjepa.agent.task import TaskSpec
-from hjepa.eval.episodes import agents, run_episodes, task_env
+from hjepa.eval.episodes import Actor, EpisodeResult, Start, agent_actor, run_episodes, task_env
 from hjepa.eval.plan_probe import remembered_experience, run_plan_probe
 from hjepa.eval.protocol import Protocol
 from hjepa.export import load_world_model
@@ -26,14 +32,21 @@ HELD_OUT = 10_000  # evaluation seeds start here, far from the recording seeds
 def run_distillation(model_path: str | Path | None, data: str | Path | None, env_id: str, task: TaskSpec,
                      out: str | Path, episodes: int = 40, steps: int = 2000, eval_episodes: int = 20, seed: int = 0,
                      world_model: WorldModel | None = None, experience: Experience | None = None,
-                     parallel: int = 1, hindsight: bool = True) -> dict[str, Any]:
+                     parallel: int = 1, hindsight: bool = True, corrections: int = 0) -> dict[str, Any]:
     """Distil the task's planner into a policy saved in `out`; returns (and writes `out/distill.json`) the
-    held-out comparison of Mode-2 and Mode-1. `parallel` recorded episodes run at a time (`run_episodes`); the
-    comparison runs one at a time, so its ms per step are those of one agent. `hindsight` also teaches the policy
-    to reach the states each episode visited (`demonstrations`)."""
+    held-out comparison of Mode-2 and Mode-1.
+
+    `hindsight` also teaches the policy to reach the states each recorded episode visited (`demonstrations`).
+    Each of `corrections` rounds then lets the policy act for `episodes` more episodes while the planner labels
+    every state it visits, and refits on all labels (DAgger): the policy learns what to do where its own
+    mistakes lead, which the planner's episodes never show. `parallel` episodes are recorded at a time
+    (`run_episodes`); the comparison runs one at a time, so its ms per step are those of one agent.
+    """
     for flag, value in (("--episodes", episodes), ("--steps", steps), ("--eval-episodes", eval_episodes)):
         if value < 1:
             raise ValueError(f"{flag}: expected a positive integer, got {value}")
+    if corrections < 0:
+        raise ValueError(f"--corrections: expected a number of rounds >= 0, got {corrections}")
     out = Path(out)
     world_model = world_model or load_world_model(model_path)
     if experience is None:
@@ -41,23 +54,49 @@ def run_distillation(model_path: str | Path | None, data: str | Path | None, env
     env = task_env(env_id, task.max_steps, data)  # as the evaluation's run_plan_probe
     low, high = env.action_space.low.tolist(), env.action_space.high.tolist()
     configurator = Configurator(task, world_model.encoder.embed_dim, low, high, experience)
-    seeds = [seed + i for i in range(episodes)]
-    teachers: dict[int, Agent] = {}
+    workers = parallel if configurator.concurrent else 1
+    teachers: dict[int, Agent] = {}  # one per episode, by seed
 
-    def teacher(episode_seed: int) -> Agent:
-        teachers[episode_seed] = Agent(world_model, configurator, seed=episode_seed)
-        return teachers[episode_seed]
+    def record(first: int, policy: Policy | None = None) -> list[EpisodeResult]:
+        """Episodes `first`, ... with the planner acting, or the policy acting and the planner labelling."""
+        def make(episode_seed: int, episode_env: gymnasium.Env,
+                 batch: BatchedRollouts | None) -> tuple[Actor, Start | None]:
+            teacher = teachers[episode_seed] = Agent(world_model, configurator, seed=episode_seed)
+            if batch is not None:
+                teacher.share_rollouts(batch)
+            return (agent_actor(teacher) if policy is None else labelled_actor(teacher, policy)), teacher.reset
+        seeds = range(first, first + episodes)
+        return run_episodes(lambda: task_env(env_id, task.max_steps, data), make, seeds, workers)
 
     with one_torch_thread():
-        recorded = run_episodes(lambda: task_env(env_id, task.max_steps, data), agents(teacher), seeds,
-                                parallel if configurator.concurrent else 1)
-        policy, losses = distill([teachers[s] for s in seeds], env, steps, seed=seed, hindsight=hindsight)
+        recorded = record(seed)
+        planned = demonstrations(*(teachers[s] for s in sorted(teachers)), hindsight=hindsight)
+        policy, losses = distill(planned, env, steps, seed=seed)
+        corrected: list[Agent] = []
+        for round_ in range(corrections):
+            first = seed + episodes * (round_ + 1)
+            record(first, policy)
+            corrected += [teachers[s] for s in range(first, first + episodes)]
+            labels = demonstrations(*corrected)  # the policy's actions were taken: no hindsight pairs
+            policy, losses = distill(tuple(torch.cat(pair) for pair in zip(planned, labels)), env, steps, seed=seed)
     save_policy(policy, out)
     summary = run_plan_probe(model_path, data, env_id, task, out, Protocol(eval_episodes, seed + HELD_OUT),
                              world_model=world_model, experience=experience, policy=policy)
-    decisions = sum(len(t.demonstrations) for t in teachers.values())
-    summary.update({"distill_episodes": episodes, "distill_decisions": decisions, "distill_hindsight": hindsight,
+    summary.update({"distill_episodes": episodes, "distill_decisions": len(planned[0]),
+                    "distill_hindsight": hindsight, "distill_corrections": corrections,
+                    "distill_corrected_decisions": sum(len(agent.demonstrations) for agent in corrected),
                     "distill_recorded_success": sum(r.success for r in recorded) / episodes,
                     "distill_loss_first": round(losses[0], 4), "distill_loss_last": round(losses[-1], 4)})
     (out / "distill.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def labelled_actor(teacher: Agent, policy: Policy) -> Actor:
+    """The policy acts; the planner of `teacher` decides too, and its decision is kept as the label of the
+    state the policy brought the agent to (DAgger)."""
+    def act(observation: np.ndarray) -> tuple[np.ndarray, float]:
+        decision = teacher.act(observation)
+        with torch.no_grad():
+            action = policy(teacher.demonstrations[-1].state, decision.subgoal)
+        return action.numpy().astype(np.float32), decision.ms
+    return act

@@ -254,7 +254,7 @@ def test_distilled_policy_approaches_the_planner_on_held_out_states(experience, 
     states, subgoals, actions = demonstrations(held_out)
     torch.manual_seed(0)
     untrained = Policy(2, *BOX)
-    policy, losses = distill([teacher], env, steps=500)
+    policy, losses = distill(demonstrations(teacher), env, steps=500)
     error = lambda p: float((p(states, subgoals) - actions).norm(dim=-1).mean().detach())  # noqa: E731
     assert losses[-1] < 0.5 * losses[0]
     assert error(policy) < 0.5 * error(untrained)

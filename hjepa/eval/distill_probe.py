@@ -8,18 +8,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-import gymnasium
 import numpy as np
 import torch
 
 from hjepa.agent.agent import Agent
-from hjepa.agent.batching import BatchedRollouts
 from hjepa.agent.configurator import Configurator
 from hjepa.agent.distill import demonstrations, distill, save_policy
 from hjepa.agent.experience import Experience
 from hjepa.agent.policy import Policy
 from hjepa.agent.task import TaskSpec
-from hjepa.eval.episodes import Actor, EpisodeResult, Start, agent_actor, run_episodes, task_env
+from hjepa.eval.episodes import Actor, EpisodeResult, agent_actor, agents, run_episodes, task_env
 from hjepa.eval.plan_probe import remembered_experience, run_plan_probe
 from hjepa.eval.protocol import Protocol
 from hjepa.export import load_world_model
@@ -57,16 +55,15 @@ def run_distillation(model_path: str | Path | None, data: str | Path | None, env
     workers = parallel if configurator.concurrent else 1
     teachers: dict[int, Agent] = {}  # one per episode, by seed
 
+    def teacher(episode_seed: int) -> Agent:
+        teachers[episode_seed] = Agent(world_model, configurator, seed=episode_seed)
+        return teachers[episode_seed]
+
     def record(first: int, policy: Policy | None = None) -> list[EpisodeResult]:
         """Episodes `first`, ... with the planner acting, or the policy acting and the planner labelling."""
-        def make(episode_seed: int, episode_env: gymnasium.Env,
-                 batch: BatchedRollouts | None) -> tuple[Actor, Start | None]:
-            teacher = teachers[episode_seed] = Agent(world_model, configurator, seed=episode_seed)
-            if batch is not None:
-                teacher.share_rollouts(batch)
-            return (agent_actor(teacher) if policy is None else labelled_actor(teacher, policy)), teacher.reset
-        seeds = range(first, first + episodes)
-        return run_episodes(lambda: task_env(env_id, task.max_steps, data), make, seeds, workers)
+        actor = agent_actor if policy is None else lambda agent: labelled_actor(agent, policy)
+        return run_episodes(lambda: task_env(env_id, task.max_steps, data), agents(teacher, actor),
+                            range(first, first + episodes), workers)
 
     with one_torch_thread():
         recorded = record(seed)

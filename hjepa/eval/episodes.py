@@ -142,13 +142,14 @@ def agent_actor(agent: Agent) -> Actor:
     return act
 
 
-def agents(make_agent: Callable[[int], Agent]) -> ActorFactory:
-    """An actor factory of fresh agents `make_agent(episode seed)`, sharing the batch of parallel episodes."""
+def agents(make_agent: Callable[[int], Agent], actor: Callable[[Agent], Actor] = agent_actor) -> ActorFactory:
+    """An actor factory of fresh agents `make_agent(episode seed)`, sharing the batch of parallel episodes;
+    `actor(agent)` turns each into what acts (default: its own decisions)."""
     def make(seed: int, env: gymnasium.Env, batch: BatchedRollouts | None) -> tuple[Actor, Start | None]:
         agent = make_agent(seed)
         if batch is not None:
             agent.share_rollouts(batch)
-        return agent_actor(agent), agent.reset
+        return actor(agent), agent.reset
     return make
 
 

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from hjepa.agent.cost import ActionMagnitudeCost, GoalDistanceCost, IntrinsicCost, RegionAvoidanceCost
 from hjepa.agent.experience import Experience
-from hjepa.agent.hierarchy import HierarchicalSubgoals
+from hjepa.agent.hierarchy import MemorySubgoals, ModelSubgoals, build_subgoals
 from hjepa.agent.landmarks import LandmarkGraph
 from hjepa.agent.planners import Planner, build_planner
 from hjepa.agent.task import TaskSpec
@@ -49,15 +49,14 @@ class Configurator:
         if task.subgoals["kind"] == "landmarks":
             assert experience is not None
             self.landmarks = LandmarkGraph(experience.representations)
-        self.hierarchy: HierarchicalSubgoals | None = None
+        self.hierarchy: ModelSubgoals | MemorySubgoals | None = None
         if task.levels == [2, 1]:
             if level2 is None:
                 raise ValueError(f"task {task.name!r}: levels [2, 1] needs a world model with level 2; train one "
                                  "(hjepa fit --config configs/level2_tiny_cpu.yaml), export both levels, or set "
                                  "levels: [1]")
-            assert experience is not None
-            self.hierarchy = HierarchicalSubgoals(level2, experience.representations, **task.level2,
-                                                  action_low=self.action_low, action_high=self.action_high)
+            episodes = experience.representations if experience is not None else None
+            self.hierarchy = build_subgoals(level2, task.level2, state_dim, self.action_low, self.action_high, episodes)
         # The goal distance of one typical recorded step, in the task's metric, is the unit of goal_distance.
         self.projection = self.probe.weight.float() if task.goal_metric == "probe" and self.probe is not None else None
         self.step_scale = 1.0
@@ -89,6 +88,9 @@ class Configurator:
             costs["region_avoidance"] = RegionAvoidanceCost(self.probe.weight.T.float(), self.probe.bias.float(),
                                                             torch.tensor(region.centre), region.radius, 2.0 / step)
             weights["region_avoidance"] = self.task.cost.get("region_avoidance", 0.0) / step
+        if isinstance(self.hierarchy, ModelSubgoals):  # level 1's goal is level 2's subgoal, not the far goal
+            costs["subgoal_distance"] = self.hierarchy.cost
+            weights["subgoal_distance"], weights["goal_distance"] = self.task.cost["subgoal_distance"], 0.0
         costs["action_magnitude"] = ActionMagnitudeCost()
         weights["action_magnitude"] = self.task.cost.get("action_magnitude", 0.0) / max(map(abs, self.action_high)) ** 2
         return IntrinsicCost(costs, weights)
@@ -103,14 +105,19 @@ class Configurator:
         """Plan subgoal paths toward goal (D,) that also avoid what the intrinsic cost penalises."""
         if self.landmarks is not None:
             self.landmarks.set_goal(goal, self._penalty(self.landmarks.states, intrinsic))
-        if self.hierarchy is not None:
+        if isinstance(self.hierarchy, MemorySubgoals):
             self.hierarchy.set_goal(goal, self._penalty(self.hierarchy.realisations, intrinsic))
+        elif self.hierarchy is not None:
+            self.hierarchy.set_goal(goal)
 
     def subgoals(self, state: Tensor, goal: Tensor) -> Tensor:
-        """What the actor aims for over the planning horizon: (H, D) remembered states along the path to the
-        goal, one per step (landmarks; levels [2, 1]: those realising level 2's subgoals), or the goal (D,) itself."""
-        if self.hierarchy is not None:
+        """What the actor's goal distance aims at over the planning horizon: (H, D) remembered states along the path
+        to the goal, one per step (landmarks; level-2 memory: those realising level 2's subgoals), or the goal (D,)
+        itself. A level 2 that plans with its model points its own `subgoal_distance` cost at its subgoal here."""
+        if isinstance(self.hierarchy, MemorySubgoals):
             return self.hierarchy.subgoal(state, self.task.planner["horizon"])
+        if self.hierarchy is not None:
+            self.hierarchy.observe(state)
         if self.landmarks is None:
             return goal
         return self.landmarks.path(state, self.task.planner["horizon"])
@@ -128,7 +135,8 @@ class Configurator:
 def experience_fields(task: TaskSpec) -> list[str]:
     """The task's fields that read recorded episodes (landmarks, level-2 subgoals, a region read through a probe, a
     probe metric), as `field: value`."""
-    fields = {"subgoals.kind: landmarks": task.subgoals["kind"] == "landmarks", "levels: [2, 1]": task.levels == [2, 1],
+    fields = {"subgoals.kind: landmarks": task.subgoals["kind"] == "landmarks",
+              "level2.search: memory": task.levels == [2, 1] and task.level2.get("search", "model") == "memory",
               "region": task.region is not None, "goal_metric: probe": task.goal_metric == "probe"}
     return [name for name, used in fields.items() if used]
 

@@ -16,7 +16,7 @@ import yaml
 from hjepa.agent.hierarchy import FIELDS as LEVEL2_FIELDS
 from hjepa.agent.planners import check_planner_fields
 
-COSTS = ("goal_distance", "region_avoidance", "action_magnitude")
+COSTS = ("goal_distance", "subgoal_distance", "region_avoidance", "action_magnitude")
 MODES = ("mode1", "mode2", "auto")
 SUBGOALS = ("none", "landmarks")
 METRICS = ("representation", "probe")
@@ -37,7 +37,9 @@ class TaskSpec:
 
     Attributes:
         name: a label for reports.
-        cost: weight of each intrinsic sub-cost (`goal_distance`, `region_avoidance`, `action_magnitude`).
+        cost: weight of each intrinsic sub-cost (`goal_distance`, `subgoal_distance`, `region_avoidance`,
+            `action_magnitude`). With `levels: [2, 1]` and `level2.search: model`, level 1 aims at level 2's
+            predicted subgoal through `subgoal_distance`, and `goal_distance` counts only for the flat baseline.
         region: the disc that `region_avoidance` prices; required when its weight is non-zero.
         mode: `mode2` plans every step, `mode1` runs the policy, `auto` plans when the critic predicts a high cost.
         planner: `name` (gradient | cem | mppi | discrete) and that planner's fields; `horizon` is required.
@@ -45,7 +47,8 @@ class TaskSpec:
             (recorded episodes remembered for them, also by level 2).
         levels: `[1]` plans flat; `[2, 1]` lets level 2 of the world model choose the subgoals that level 1 plans
             toward (sec. 4.7; needs a checkpoint with level 2).
-        level2: fields of `hjepa.agent.hierarchy.HierarchicalSubgoals` (stride, every, lookahead, ...).
+        level2: `search` (model: level 2 plans with its own predictor | memory: over recorded episodes, an aid) and
+            the fields of `hjepa.agent.hierarchy.ModelSubgoals` or `MemorySubgoals` (planner, every, lookahead, ...).
         uncertainty: `samples` (S latents per plan) and `risk` (lambda): plan on mean + lambda * std of the cost
             over S futures of the world model's latent (sec. 4.8); empty plans on the latent-free rollout.
         goal_metric: where goal distance is measured: `representation` (all of s) or `probe` (the world's
@@ -82,7 +85,7 @@ class TaskSpec:
         aids = []
         if self.subgoals["kind"] == "landmarks":
             aids.append("landmarks")
-        if self.levels == [2, 1]:  # both searches hand level 1 states that realised remembered windows
+        if self.levels == [2, 1] and self.level2.get("search", "model") == "memory":
             aids.append("level-2 memory")
         if self.goal_metric == "probe":
             aids.append("probe")
@@ -169,6 +172,9 @@ class TaskSpec:
         unknown = set(level2) - set(LEVEL2_FIELDS)
         if unknown:
             raise ValueError(f"{source}: level2: unknown field(s) {sorted(unknown)}; known: {list(LEVEL2_FIELDS)}")
+        if levels == [2, 1] and level2.get("search", "model") == "model" and not cost.get("subgoal_distance"):
+            raise ValueError(f"{source}: cost.subgoal_distance: with levels [2, 1] and level2.search model, level 1 "
+                             "plans toward level 2's subgoal through this cost; give it a positive weight")
         if levels == [2, 1] and subgoals.get("kind", "none") != "none":
             raise ValueError(f"{source}: subgoals.kind: with levels [2, 1] level 2 sets the subgoals; "
                              "set subgoals.kind to none")

@@ -120,9 +120,17 @@ def run_plan_probe(model_path: str | Path, data: str | Path | None, env_id: str,
                                parallel)
 
 
-BASELINES = {"flat": {"levels": [1], "subgoals": {"kind": "none"}},
-             "hierarchical": {"levels": [2, 1], "subgoals": {"kind": "none"}}}
+BASELINES = ("flat", "hierarchical")
 SUMMARY_NAMES = {"flat": "plan_success_flat", "hierarchical": "plan_success_hier"}
+
+
+def baseline(task: TaskSpec, name: str) -> TaskSpec:
+    """The task planned flat (level 1 aims at the goal) or hierarchically (level 2 sets level 1's subgoals, at the
+    task's `subgoal_distance` weight or 1)."""
+    if name == "flat":
+        return task.replace(levels=[1], subgoals={"kind": "none"})
+    return task.replace(levels=[2, 1], subgoals={"kind": "none"},
+                        cost={**task.cost, "subgoal_distance": task.cost.get("subgoal_distance") or 1.0})
 
 
 def label(task: TaskSpec) -> str:
@@ -181,7 +189,7 @@ def _run_plan_probe(model_path: str | Path, data: str | Path | None, env_id: str
     for name in planners:
         variant = task.replace(planner={"name": name, "horizon": task.planner["horizon"]})
         variants.setdefault(label(variant), variant)
-    variants.update({name: task.replace(**BASELINES[name]) for name in baselines})
+    variants.update({name: baseline(task, name) for name in baselines})
     if level2 is None and any(v.levels == [2, 1] for v in variants.values()):
         level2 = load_level2(model_path, "--baselines hierarchical" if task.levels == [1] else "task.levels")
     if experience is None:

@@ -80,6 +80,8 @@ def explored_episodes(world, episodes: int, frames: int, seed: int = 0) -> np.nd
 class LastOfWindow(nn.Module):
     """Level-2 encoder of the oracle: the abstract state of a window of W positions is its last position."""
 
+    embed_dim = 2
+
     def __init__(self, window: int) -> None:
         super().__init__()
         self.window = window
@@ -100,3 +102,16 @@ class OracleLevel2(nn.Module):
 
     def unroll(self, s0: Tensor, actions: Tensor) -> Tensor:
         return s0[:, None] + actions.cumsum(1)
+
+
+class WallOracleLevel2(OracleLevel2):
+    """A level 2 that knows the walls: a window's summed action is walked in W equal level-1 steps through the
+    world's collision physics, so level-2 rollouts stop at walls and pass through doors."""
+
+    def __init__(self, world, window: int = 8) -> None:
+        super().__init__(window)
+        self.level1 = WallOracleWorldModel(world)
+
+    def unroll(self, s0: Tensor, actions: Tensor) -> Tensor:
+        steps = (actions / self.encoder.window).repeat_interleave(self.encoder.window, dim=1)
+        return self.level1.unroll(s0, steps)[:, self.encoder.window - 1:: self.encoder.window]

@@ -27,9 +27,7 @@ from hjepa.eval.plan_probe import run_plan_probe
 from hjepa.eval.probe import run_linear_probe
 from hjepa.eval.protocol import Protocol
 from hjepa.eval.report import format_table
-from hjepa.export import export_checkpoint
-from hjepa.train.cli import run_lightning_cli
-from hjepa.train.run_config import deep_update, write_run_config
+from hjepa.train.run_config import deep_update, fit, pretrain
 
 
 def load_config(path: Path) -> dict[str, Any]:
@@ -66,31 +64,9 @@ def generate(gen: dict[str, Any]) -> GenerateReport:
     return generate_shards(settings, Path(gen["out"]))
 
 
-def fit(base: str, overrides: dict[str, Any], run_dir: Path, export: Path) -> tuple[Any, float]:
-    """`hjepa fit` on `base` with `overrides` in `run_dir`, then export its last checkpoint to `export`;
-    returns the LightningCLI and the training seconds."""
-    fit_config = write_run_config(Path(base), run_dir, overrides)
-    start = time.perf_counter()
-    cli = run_lightning_cli(["fit", "--config", str(fit_config)])
-    seconds = time.perf_counter() - start
-    export_checkpoint(run_dir / "checkpoints" / "last.ckpt", export)
-    return cli, seconds
-
-
 def step_pretrain(config: dict[str, Any], out: Path) -> dict[str, Any]:
     """Pretrain the level-1 JEPA with `hjepa fit` on the generated shards, then export it."""
-    pretrain = config["pretrain"]
-    overrides = deep_update(pretrain.get("overrides", {}), {"data": {"shards": config["generate"]["out"]}})
-    cli, seconds = fit(pretrain["base"], overrides, out / "pretrain", out / "export")
-    metrics = {k: float(v) for k, v in cli.trainer.callback_metrics.items()}
-    return {
-        "pretrain_steps": cli.trainer.global_step,
-        "pretrain_seconds": round(seconds, 1),
-        "final_pred_loss": round(metrics["val/pred_loss_rollout"], 4),
-        "final_pred_error_rel": round(metrics["val/pred_error_rollout_rel"], 4),
-        "embedding_std_min": round(metrics["diag/std_min"], 4),
-        "effective_rank": round(metrics["diag/effective_rank"], 2),
-    }
+    return pretrain(config["generate"]["out"], config["pretrain"]["base"], config["pretrain"].get("overrides", {}), out)
 
 
 def step_probe(config: dict[str, Any], out: Path) -> dict[str, Any]:

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Install (as demo.sh does) and run the test suite. Extra arguments go to pytest.
+# Install (as demo.sh does), check the package's import layers (pyproject.toml) and run the test suite.
+# Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup_env.sh
+lint-imports --no-cache
 exec python -m pytest -q "$@"

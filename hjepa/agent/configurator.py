@@ -20,7 +20,7 @@ from hjepa.agent.hierarchy import MemorySubgoals, ModelSubgoals, build_subgoals
 from hjepa.agent.landmarks import LandmarkGraph
 from hjepa.agent.planners import Planner, build_planner
 from hjepa.agent.task import TaskSpec
-from hjepa.eval.linear_probe import LinearHead
+from hjepa.readout.linear_probe import LinearHead
 from hjepa.models.level2 import Level2WorldModel
 
 

@@ -15,8 +15,8 @@ from torch import Tensor
 
 from hjepa.data.datamodule import VideoDataModule
 from hjepa.data.generate import SETTINGS_FILE
-from hjepa.eval.features import Encodes, encode_split
-from hjepa.eval.linear_probe import LinearHead, fit_probe
+from hjepa.readout.features import Encodes, encode_split
+from hjepa.readout.linear_probe import LinearHead, fit_probe
 
 
 class Experience(NamedTuple):

@@ -21,8 +21,8 @@ from torchmetrics.functional.classification import multiclass_confusion_matrix
 
 from hjepa.data.convert import MANIFEST
 from hjepa.data.datamodule import VideoDataModule
-from hjepa.eval.features import EncodedSplit
-from hjepa.eval.linear_probe import accuracy, fit_classifier
+from hjepa.readout.features import EncodedSplit
+from hjepa.readout.linear_probe import accuracy, fit_classifier
 from hjepa.eval.plots import plot_confusion
 from hjepa.eval.probe import encode_probe_split, trained_and_random
 

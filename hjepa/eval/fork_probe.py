@@ -35,7 +35,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, StackDataset
 
 from hjepa.envs import Fork
-from hjepa.eval.linear_probe import fit_probe
+from hjepa.readout.linear_probe import fit_probe
 from hjepa.models.latent import over_time
 from hjepa.models.predictor import Predictor, build_predictor
 from hjepa.train.module import JEPAModule

@@ -23,8 +23,8 @@ from torch import Tensor
 from torch.nn.functional import one_hot
 
 from hjepa.data.datamodule import VideoDataModule
-from hjepa.eval.features import EncodedSplit, encode_split
-from hjepa.eval.linear_probe import fit_probe, r2_per_dim
+from hjepa.readout.features import EncodedSplit, encode_split
+from hjepa.readout.linear_probe import fit_probe, r2_per_dim
 from hjepa.eval.rollout_probe import rollout_probe
 from hjepa.eval.targets import class_targets, shard_world
 from hjepa.export import load_world_model, model_levels

@@ -16,8 +16,8 @@ from torch import nn
 
 from hjepa.data.datamodule import VideoDataModule
 from hjepa.envs import BatchedWorld
-from hjepa.eval.features import EncodedSplit, encode_split
-from hjepa.eval.linear_probe import LinearHead, accuracy, fit_classifier, fit_probe, r2_per_dim
+from hjepa.readout.features import EncodedSplit, encode_split
+from hjepa.readout.linear_probe import LinearHead, accuracy, fit_classifier, fit_probe, r2_per_dim
 from hjepa.eval.plots import plot_r2_curve, plot_scatter
 from hjepa.eval.rollout_probe import rollout_probe
 from hjepa.eval.targets import class_targets, shard_world, state_names

@@ -30,13 +30,13 @@ from hjepa.agent.agent import Agent
 from hjepa.agent.configurator import Configurator
 from hjepa.agent.task import TaskSpec
 from hjepa.data.generate import GenerateSettings, generate_shards
-from hjepa.demo import step_pretrain
 from hjepa.envs.pusht import ARENA, GOAL_AGENT, MAX_ACTION, PUSHT_ID
 from hjepa.eval.episodes import agent_actor, make_env, random_actor, run_episode
 from hjepa.eval.report import format_table
 from hjepa.export import load_world_model
 from hjepa.models import WorldModel
 from hjepa.threads import one_torch_thread
+from hjepa.train.run_config import pretrain
 
 # Reach the goal image in representation space: the goal pose of the block is all the task knows.
 TASK = {
@@ -114,13 +114,11 @@ def run_pusht_probe(args: argparse.Namespace) -> dict[str, Any]:
     settings = GenerateSettings(PUSHT_ID, args.episodes, args.frames, args.seed, args.shard_size,
                                 image_size=args.image_size)
     report = generate_shards(settings, data, workers=args.generate_workers, progress=False)
-    pretrain = step_pretrain({"generate": {"out": str(data)},
-                              "pretrain": {"base": args.base_config, "overrides": pretrain_overrides(args)}},
-                             out)
+    trained = pretrain(data, args.base_config, pretrain_overrides(args), out)
     task = TaskSpec.from_dict({**TASK, "max_steps": args.max_steps})
     table = plan_vs_random(load_world_model(out / "export"), task, args.plan_episodes, args.seed)
     summary = {"pusht_episodes": args.episodes, "pusht_frames": args.frames, "pusht_image_size": args.image_size,
-               "pusht_generate_seconds": round(report.seconds, 1), **pretrain,
+               "pusht_generate_seconds": round(report.seconds, 1), **trained,
                "plan_episodes": args.plan_episodes, "plan_max_steps": args.max_steps, "plan_task": task.as_dict(),
                "plan_table": table, "seconds_total": round(time.perf_counter() - start, 1)}
     (out / "pusht.json").write_text(json.dumps(summary, indent=2))

@@ -31,7 +31,7 @@ from hjepa.agent.planners import build_planner, shift_plan
 from hjepa.agent.uncertainty import RiskCost, SampledLatents, cost_spread
 from hjepa.envs import Crossing
 from hjepa.eval.fork_probe import MODEL as FORK_MODEL, train_model
-from hjepa.eval.linear_probe import fit_probe
+from hjepa.readout.linear_probe import fit_probe
 from hjepa.eval.report import format_table
 from hjepa.models import WorldModel
 from hjepa.threads import one_torch_thread

@@ -11,7 +11,7 @@ from typing import NamedTuple, Protocol
 import torch
 from torch import Tensor
 
-from hjepa.eval.linear_probe import LinearHead, r2_per_dim
+from hjepa.readout.linear_probe import LinearHead, r2_per_dim
 
 
 class Unrolls(Protocol):

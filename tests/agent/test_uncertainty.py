@@ -11,7 +11,7 @@ from hjepa.agent.task import TaskSpec
 from hjepa.agent.uncertainty import RiskCost, SampledLatents, cost_spread, prior_latents, sample_costs
 from hjepa.envs import Fork
 from hjepa.eval.fork_probe import WORLD, fork_clips, train_model
-from hjepa.eval.linear_probe import fit_probe
+from hjepa.readout.linear_probe import fit_probe
 from hjepa.eval.episodes import make_env
 from hjepa.models.latent import ContinuousLatent, DiscreteLatent
 from tests.agent.oracle import OracleWorldModel, PositionEncoder

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from hjepa.eval.features import EncodedSplit
+from hjepa.readout.features import EncodedSplit
 from hjepa.eval.level2_probe import Level2Split, level2_scores, run_level2_probe
 from hjepa.export import export_world_model
 from hjepa.models import build_world_model

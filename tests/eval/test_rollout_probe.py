@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from hjepa.eval.features import encode_split
-from hjepa.eval.linear_probe import fit_probe
+from hjepa.readout.features import encode_split
+from hjepa.readout.linear_probe import fit_probe
 from hjepa.eval.rollout_probe import rollout_probe
 
 EMBED = torch.randn(2, 8, generator=torch.Generator().manual_seed(0))  # fixed linear state code

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from hjepa.eval.linear_probe import accuracy, fit_classifier, fit_probe, fit_ridge, r2_per_dim
+from hjepa.readout.linear_probe import accuracy, fit_classifier, fit_probe, fit_ridge, r2_per_dim
 
 
 def standardize(a):

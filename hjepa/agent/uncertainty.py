@@ -16,7 +16,7 @@ from typing import Protocol
 import torch
 from torch import Tensor, nn
 
-from hjepa.agent.planners.base import Cost
+from hjepa.agent.planners.base import PlanCost
 from hjepa.models.latent import Latent, over_time
 
 
@@ -72,7 +72,7 @@ class SampledLatents:
                                        over_time(z, actions.shape[1]))
 
 
-def sample_costs(cost: Cost, states: Tensor, actions: Tensor) -> Tensor:
+def sample_costs(cost: PlanCost, states: Tensor, actions: Tensor) -> Tensor:
     """Cost of each candidate under each latent: states (N * S, H, D), actions (N, H, A) -> (N, S), or
     (N, S, ...) for a cost with trailing dims (e.g. per step, (N * S, H) -> (N, S, H))."""
     n = actions.shape[0]
@@ -84,7 +84,7 @@ def sample_costs(cost: Cost, states: Tensor, actions: Tensor) -> Tensor:
     return costs.view(n, s, *costs.shape[1:])
 
 
-def cost_spread(cost: Cost, states: Tensor, actions: Tensor) -> Tensor:
+def cost_spread(cost: PlanCost, states: Tensor, actions: Tensor) -> Tensor:
     """Standard deviation over the S latents of each candidate's cost, (N,) (or (N, ...)): how much its outcome
     hinges on the unpredictable part of the future (0 where every latent predicts the same cost)."""
     return sample_costs(cost, states, actions).std(dim=1, unbiased=False)
@@ -97,7 +97,7 @@ class RiskCost(nn.Module):
     cannot be predicted. The std is that of the S values (not unbiased), exact for an enumerated discrete z.
     """
 
-    def __init__(self, cost: Cost, risk: float = 0.0) -> None:
+    def __init__(self, cost: PlanCost, risk: float = 0.0) -> None:
         super().__init__()
         self.cost = cost
         self.risk = 0.0

@@ -3,7 +3,7 @@
 import inspect
 from typing import Any
 
-from hjepa.agent.planners.base import Cost, Planner, PlanResult, RolloutModel, Rollouts, shift_plan
+from hjepa.agent.planners.base import PlanCost, Planner, PlanResult, RolloutModel, Rollouts, shift_plan
 from hjepa.agent.planners.cem import CEMPlanner
 from hjepa.agent.planners.discrete import DiscreteSearchPlanner
 from hjepa.agent.planners.gradient import GradientPlanner
@@ -48,7 +48,7 @@ def build_planner(name: str, **fields: Any) -> Planner:
 __all__ = [
     "PLANNERS",
     "CEMPlanner",
-    "Cost",
+    "PlanCost",
     "DiscreteSearchPlanner",
     "GradientPlanner",
     "MPPIPlanner",

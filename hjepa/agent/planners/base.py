@@ -12,7 +12,7 @@ from typing import Any, NamedTuple, Protocol
 import torch
 from torch import Tensor
 
-Cost = Callable[[Tensor, Tensor], Tensor]
+PlanCost = Callable[[Tensor, Tensor], Tensor]
 """cost(states (N, H, D), actions (N, H, A)) -> (N,) total cost of each candidate."""
 
 
@@ -41,7 +41,7 @@ def shift_plan(actions: Tensor) -> Tensor:
 class Rollouts:
     """Prices a batch of candidates (N, H, A) with ONE world-model call and keeps the cheapest plan seen."""
 
-    def __init__(self, world_model: RolloutModel, state: Tensor, cost: Cost) -> None:
+    def __init__(self, world_model: RolloutModel, state: Tensor, cost: PlanCost) -> None:
         self.world_model, self.state, self.cost = world_model, state, cost
         self.calls = 0
         self.candidates: list[int] = []
@@ -100,7 +100,7 @@ class Planner(abc.ABC):
         noise[0] = 0
         return self.clip(mean + std * noise)
 
-    def plan(self, state: Tensor, cost: Cost, world_model: RolloutModel, horizon: int | None = None,
+    def plan(self, state: Tensor, cost: PlanCost, world_model: RolloutModel, horizon: int | None = None,
              init: Tensor | None = None, generator: torch.Generator | int | None = None) -> PlanResult:
         """Plans from state (D,); init (H, A) is a warm start (default: the middle of the box);
         generator (or an int seed) makes the sampling reproducible."""

@@ -41,13 +41,6 @@ class EpisodeResult(NamedTuple):
     distances: np.ndarray | None = None
 
 
-def make_env(env_id: str, max_steps: int, **env_kwargs: Any) -> gymnasium.Env:
-    """A registered goal-reaching environment; unknown ids and missing optional extras name the fix."""
-    from hjepa.envs.gym_ids import make_goal_env  # importing hjepa.envs registers the hjepa/* ids
-
-    return make_goal_env(env_id, "--env", max_episode_steps=max_steps, **env_kwargs)
-
-
 def world_options(data: str | Path | None, env_id: str) -> dict[str, Any]:
     """The world options (`world_kwargs`, `image_size`) of the shards at `data` when they were recorded in `env_id` or
     in the world it runs."""
@@ -65,8 +58,12 @@ def world_options(data: str | Path | None, env_id: str) -> dict[str, Any]:
 def task_env(env_id: str, max_steps: int, data: str | Path | None = None, env_kwargs: dict[str, Any] | None = None,
              success_radius: float | None = None) -> gymnasium.Env:
     """The environment a model plans in: `env_id` with the world options of the shards at `data` (the world it
-    learned), updated with `env_kwargs`; `success_radius` sets where the environment reports success."""
-    env = make_env(env_id, max_steps, **{**world_options(data, env_id), **(env_kwargs or {})})
+    learned), updated with `env_kwargs`; `success_radius` sets where the environment reports success. Unknown ids
+    and missing optional extras name the fix."""
+    from hjepa.envs.gym_ids import make_goal_env  # importing hjepa.envs registers the hjepa/* ids
+
+    options = {**world_options(data, env_id), **(env_kwargs or {})}
+    env = make_goal_env(env_id, "--env", max_episode_steps=max_steps, **options)
     if success_radius is not None and hasattr(env.unwrapped, "success_radius"):
         env.unwrapped.success_radius = success_radius
     return env

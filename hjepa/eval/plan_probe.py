@@ -176,10 +176,10 @@ def _run_plan_probe(model_path: str | Path, data: str | Path | None, env_id: str
                     parallel: int) -> dict[str, Any]:
     world_model = world_model or load_world_model(model_path)
 
-    def make_env() -> gymnasium.Env:  # the environment's success is "first within the smallest radius"
+    def new_env() -> gymnasium.Env:  # the environment's success is "first within the smallest radius"
         return task_env(env_id, task.max_steps, data, env_kwargs, success_radius=protocol.radii[0])
 
-    env = make_env()
+    env = new_env()
     size = env.observation_space.shape[0]
     if size != world_model.encoder.img_size:
         raise ValueError(f"{env_id} renders {size}x{size} images but the model at {model_path} takes "
@@ -203,7 +203,7 @@ def _run_plan_probe(model_path: str | Path, data: str | Path | None, env_id: str
 
     def episodes(configurator: Configurator, record: bool = False, **agent_options: Any) -> list[EpisodeResult]:
         make = agents(lambda seed: Agent(world_model, configurator, seed=seed, **agent_options))
-        return run_episodes(make_env, make, seeds, parallel if configurator.concurrent else 1,
+        return run_episodes(new_env, make, seeds, parallel if configurator.concurrent else 1,
                             seeds[0] if record else None, protocol.terminate)
 
     for name, variant in variants.items():
@@ -218,7 +218,7 @@ def _run_plan_probe(model_path: str | Path, data: str | Path | None, env_id: str
                                     level2)
         actors["policy"] = episodes(configurator, policy=policy)
     if random_baseline:
-        actors["random"] = run_episodes(make_env, random_actors, seeds, parallel, terminate=protocol.terminate)
+        actors["random"] = run_episodes(new_env, random_actors, seeds, parallel, terminate=protocol.terminate)
     goals = []
     for s in reversed(seeds):  # the first episode last: the frame under the paths and the cost map show its world
         _, info = env.reset(seed=s)

@@ -31,7 +31,7 @@ from hjepa.agent.configurator import Configurator
 from hjepa.agent.task import TaskSpec
 from hjepa.data.generate import GenerateSettings, generate_shards
 from hjepa.envs.pusht import ARENA, GOAL_AGENT, MAX_ACTION, PUSHT_ID
-from hjepa.eval.episodes import agent_actor, make_env, random_actor, run_episode
+from hjepa.eval.episodes import agent_actor, random_actor, run_episode, task_env
 from hjepa.eval.report import format_table
 from hjepa.export import load_world_model
 from hjepa.models import WorldModel
@@ -89,7 +89,7 @@ def evaluate(env: gymnasium.Env, make_actor: Callable[[int], tuple[Callable, Cal
 
 def plan_vs_random(world_model: WorldModel, task: TaskSpec, episodes: int, seed: int) -> dict[str, dict[str, Any]]:
     """The task's agent on the frozen world model and a random policy from the same seeds."""
-    env = make_env(PUSHT_ID, task.max_steps)
+    env = task_env(PUSHT_ID, task.max_steps)
     size = env.observation_space.shape[0]
     if size != world_model.encoder.img_size:
         raise ValueError(f"{PUSHT_ID} renders {size}x{size} images but the model takes {world_model.encoder.img_size}")

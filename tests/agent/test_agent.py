@@ -13,7 +13,7 @@ from hjepa.agent.landmarks import LandmarkGraph
 from hjepa.agent.policy import Policy
 from hjepa.agent.task import TaskSpec
 from hjepa.envs import make_world
-from hjepa.eval.episodes import agent_actor, make_env, run_episode
+from hjepa.eval.episodes import agent_actor, run_episode, task_env
 from hjepa.eval.plan_probe import run_plan_probe
 from hjepa.eval.protocol import Protocol
 from tests.agent.oracle import OracleWorldModel, explored_episodes
@@ -70,7 +70,7 @@ def test_landmark_penalty_reroutes_around_a_region(experience):
 
 def test_agent_reaches_goals_in_the_other_room(experience):
     agent = _agent("reach_aided", experience)  # landmarks lead the wall-blind oracle through the door
-    env = make_env("hjepa/TwoRooms-v0", 100)
+    env = task_env("hjepa/TwoRooms-v0", 100)
     results = [run_episode(env, agent_actor(agent), seed, agent.reset) for seed in range(3)]
     assert all(r.success for r in results), [(r.steps, r.positions[-1]) for r in results]
     rooms = [env.unwrapped.world.room_of(r.positions[[0, -1]]) for r in results]
@@ -80,7 +80,7 @@ def test_agent_reaches_goals_in_the_other_room(experience):
 
 
 def test_two_tasks_on_one_model_behave_differently(experience):
-    env = make_env("hjepa/TwoRooms-v0", 200)
+    env = task_env("hjepa/TwoRooms-v0", 200)
     reach, avoid = _agent("reach_aided", experience), _agent("reach_avoid", experience)
     for seed in (0, 2, 4):  # episodes whose shortest route crosses the region
         plain = run_episode(env, agent_actor(reach), seed, reach.reset)
@@ -92,7 +92,7 @@ def test_two_tasks_on_one_model_behave_differently(experience):
 
 def test_goal_is_kept_in_short_term_memory(experience):
     agent = _agent("reach", experience)
-    env = make_env("hjepa/TwoRooms-v0", 10)
+    env = task_env("hjepa/TwoRooms-v0", 10)
     _, info = env.reset(seed=3)
     agent.reset(info["goal_image"])
     recalled = agent.recall_goal()
@@ -103,7 +103,7 @@ def test_goal_is_kept_in_short_term_memory(experience):
 
 def test_goal_image_in_floats_is_not_divided_again(experience):
     agent = _agent("reach", experience)
-    env = make_env("hjepa/TwoRooms-v0", 10)
+    env = task_env("hjepa/TwoRooms-v0", 10)
     _, info = env.reset(seed=3)
     goal = info["goal_image"]
     for image in (goal.astype(np.float32) / 255, goal / 255.0):  # float32 and float64 in [0, 1]
@@ -125,7 +125,7 @@ def test_mode1_needs_a_policy_and_runs_it(experience):
     spec = TaskSpec.from_yaml("configs/tasks/reach.yaml").replace(mode="mode1")
     policy = Policy(2, *BOX, hidden_dim=16)
     agent = Agent(OracleWorldModel(), Configurator(spec, 2, *BOX, experience), policy=policy)
-    env = make_env("hjepa/TwoRooms-v0", 5)
+    env = task_env("hjepa/TwoRooms-v0", 5)
     _, info = env.reset(seed=0)
     agent.reset(info["goal_image"])
     decision = agent.act(env.unwrapped.render())
@@ -189,14 +189,14 @@ def test_plan_probe_writes_results_and_beats_random(experience, tmp_path):
     assert (tmp_path / "plan_trajectories.png").stat().st_size > 0
     assert (tmp_path / "plan_episode.gif").read_bytes()[:3] == b"GIF"
     with pytest.raises(ValueError, match="not a registered gymnasium id"):
-        make_env("hjepa/Nowhere-v0", 10)
+        task_env("hjepa/Nowhere-v0", 10)
 
 
 def test_auto_mode_plans_where_the_critic_predicts_a_high_cost(experience):
     from hjepa.agent.cost import TrainableCritic
 
     teacher = _agent("reach_aided", experience)
-    env = make_env("hjepa/TwoRooms-v0", 60)
+    env = task_env("hjepa/TwoRooms-v0", 60)
     for seed in range(2):
         run_episode(env, agent_actor(teacher), seed, teacher.reset)
     critic = TrainableCritic(4, hidden_dim=32, horizon=8, discount=0.9)
@@ -245,7 +245,7 @@ def test_plan_cli_names_bad_inputs(tmp_path, capsys):
 def test_distilled_policy_approaches_the_planner_on_held_out_states(experience, tmp_path):
     from hjepa.agent.distill import demonstrations, distill, load_policy, save_policy
 
-    env = make_env("hjepa/TwoRooms-v0", 60)
+    env = task_env("hjepa/TwoRooms-v0", 60)
     teacher, held_out = _agent("reach_aided", experience), _agent("reach_aided", experience)
     for seed in range(5):
         run_episode(env, agent_actor(teacher), seed, teacher.reset)

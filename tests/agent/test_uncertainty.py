@@ -12,7 +12,7 @@ from hjepa.agent.uncertainty import RiskCost, SampledLatents, cost_spread, prior
 from hjepa.envs import Fork
 from hjepa.eval.fork_probe import WORLD, fork_clips, train_model
 from hjepa.readout.linear_probe import fit_probe
-from hjepa.eval.episodes import make_env
+from hjepa.eval.episodes import task_env
 from hjepa.models.latent import ContinuousLatent, DiscreteLatent
 from tests.agent.oracle import OracleWorldModel, PositionEncoder
 
@@ -159,7 +159,7 @@ class LatentOracle(torch.nn.Module):
 def test_agent_plans_over_sampled_futures_when_the_task_asks(one_thread):
     task = TaskSpec.from_dict({"name": "risky", "cost": {"goal_distance": 1.0}, "uncertainty": {"samples": 4, "risk": 1.0},
                                "planner": {"name": "cem", "horizon": 3, "population": 16, "elites": 4, "iterations": 2}})
-    env = make_env("hjepa/TwoRooms-v0", 5)
+    env = task_env("hjepa/TwoRooms-v0", 5)
     observation, info = env.reset(seed=0)
     box = env.action_space.low.tolist(), env.action_space.high.tolist()
     model = LatentOracle([0.0, 1.0, 2.0])

@@ -24,7 +24,7 @@ from hjepa.data.generate import GenerateSettings, generate_shards, record_episod
 from hjepa.data.video import decode_video
 from hjepa.envs.pusht import ARENA, GOAL_AGENT, MAX_ACTION, PUSHT_ID, PushTEnv
 from hjepa.registration import extra_installed
-from hjepa.eval.episodes import agent_actor, make_env, run_episode
+from hjepa.eval.episodes import agent_actor, run_episode, task_env
 from hjepa.models.world_model import build_world_model
 from hjepa.threads import one_torch_thread
 from tests.agent.oracle import OracleWorldModel
@@ -57,14 +57,14 @@ def test_missing_extra_names_the_install_command(monkeypatch: pytest.MonkeyPatch
     importlib.reload(hjepa.envs)  # registration is skipped without the package
     assert PUSHT_ID not in gymnasium.registry
     with pytest.raises(ValueError, match=r"--env: hjepa/PushT-v0 needs .*pip install 'hjepa\[envs\]'"):
-        make_env(PUSHT_ID, 10)
+        task_env(PUSHT_ID, 10)
     with pytest.raises(ValueError, match=r"world: hjepa/PushT-v0 needs .*pip install 'hjepa\[envs\]'"):
         GenerateSettings(PUSHT_ID, episodes=1, frames=4)
 
 
 def test_unknown_env_id_lists_the_known_ones() -> None:
     with pytest.raises(ValueError, match=r"--env: 'hjepa/Castle-v0' is not a registered gymnasium id.*TwoRooms-v0"):
-        make_env("hjepa/Castle-v0", 10)
+        task_env("hjepa/Castle-v0", 10)
 
 
 # ----- with the extra

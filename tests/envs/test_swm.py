@@ -21,7 +21,7 @@ from hjepa.cli import main
 from hjepa.data.datamodule import VideoDataModule
 from hjepa.data.generate import GenerateSettings, generate_shards, record_episodes
 from hjepa.data.video import decode_video
-from hjepa.eval.episodes import make_env
+from hjepa.eval.episodes import task_env
 from hjepa.models.world_model import build_world_model
 from hjepa.registration import SWM_TWOROOM_ID, extra_installed
 from hjepa.threads import one_torch_thread
@@ -44,7 +44,7 @@ def test_missing_extra_names_the_install_command(monkeypatch: pytest.MonkeyPatch
     importlib.reload(hjepa.envs)  # registration is skipped without the package
     assert SWM_TWOROOM_ID not in gymnasium.registry
     with pytest.raises(ValueError, match=r"--env: hjepa/SwmTwoRoom-v1 needs .*pip install 'hjepa\[swm\]'"):
-        make_env(SWM_TWOROOM_ID, 10)
+        task_env(SWM_TWOROOM_ID, 10)
     with pytest.raises(ValueError, match=r"world: hjepa/SwmTwoRoom-v1 needs .*pip install 'hjepa\[swm\]'"):
         GenerateSettings(SWM_TWOROOM_ID, episodes=1, frames=4)
 

@@ -84,10 +84,12 @@ def restore_world_model(
     """The architecture of `config` in eval mode, with `weights` loaded strictly (fresh init when None).
 
     Level 1: `config` is the world_model_config; level 2: {"world_model_config", "level2_config"}.
-    `encoder.pretrained` is switched off: the weights come from the file, not from a download.
+    `encoder.pretrained` and `encoder.checkpoint_path` are switched off: the weights come from the file, not from a
+    download or the file the backbone started from.
     """
     level1 = config["world_model_config"] if level == 2 else config
-    level1 = {**level1, "encoder": {**(level1.get("encoder") or {}), "pretrained": False}}
+    encoder = {**(level1.get("encoder") or {}), "pretrained": False, "checkpoint_path": None}
+    level1 = {**level1, "encoder": encoder}
     try:
         model = build_world_model(level1)
     except (TypeError, ValueError) as error:

@@ -258,3 +258,16 @@ def test_checkpoint_keeps_the_derived_configs_out_of_the_hyperparameters(tmp_pat
     assert checkpoint["hjepa_configs"] == {"world_model_config": module.world_model_config}
     torch.save(checkpoint, tmp_path / "new.ckpt")
     assert_same_outputs(module.world_model.eval(), load_world_model(tmp_path / "new.ckpt"))
+
+
+def test_an_export_of_an_encoder_started_from_a_weights_file_loads_without_that_file(tmp_path, no_pickle):
+    from tests.models.test_encoder import saved_timm_weights
+
+    saved_timm_weights(tmp_path / "backbone.safetensors")
+    config = {"encoder": {"name": "resnet10t", "embed_dim": 8, "img_size": 32, "freeze": True,
+                          "checkpoint_path": str(tmp_path / "backbone.safetensors")},
+              "predictor": {"kind": "gru", "action_dim": 2, "hidden_dim": 8}}
+    wm = build_world_model(config).eval()
+    out = export_world_model(wm, config, tmp_path / "export")
+    (tmp_path / "backbone.safetensors").unlink()  # another machine: the weights come from the export alone
+    assert_same_outputs(wm, load_world_model(out))

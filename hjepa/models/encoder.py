@@ -1,7 +1,8 @@
 """Perception module Enc(x) -> s (seed paper sec. 4.4, fig. 2): a 2-D backbone applied to every frame."""
 
 import difflib
-from typing import Any
+from pathlib import Path
+from typing import Any, Self
 
 import timm
 import torch
@@ -39,10 +40,20 @@ def _unknown_name_error(name: str) -> ValueError:
 
 
 def _create_timm(
-    name: str, img_size: int, in_chans: int, pretrained: bool, timm_kwargs: dict[str, Any]
+    name: str, img_size: int, in_chans: int, pretrained: bool, timm_kwargs: dict[str, Any],
+    checkpoint_path: str | None = None,
 ) -> nn.Module:
-    """timm backbone without classifier; img_size goes to models that take it (ViTs), not to CNNs."""
+    """timm backbone without classifier; img_size goes to models that take it (ViTs), not to CNNs.
+
+    A local `checkpoint_path` (safetensors) goes through timm's pretrained loading, which drops the file's
+    classifier and adapts its first layer to `in_chans`, as for weights from the hub."""
     kwargs = dict(num_classes=0, in_chans=in_chans, pretrained=pretrained, **timm_kwargs)
+    if checkpoint_path is not None:
+        path = Path(checkpoint_path)
+        if path.suffix != ".safetensors" or not path.is_file():
+            raise ValueError(f"encoder.checkpoint_path: {path} is not a .safetensors file (a pickle is never loaded; "
+                             "convert with safetensors.torch.save_file(model.state_dict(), ...))")
+        kwargs.update(pretrained=True, pretrained_cfg_overlay={"file": str(path)})
     try:
         try:
             model = timm.create_model(name, img_size=img_size, **kwargs)
@@ -72,6 +83,8 @@ class FrameEncoder(nn.Module):
         in_chans: int = 3,
         pretrained: bool = False,
         tubelet: int = 1,
+        checkpoint_path: str | None = None,
+        freeze: bool = False,
         **timm_kwargs: Any,
     ) -> None:
         super().__init__()
@@ -82,8 +95,10 @@ class FrameEncoder(nn.Module):
         self.tubelet = tubelet
         frame_chans, in_chans = in_chans, in_chans * tubelet  # a tubelet stacks its frames channel-wise
         if name in LOCAL_BACKBONES:
-            if pretrained:
-                raise ValueError(f"encoder.pretrained: local backbone {name!r} has no pretrained weights")
+            if pretrained or checkpoint_path is not None:
+                field = "checkpoint_path" if checkpoint_path is not None else "pretrained"
+                raise ValueError(f"encoder.{field}: local backbone {name!r} loads no pretrained weights; "
+                                 "use a timm backbone")
             try:
                 self.backbone = LOCAL_BACKBONES[name](in_chans=in_chans, **timm_kwargs)
             except TypeError as err:
@@ -91,7 +106,7 @@ class FrameEncoder(nn.Module):
                 raise ValueError(f"{fields}: unknown field for the local backbone {name!r} ({err})") from err
             mean = std = (0.5,) * frame_chans
         elif timm.is_model(name):
-            self.backbone = _create_timm(name, img_size, in_chans, pretrained, timm_kwargs)
+            self.backbone = _create_timm(name, img_size, in_chans, pretrained, timm_kwargs, checkpoint_path)
             cfg = self.backbone.pretrained_cfg
             # Pretrained weights expect their own normalisation; it is defined for 3-channel input only.
             same_chans = frame_chans == len(cfg.get("mean", ()))
@@ -101,6 +116,17 @@ class FrameEncoder(nn.Module):
         self.register_buffer("mean", torch.tensor(mean).view(-1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(-1, 1, 1), persistent=False)
         self.proj = nn.Linear(self.backbone.num_features, embed_dim)
+        # A frozen backbone (the DINO-WM recipe) keeps its weights and its normalisation statistics: no gradient,
+        # so no optimizer state, and eval mode whatever mode the rest of the model is in; `proj` still learns.
+        self.frozen = freeze
+        if freeze:
+            self.backbone.requires_grad_(False).eval()
+
+    def train(self, mode: bool = True) -> Self:
+        super().train(mode)
+        if self.frozen:
+            self.backbone.eval()
+        return self
 
     def forward(self, frames: Tensor) -> Tensor:
         """(B, T, C, H, W) -> (B, T // tubelet, D)."""

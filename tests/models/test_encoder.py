@@ -73,3 +73,53 @@ def test_tubelet_encoder_maps_groups_of_frames_to_one_state():
     assert torch.equal(after[:, :2], states[:, :2]) and not torch.allclose(after[:, 2], states[:, 2])
     with pytest.raises(ValueError, match="encoder.tubelet"):
         encoder(torch.rand(1, 5, 3, 32, 32))
+
+
+def saved_timm_weights(path, name: str = "resnet10t") -> dict[str, torch.Tensor]:
+    """A timm model with its classifier, its weights written to a local safetensors file (no network)."""
+    import timm
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    weights = {k: v.contiguous() for k, v in timm.create_model(name, num_classes=10).state_dict().items()}
+    save_file(weights, str(path))
+    return weights
+
+
+def test_a_local_weights_file_is_loaded_through_timm(tmp_path):
+    weights = saved_timm_weights(tmp_path / "resnet10t.safetensors")
+    encoder = FrameEncoder("resnet10t", embed_dim=8, img_size=32, checkpoint_path=str(tmp_path / "resnet10t.safetensors"))
+    loaded = encoder.backbone.state_dict()
+    assert loaded and all(torch.equal(loaded[k], weights[k]) for k in loaded)  # every backbone tensor, no classifier
+    assert not any(k.startswith("fc.") for k in loaded)
+    fresh = FrameEncoder("resnet10t", embed_dim=8, img_size=32).backbone.state_dict()
+    assert not torch.equal(fresh["conv1.0.weight"], weights["conv1.0.weight"])  # not what a fresh init gives
+    stacked = FrameEncoder("resnet10t", embed_dim=8, img_size=32, tubelet=2,
+                           checkpoint_path=str(tmp_path / "resnet10t.safetensors"))
+    assert stacked.backbone.conv1[0].weight.shape[1] == 6  # timm adapts the first layer to a tubelet's channels
+
+
+def test_a_weights_file_must_be_safetensors(tmp_path):
+    torch.save({}, tmp_path / "weights.pth")
+    with pytest.raises(ValueError, match="encoder.checkpoint_path: .*weights.pth is not a .safetensors file"):
+        FrameEncoder("resnet10t", embed_dim=8, img_size=32, checkpoint_path=str(tmp_path / "weights.pth"))
+    with pytest.raises(ValueError, match="encoder.checkpoint_path: local backbone 'convnet_tiny' loads no"):
+        FrameEncoder("convnet_tiny", embed_dim=8, img_size=32, checkpoint_path=str(tmp_path / "weights.pth"))
+
+
+def test_a_frozen_backbone_keeps_its_weights_and_statistics_while_the_projection_learns():
+    torch.manual_seed(0)
+    encoder = FrameEncoder("resnet10t", embed_dim=8, img_size=32, freeze=True).train()
+    assert not encoder.backbone.training and encoder.proj.training  # eval mode whatever the model's mode
+    before = {k: v.clone() for k, v in encoder.state_dict().items()}
+    trainable = [p for p in encoder.parameters() if p.requires_grad]
+    assert trainable == list(encoder.proj.parameters())
+    optimizer = torch.optim.SGD(trainable, lr=0.1)
+    for _ in range(2):
+        optimizer.zero_grad()
+        encoder(torch.rand(4, 2, 3, 32, 32)).pow(2).mean().backward()
+        optimizer.step()
+    after = encoder.state_dict()
+    backbone = [k for k in after if k.startswith("backbone.")]
+    assert backbone and all(torch.equal(before[k], after[k]) for k in backbone)  # BatchNorm statistics included
+    assert not torch.equal(before["proj.weight"], after["proj.weight"])

@@ -136,7 +136,7 @@ def experience_fields(task: TaskSpec) -> list[str]:
     """The task's fields that read recorded episodes (landmarks, level-2 subgoals, a region read through a probe, a
     probe metric), as `field: value`."""
     fields = {"subgoals.kind: landmarks": task.subgoals["kind"] == "landmarks",
-              "level2.search: memory": task.levels == [2, 1] and task.level2.get("search", "model") == "memory",
+              "level2.search: memory": task.level2_memory,
               "region": task.region is not None, "goal_metric: probe": task.goal_metric == "probe"}
     return [name for name, used in fields.items() if used]
 

@@ -29,6 +29,7 @@ from hjepa.agent.planners import build_planner
 from hjepa.models.level2 import Level2WorldModel
 
 SEARCHES = ("model", "memory")
+DEFAULT_SEARCH = "model"
 MODEL_FIELDS = ("planner", "every", "lookahead", "reach")
 MEMORY_FIELDS = ("stride", "every", "lookahead", "neighbours", "link_radius")
 FIELDS = ("search", *dict.fromkeys(MODEL_FIELDS + MEMORY_FIELDS))
@@ -156,14 +157,22 @@ class ModelSubgoals(LevelTwoClock):
         self.cost = SubgoalCost(self.level2.encoder.abstract, self.window, state_dim, self.level2.encoder.embed_dim)
         self.goal_state = torch.zeros(self.level2.encoder.embed_dim)
         self.subgoal_state = self.goal_state
+        self.goal_cost = self._goal_cost()
         self.plan: Tensor | None = None  # (H2, A): level 2's last plan
 
     def set_goal(self, goal: Tensor) -> None:
         """New episode toward the level-1 goal state (D1,); the goal's abstract state is the goal held still for a
         window."""
         self.goal_state = self.subgoal_state = self.abstract(goal[None])
-        self.plan: Tensor | None = None
+        self.goal_cost = self._goal_cost()
+        self.plan = None
         self.restart()
+
+    def _goal_cost(self) -> IntrinsicCost:
+        """Level 2's cost: the distance to the goal, summed over the plan and counted again for its last state (the
+        cost of staying there), so a plan that waits at a wall near the goal costs more than one that goes round."""
+        terminal = self.planner.horizon
+        return IntrinsicCost({"goal_distance": GoalDistanceCost(self.goal_state, exponent=1.0, terminal=terminal)})
 
     def observe(self, state: Tensor) -> bool:
         """See the level-1 state (D1,); on level 2's clock, plan toward the goal and move the subgoal; point level 1's
@@ -172,12 +181,8 @@ class ModelSubgoals(LevelTwoClock):
         history = torch.stack(self.history)
         if replan:
             now = self.abstract(history)
-            # The distance to the goal, summed over the plan and counted again for its last state (the cost of
-            # staying there): a plan that waits at a wall near the goal costs more than one that goes round.
-            horizon = self.planner.horizon
-            cost = IntrinsicCost({"goal_distance": GoalDistanceCost(self.goal_state, exponent=1.0, terminal=horizon)})
             # Warm start from the last plan (level 2 replans within one of its steps): never a worse plan than it.
-            result = self.planner.plan(now, cost, self.level2, init=self.plan, generator=self.generator)
+            result = self.planner.plan(now, self.goal_cost, self.level2, init=self.plan, generator=self.generator)
             self.plan = result.actions
             with torch.no_grad():
                 predicted = torch.cat([now[None], self.level2.unroll(now[None], result.actions[None])[0]])
@@ -248,7 +253,7 @@ def build_subgoals(level2: Level2WorldModel, fields: dict[str, Any], state_dim: 
                    action_high: Sequence[float], episodes: Tensor | None = None) -> ModelSubgoals | MemorySubgoals:
     """The level-2 half of a two-level actor from a task's `level2` fields; `search: memory` needs `episodes`."""
     fields = dict(fields)
-    search = fields.pop("search", "model")
+    search = fields.pop("search", DEFAULT_SEARCH)
     if search not in SEARCHES:
         raise ValueError(f"level2.search: unknown search {search!r}; choose one of {list(SEARCHES)}")
     known = MODEL_FIELDS if search == "model" else MEMORY_FIELDS

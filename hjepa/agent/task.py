@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from hjepa.agent.hierarchy import DEFAULT_SEARCH
 from hjepa.agent.hierarchy import FIELDS as LEVEL2_FIELDS
 from hjepa.agent.planners import check_planner_fields
 
@@ -77,6 +78,11 @@ class TaskSpec:
     max_steps: int = 200
 
     @property
+    def level2_memory(self) -> bool:
+        """Whether level 2 searches over recorded episodes (`levels: [2, 1]`, `level2.search: memory`)."""
+        return self.levels == [2, 1] and self.level2.get("search", DEFAULT_SEARCH) == "memory"
+
+    @property
     def aids(self) -> tuple[str, ...]:
         """Decision-time aids beyond the learned world model, each a reason why a figure with this task is an ablation
         and not like-for-like with the reference systems: `landmarks` and `level-2 memory` plan over a graph of
@@ -85,7 +91,7 @@ class TaskSpec:
         aids = []
         if self.subgoals["kind"] == "landmarks":
             aids.append("landmarks")
-        if self.levels == [2, 1] and self.level2.get("search", "model") == "memory":
+        if self.level2_memory:
             aids.append("level-2 memory")
         if self.goal_metric == "probe":
             aids.append("probe")
@@ -172,7 +178,7 @@ class TaskSpec:
         unknown = set(level2) - set(LEVEL2_FIELDS)
         if unknown:
             raise ValueError(f"{source}: level2: unknown field(s) {sorted(unknown)}; known: {list(LEVEL2_FIELDS)}")
-        if levels == [2, 1] and level2.get("search", "model") == "model" and not cost.get("subgoal_distance"):
+        if levels == [2, 1] and level2.get("search", DEFAULT_SEARCH) == "model" and not cost.get("subgoal_distance"):
             raise ValueError(f"{source}: cost.subgoal_distance: with levels [2, 1] and level2.search model, level 1 "
                              "plans toward level 2's subgoal through this cost; give it a positive weight")
         if levels == [2, 1] and subgoals.get("kind", "none") != "none":

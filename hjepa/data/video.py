@@ -216,9 +216,3 @@ def decode_video(data: bytes, indices: Sequence[int] | None = None, backend: str
     if frames.ndim != 4 or frames.shape[-1] != 3:
         raise DecodeError(f"{backend} returned frames of shape {frames.shape}, expected (T, H, W, 3)")
     return frames
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """Peak signal-to-noise ratio in dB between two uint8 arrays of the same shape."""
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))

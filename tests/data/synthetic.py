@@ -5,8 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
+from torchmetrics.functional.image import peak_signal_noise_ratio
+
 from hjepa.data.shards import Episode, shard_path, write_shard
 from hjepa.data.video import CODECS, encode_video
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio in dB between two uint8 arrays of the same shape (torchmetrics)."""
+    return float(peak_signal_noise_ratio(torch.from_numpy(a).double(), torch.from_numpy(b).double(), data_range=255.0))
 
 
 def synthetic_frames(episode: int, frames: int, size: int = 32) -> np.ndarray:

@@ -16,8 +16,9 @@ import webdataset as wds
 from hjepa.cli import main
 from hjepa.data.generate import GenerateSettings, generate_shards, record_episodes
 from hjepa.data.shards import list_shards, load_npy
-from hjepa.data.video import decode_video, psnr
+from hjepa.data.video import decode_video
 from hjepa.envs import make_world
+from tests.data.synthetic import psnr
 
 
 def shards_bytes(folder):

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from hjepa.data.video import DecodeError, VideoEncoder, decode_video, encode_video, psnr, resolve_decoder
+from hjepa.data.video import DecodeError, VideoEncoder, decode_video, encode_video, resolve_decoder
+from tests.data.synthetic import psnr
 
 BACKENDS = ["pyav", "decord"]
 

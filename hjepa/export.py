@@ -11,6 +11,8 @@ weights are the `Level2WorldModel`'s without the level-1 encoder it shares (`enc
 which is read from the top level; a level-2 latent z is `level2.latent.*`, its fields in `level2_config`.
 Lightning `.ckpt` files are read with `torch.load(weights_only=True)` only; hjepa keeps the configs in the
 checkpoint's `hjepa_configs` entry (older checkpoints: in `hyper_parameters`).
+`WorldModelExport` puts the same folder on the Hugging Face Hub (`save_pretrained`, `from_pretrained`,
+`push_to_hub`); a downloaded folder is read by the same checked reader.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from huggingface_hub import ModelHubMixin, snapshot_download
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
@@ -39,28 +42,19 @@ CKPT_LEVEL2_PREFIX = "level2.world_model."  # ... and the level-2 world model
 UPPER_LEVEL = re.compile(r"^level\d+\.")  # weights of levels >= 2, see the module docstring
 LEVEL2_PREFIX = "level2."
 SHARED_LEVEL1 = "encoder.level1."  # the level-1 encoder inside a Level2WorldModel
+MODEL_CARD = """---
+{{ card_data }}
+---
+
+An hjepa world model (H-JEPA, LeCun 2022): `model.safetensors` + `config.json`, which names its levels and
+configs. Load it with `hjepa.export.WorldModelExport.from_pretrained("<repo id>")`, or a downloaded folder
+with `hjepa.load_world_model(folder)`.
+"""  # README.md of a folder written by save_pretrained
 
 
 def _check_level(levels: list[int], level: int, source: Path) -> None:
     if level not in levels:
         raise ValueError(f"{source}: has no level-{level} world model (levels: {levels})")
-
-
-def _match_weights(model: WorldModel, weights: dict[str, Tensor], source: str) -> None:
-    """ValueError naming the first parameters whose names or shapes differ between `weights` and `model`."""
-    expected = {name: tuple(t.shape) for name, t in model.state_dict().items()}
-    missing = sorted(set(expected) - set(weights))
-    unexpected = sorted(set(weights) - set(expected))
-    if missing or unexpected:
-        raise ValueError(
-            f"{source}: weights do not match world_model_config: missing {missing[:5]}, unexpected {unexpected[:5]}"
-        )
-    for name, shape in expected.items():
-        if tuple(weights[name].shape) != shape:
-            raise ValueError(
-                f"{source}: weights do not match world_model_config: {name} is {tuple(weights[name].shape)} "
-                f"in the file but {shape} in the architecture"
-            )
 
 
 def _sha256(path: Path) -> str:
@@ -81,7 +75,8 @@ def _check_finite(weights: dict[str, Tensor], source: str) -> None:
 def restore_world_model(
     config: dict[str, Any], weights: dict[str, Tensor] | None = None, source: str = "weights", level: int = 1
 ) -> WorldModel | Level2WorldModel:
-    """The architecture of `config` in eval mode, with `weights` loaded strictly (fresh init when None).
+    """The architecture of `config` in eval mode, with `weights` loaded strictly (fresh init when None);
+    weights that do not fit it -> ValueError naming `source` and the parameters.
 
     Level 1: `config` is the world_model_config; level 2: {"world_model_config", "level2_config"}.
     `encoder.pretrained` and `encoder.checkpoint_path` are switched off: the weights come from the file, not from a
@@ -100,8 +95,10 @@ def restore_world_model(
         except (TypeError, ValueError) as error:
             raise ValueError(f"{source}: level2_config: {error}") from error
     if weights is not None:
-        _match_weights(model, weights, source)
-        model.load_state_dict(weights, strict=True)
+        try:
+            model.load_state_dict(weights, strict=True)
+        except RuntimeError as error:  # torch names the missing, unexpected and mis-shaped parameters
+            raise ValueError(f"{source}: weights do not match world_model_config: {error}") from error
     return model.eval()
 
 
@@ -244,15 +241,14 @@ def export_world_model(
     """
     out = Path(out)
     weights = _cpu_copies(world_model)
-    _match_weights(restore_world_model(config, source=str(out)), weights, str(out))
+    restore_world_model(config, weights, str(out))
     meta = {"format": FORMAT, "version": VERSION, "levels": [1], "world_model_config": config}
     if level2 is not None:
         model2, config2 = level2
         if model2.encoder.level1 is not world_model.encoder:
             raise ValueError(f"{out}: the level-2 world model does not read this level-1 encoder")
         weights2 = _cpu_copies(model2)
-        _match_weights(restore_world_model({"world_model_config": config, "level2_config": config2}, source=str(out),
-                                           level=2), weights2, str(out))
+        restore_world_model({"world_model_config": config, "level2_config": config2}, weights2, str(out), level=2)
         weights |= {LEVEL2_PREFIX + k: v for k, v in weights2.items() if not k.startswith(SHARED_LEVEL1)}
         meta |= {"levels": [1, 2], "level2_config": config2}
     _check_finite(weights, str(out))
@@ -267,16 +263,63 @@ def export_world_model(
     return out
 
 
+def _load_levels(path: Path) -> tuple[WorldModel, Level2WorldModel | None]:
+    """Every level of an export folder or a Lightning `.ckpt` file: level 1, and level 2 reading level 1's
+    encoder (None when there is no level 2)."""
+    world_model = load_world_model(path)
+    if 2 not in model_levels(path):
+        return world_model, None
+    level2 = load_world_model(path, level=2)
+    level2.encoder.level1 = world_model.encoder  # the same weights, shared as in training
+    return world_model, level2
+
+
+class WorldModelExport(
+    ModelHubMixin, library_name="hjepa", tags=["world-model", "jepa"], model_card_template=MODEL_CARD
+):
+    """The world models of one export folder on the Hugging Face Hub: `save_pretrained(folder)`,
+    `from_pretrained(folder or repo id)`, `push_to_hub(repo id)`, in this module's format (plus a model card).
+
+    `world_model` is level 1, `level2` the level-2 world model reading its encoder, or None. Both must come
+    from `build_world_model` / `build_level2_world_model` (or a loader), which give them their `config`.
+    """
+
+    def __init__(self, world_model: WorldModel, level2: Level2WorldModel | None = None) -> None:
+        for name, model in (("world_model", world_model), ("level2", level2)):
+            if model is not None and model.config is None:
+                raise ValueError(f"{name}: has no config; build it with build_world_model or build_level2_world_model")
+        self.world_model, self.level2 = world_model, level2
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        level2 = None if self.level2 is None else (self.level2, self.level2.config)
+        export_world_model(self.world_model, self.world_model.config, save_directory, level2)
+
+    @classmethod
+    def _from_pretrained(
+        cls,
+        *,
+        model_id: str,
+        revision: str | None,
+        cache_dir: str | Path | None,
+        force_download: bool,
+        local_files_only: bool,
+        token: str | bool | None,
+    ) -> WorldModelExport:
+        """A local export folder is read in place; a repo id is downloaded first (its two files only)."""
+        folder = Path(model_id)
+        if not folder.is_dir():
+            folder = Path(snapshot_download(
+                model_id, revision=revision, cache_dir=cache_dir, force_download=force_download,
+                local_files_only=local_files_only, token=token, allow_patterns=[WEIGHTS_FILE, CONFIG_FILE],
+            ))
+        return cls(*_load_levels(folder))
+
+
 def export_checkpoint(ckpt_path: str | Path, out: str | Path) -> Path:
     """Lightning checkpoint -> export folder (its world models only; expanders and optimizer state dropped).
 
     A checkpoint of a run with level 2 exports both levels.
     """
-    if 2 not in model_levels(ckpt_path):
-        config, weights = read_world_model(ckpt_path)
-        return export_world_model(restore_world_model(config, weights, str(ckpt_path)), config, out)
-    config, weights = read_world_model(ckpt_path, level=2)
-    model2 = restore_world_model(config, weights, str(ckpt_path), level=2)
-    world_model = restore_world_model(*read_world_model(ckpt_path), str(ckpt_path))
-    model2.encoder.level1 = world_model.encoder  # the same weights, shared as in training
-    return export_world_model(world_model, config["world_model_config"], out, (model2, config["level2_config"]))
+    world_model, level2 = _load_levels(Path(ckpt_path))
+    return export_world_model(world_model, world_model.config, out,
+                              None if level2 is None else (level2, level2.config))

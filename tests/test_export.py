@@ -1,17 +1,29 @@
 """hjepa.export: safetensors + JSON round trip, Lightning checkpoints read without unpickling, named errors."""
 
+import copy
 import hashlib
 import inspect
 import json
 import pickle
+import shutil
+import socket
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from hjepa.export import export_checkpoint, export_world_model, load_encoder, load_world_model
-from hjepa.models import build_world_model
+from hjepa.export import (
+    WorldModelExport,
+    export_checkpoint,
+    export_world_model,
+    load_encoder,
+    load_world_model,
+    model_levels,
+    read_world_model,
+)
+from hjepa.models import WorldModel, build_world_model
+from hjepa.models.level2 import build_level2_world_model
 from hjepa.train.module import JEPAModule
 
 CFG = {
@@ -159,8 +171,17 @@ def test_weights_that_do_not_fit_the_architecture_name_the_parameter(tmp_path):
     ckpt = torch.load(tmp_path / "wide.ckpt", weights_only=True)
     ckpt["hyper_parameters"]["world_model_config"] = CFG  # config says 16, weights are 32
     torch.save(ckpt, tmp_path / "mismatch.ckpt")
-    with pytest.raises(ValueError, match=r"mismatch\.ckpt.*encoder\.proj\.weight is \(32, 2048\).*\(16, 2048\)"):
+    mismatch = (r"(?s)mismatch\.ckpt: weights do not match world_model_config:.*size mismatch for "
+                r"encoder\.proj\.weight: .*\[32, 2048\]\) from checkpoint, .* model is torch\.Size\(\[16, 2048\]\)")
+    with pytest.raises(ValueError, match=mismatch):
         load_world_model(tmp_path / "mismatch.ckpt")
+    state = {k: v for k, v in write_ckpt(tmp_path / "a.ckpt").state_dict().items() if k != "predictor.head.bias"}
+    state = {"world_model." + k: v for k, v in state.items()} | {"world_model.predictor.gate": torch.zeros(2)}
+    torch.save({"hyper_parameters": {"world_model_config": CFG}, "state_dict": state}, tmp_path / "keys.ckpt")
+    keys = (r'(?s)keys\.ckpt: weights do not match world_model_config:.*Missing key\(s\) in state_dict: '
+            r'"predictor\.head\.bias"\..*Unexpected key\(s\) in state_dict: "predictor\.gate"')
+    with pytest.raises(ValueError, match=keys):
+        load_world_model(tmp_path / "keys.ckpt")
     with pytest.raises(ValueError, match=r"encoder\.proj\.weight"):
         export_world_model(build_world_model({**CFG, "encoder": {**CFG["encoder"], "embed_dim": 32}}), CFG, tmp_path / "x")
     assert not (tmp_path / "x").exists()
@@ -271,3 +292,98 @@ def test_an_export_of_an_encoder_started_from_a_weights_file_loads_without_that_
     out = export_world_model(wm, config, tmp_path / "export")
     (tmp_path / "backbone.safetensors").unlink()  # another machine: the weights come from the export alone
     assert_same_outputs(wm, load_world_model(out))
+
+
+LEVEL2 = {"window": 2, "pool": "attention", "embed_dim": 8, "hidden_dim": 16,
+          "predictor": {"kind": "transformer", "action_dim": 2, "hidden_dim": 16, "num_heads": 2, "max_len": 8}}
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Make every network connection fail: the Hub methods must work on local folders and caches alone."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("network used")
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+
+
+def test_save_pretrained_writes_the_export_format_and_from_pretrained_reads_it(tmp_path, no_pickle, no_network):
+    torch.manual_seed(0)
+    cfg = copy.deepcopy(CFG)
+    wm = build_world_model(cfg).eval()
+    cfg["encoder"]["embed_dim"] = 99  # the model keeps its own copy of the config it was built from
+    assert wm.config == CFG
+    WorldModelExport(wm).save_pretrained(tmp_path / "hub")
+    meta = json.loads((tmp_path / "hub" / "config.json").read_text())
+    sha256 = hashlib.sha256((tmp_path / "hub" / "model.safetensors").read_bytes()).hexdigest()
+    assert meta == {"format": "hjepa-world-model", "version": 1, "levels": [1], "world_model_config": CFG,
+                    "weights_sha256": sha256}
+    assert "WorldModelExport.from_pretrained" in (tmp_path / "hub" / "README.md").read_text()  # the model card
+
+    loaded = WorldModelExport.from_pretrained(tmp_path / "hub")
+    assert loaded.level2 is None and not loaded.world_model.training
+    assert_same_outputs(wm, loaded.world_model)
+    assert model_levels(tmp_path / "hub") == [1]  # the existing loaders read the folder
+    assert_same_outputs(wm, load_world_model(tmp_path / "hub"))
+    assert read_world_model(tmp_path / "hub")[0] == CFG
+    loaded.save_pretrained(tmp_path / "again")  # a loaded model saves itself: the same weights file
+    assert json.loads((tmp_path / "again" / "config.json").read_text())["weights_sha256"] == sha256
+
+    with pytest.raises(ValueError, match=r"world_model: has no config"):
+        WorldModelExport(WorldModel(wm.encoder, wm.predictor))
+
+
+def test_two_level_save_pretrained_round_trip(tmp_path, no_pickle, no_network):
+    torch.manual_seed(0)
+    wm = build_world_model(CFG).eval()
+    wm2 = build_level2_world_model(wm.encoder, LEVEL2).eval()
+    with torch.no_grad():
+        wm2.encoder.pool.query.normal_()  # non-uniform attention: the weights matter
+    WorldModelExport(wm, wm2).save_pretrained(tmp_path / "hub")
+    meta = json.loads((tmp_path / "hub" / "config.json").read_text())
+    assert meta["levels"] == [1, 2] and meta["world_model_config"] == CFG and meta["level2_config"] == LEVEL2
+
+    loaded = WorldModelExport.from_pretrained(tmp_path / "hub")
+    assert loaded.level2.encoder.level1 is loaded.world_model.encoder  # shared, as in training
+    assert_same_outputs(wm, loaded.world_model)
+    frames, actions = torch.rand(2, 6, 3, 32, 32), torch.randn(2, 2, 2)
+    with torch.no_grad():
+        s = wm2.encode(frames)
+        assert s.shape == (2, 3, 8)  # (B, T // W, D2)
+        for level2 in (loaded.level2, load_world_model(tmp_path / "hub", level=2)):
+            assert torch.equal(level2.encode(frames), s)
+            assert torch.equal(level2.unroll(s[:, 0], actions), wm2.unroll(s[:, 0], actions))
+
+
+def hub_cache(cache: Path, repo_id: str, export: Path) -> Path:
+    """Lay `export` out as snapshot_download leaves a downloaded repo: refs/main names the snapshot folder."""
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    commit = "0" * 40
+    (repo / "snapshots").mkdir(parents=True)
+    shutil.copytree(export, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    return repo / "snapshots" / commit
+
+
+def test_from_pretrained_of_a_repo_id_reads_the_downloaded_folder_through_the_checked_reader(tmp_path, no_network):
+    wm = build_world_model(CFG).eval()
+    snapshot = hub_cache(tmp_path / "cache", "someone/two-rooms", export_world_model(wm, CFG, tmp_path / "export"))
+    loaded = WorldModelExport.from_pretrained("someone/two-rooms", cache_dir=tmp_path / "cache", local_files_only=True)
+    assert_same_outputs(wm, loaded.world_model)
+    overwrite_tensor_bytes(snapshot / "model.safetensors")
+    with pytest.raises(ValueError, match=r"snapshots/0+/model\.safetensors: its SHA-256 differs"):
+        WorldModelExport.from_pretrained("someone/two-rooms", cache_dir=tmp_path / "cache", local_files_only=True)
+
+
+def test_from_pretrained_refuses_damaged_weights_as_the_loader_does(tmp_path, no_network):
+    WorldModelExport(build_world_model(CFG)).save_pretrained(tmp_path / "hub")
+    overwrite_tensor_bytes(tmp_path / "hub" / "model.safetensors")
+    for load in (load_world_model, WorldModelExport.from_pretrained):
+        with pytest.raises(ValueError, match=r"hub/model\.safetensors: its SHA-256 differs from weights_sha256"):
+            load(tmp_path / "hub")
+    meta = json.loads((tmp_path / "hub" / "config.json").read_text())
+    del meta["weights_sha256"]  # no checksum to compare: the non-finite weights are named instead
+    (tmp_path / "hub" / "config.json").write_text(json.dumps(meta))
+    for load in (load_world_model, WorldModelExport.from_pretrained):
+        with pytest.raises(ValueError, match=r"model\.safetensors: tensor encoder\.\S+ holds non-finite values"):
+            load(tmp_path / "hub")

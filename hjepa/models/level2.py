@@ -116,7 +116,7 @@ def build_level2_world_model(level1: FrameEncoder, cfg: dict[str, Any]) -> Level
     "latent": {"kind", ...}} (latent optional, the schema of `model.latent`: level 2's own z, sec. 4.5).
 
     The predictor's state_dim is `embed_dim` and its latent_dim the latent's dim. Unknown fields ->
-    ValueError naming `level2.<field>`.
+    ValueError naming `level2.<field>`. The model keeps `cfg` as its `config`.
     """
     for name in cfg:
         if name not in LEVEL2_FIELDS:
@@ -139,4 +139,4 @@ def build_level2_world_model(level1: FrameEncoder, cfg: dict[str, Any]) -> Level
         predictor = build_predictor(state_dim=encoder.embed_dim, **predictor_cfg)
     except ValueError as error:
         raise ValueError(f"level2.{error}") from error
-    return Level2WorldModel(encoder, predictor, latent)
+    return Level2WorldModel(encoder, predictor, latent, cfg)

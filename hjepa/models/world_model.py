@@ -1,5 +1,6 @@
 """Level-1 JEPA world model (seed paper sec. 4.4, fig. 2): encoder plus predictor, and its config builder."""
 
+import copy
 from typing import Any
 
 from torch import Tensor, nn
@@ -14,10 +15,15 @@ class WorldModel(nn.Module):
     """Enc: frames -> states, Pred: (states, actions, z) -> future states, in representation space.
 
     `latent` (sec. 4.5) is the module that infers, regularizes and samples the predictor's z; None
-    when the predictor takes no latent.
+    when the predictor takes no latent. `config` is a copy of the plain data the model was built from
+    (`build_world_model`, `build_level2_world_model`), so the model can be exported without it; None when
+    built by hand.
     """
 
-    def __init__(self, encoder: FrameEncoder, predictor: Predictor, latent: Latent | None = None) -> None:
+    def __init__(
+        self, encoder: FrameEncoder, predictor: Predictor, latent: Latent | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__()
         if encoder.embed_dim != predictor.state_dim:
             raise ValueError(
@@ -28,6 +34,7 @@ class WorldModel(nn.Module):
         self.encoder = encoder
         self.predictor = predictor
         self.latent = latent
+        self.config = copy.deepcopy(config)  # later edits of the caller's dict do not change what is exported
 
     def encode(self, frames: Tensor) -> Tensor:
         """(B, T, C, H, W) -> (B, T, D)."""
@@ -54,7 +61,7 @@ def build_world_model(cfg: dict[str, Any]) -> WorldModel:
     "latent": {"kind": ..., fields}} (latent optional).
 
     The predictor's state_dim is the encoder's embed_dim and its latent_dim the latent's dim. Unknown
-    fields -> ValueError naming the field.
+    fields -> ValueError naming the field. The model keeps `cfg` as its `config`.
     """
     for section in cfg:
         if section not in ("encoder", "predictor", "latent"):
@@ -70,4 +77,4 @@ def build_world_model(cfg: dict[str, Any]) -> WorldModel:
         if "latent_dim" in predictor_cfg:
             raise ValueError("predictor.latent_dim: leave it out, it is set from model.latent.dim")
         predictor_cfg["latent_dim"] = latent.dim
-    return WorldModel(encoder, build_predictor(state_dim=encoder.embed_dim, **predictor_cfg), latent)
+    return WorldModel(encoder, build_predictor(state_dim=encoder.embed_dim, **predictor_cfg), latent, cfg)

@@ -1,9 +1,10 @@
 """The agent loop (seed paper sec. 3, fig. 2): perception -> memory -> configurator -> actor -> environment.
 
 Perception is the frozen world model's encoder. The goal, seen once as an image at the start, is kept in
-short-term memory and read back every step. The configurator turns the task into the intrinsic cost and
-the current subgoal. The actor runs Mode-1 (the policy, one forward pass) or Mode-2 (a planner over the
-world model's rollouts, receding horizon); in `auto` mode it plans when the critic predicts a high cost.
+short-term memory and read back every step. The configurator turns the task into the cost (the intrinsic
+cost plus the weighted critic, sec. 3.2) and the current subgoal. The actor runs Mode-1 (the policy, one
+forward pass) or Mode-2 (a planner over the world model's rollouts, receding horizon); in `auto` mode it
+plans when the critic predicts a high cost.
 Every step adds a critic triplet (tau, [s, g], IC(s)), and every Mode-2 step a (state, subgoal, action)
 demonstration for distilling Mode-2 into Mode-1 (sec. 3.1.4).
 """
@@ -69,7 +70,8 @@ class Agent:
         world_model: the frozen world model (perception and rollouts).
         configurator: built for the task (cost weights, planner, subgoals).
         policy: the Mode-1 actor (needed for modes `mode1` and `auto`).
-        critic: predicts the future intrinsic cost from [s, g] (needed for mode `auto`).
+        critic: predicts the future intrinsic cost from [s, g] (needed for mode `auto`, and added to the planning
+            cost when the task's `critic_weight` is > 0).
         seed: seeds the planner's sampling, so an episode is reproducible.
     """
 
@@ -91,13 +93,13 @@ class Agent:
         self.goal_key = torch.randn(dim, generator=generator)  # the memory address of "the goal of this task"
         self.generator = generator
         self.intrinsic = configurator.intrinsic_cost(torch.zeros(dim))
-        self.cost = Cost(self.intrinsic)
+        self.cost = configurator.cost(self.intrinsic, critic)
         self.rollout_model: RolloutModel = self.world_model
         self.plan_cost: Cost | RiskCost = self.cost
         uncertainty = configurator.task.uncertainty
         if uncertainty:  # plan over S sampled futures of the latent (sec. 4.8)
             self.rollout_model = SampledLatents(self.world_model, uncertainty["samples"], generator)
-            self.plan_cost = RiskCost(self.cost, uncertainty["risk"])
+            self.plan_cost = configurator.risk_cost(self.cost)
         self.episode, self.tau = -1, 0
         self._plan: Tensor | None = None
 
@@ -138,6 +140,7 @@ class Agent:
             self.intrinsic.costs["goal_distance"].set_goal(goal)
             ic = self.intrinsic.per_step(state[None, None], torch.zeros(1, 1, self.planner.action_dim))[0, 0]
         self.triplets.add(self.tau, torch.cat([state, goal])[None], ic[None], torch.tensor([self.episode]))
+        self.cost.set_goal(goal)  # the critic prices [s_H, g], as in the triplets it learns from
         targets = self.configurator.subgoals(state, goal)
         self.intrinsic.costs["goal_distance"].set_goal(targets, per_step=targets.dim() == 2)
         subgoal = targets[-1] if targets.dim() == 2 else targets

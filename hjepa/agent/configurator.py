@@ -1,6 +1,8 @@
 """Configurator (seed paper sec. 3): turns a task into the agent's cost weights, planner, horizon and subgoals.
 
-The same frozen world model serves every task; only what the configurator sets changes. Weights from
+The same frozen world model serves every task; only what the configurator sets changes. It sets the weights of
+the cost modules through their setters (sec. 3.2, fig. 6): the intrinsic sub-costs' u_i, the critic's weight
+beside them and the risk aversion over sampled futures (sec. 4.8). Weights from
 the task YAML are expressed in steps: the goal distance is divided by the squared representation
 distance of one typical step, the region cost (a distance in position units) by the largest move of one
 step, so that "1.0" means the same for every model and world.
@@ -14,12 +16,20 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from hjepa.agent.cost import ActionMagnitudeCost, GoalDistanceCost, IntrinsicCost, RegionAvoidanceCost
+from hjepa.agent.cost import (
+    ActionMagnitudeCost,
+    Cost,
+    GoalDistanceCost,
+    IntrinsicCost,
+    RegionAvoidanceCost,
+    TrainableCritic,
+)
 from hjepa.agent.experience import Experience
 from hjepa.agent.hierarchy import MemorySubgoals, ModelSubgoals, build_subgoals
 from hjepa.agent.landmarks import LandmarkGraph
 from hjepa.agent.planners import Planner, build_planner
 from hjepa.agent.task import TaskSpec
+from hjepa.agent.uncertainty import RiskCost
 from hjepa.readout.linear_probe import LinearHead
 from hjepa.models.level2 import Level2WorldModel
 
@@ -93,7 +103,26 @@ class Configurator:
             weights["subgoal_distance"], weights["goal_distance"] = self.task.cost["subgoal_distance"], 0.0
         costs["action_magnitude"] = ActionMagnitudeCost()
         weights["action_magnitude"] = self.task.cost.get("action_magnitude", 0.0) / max(map(abs, self.action_high)) ** 2
-        return IntrinsicCost(costs, weights)
+        intrinsic = IntrinsicCost(costs)
+        intrinsic.set_weights(weights)
+        return intrinsic
+
+    def cost(self, intrinsic: IntrinsicCost, critic: TrainableCritic | None = None) -> Cost:
+        """The cost the actor minimises, C = IC + critic_weight * TC (sec. 3.2), with the task's `critic_weight`."""
+        weight = self.task.critic_weight
+        if weight > 0 and critic is None:
+            raise ValueError(f"task {self.task.name!r}: critic_weight is {weight}, so the planning cost adds the "
+                             "trainable critic, but no critic was given; pass a trained critic or set critic_weight: 0")
+        cost = Cost(intrinsic, critic)
+        cost.set_critic_weight(weight)
+        return cost
+
+    def risk_cost(self, cost: Cost) -> RiskCost:
+        """`cost` priced over the sampled futures of `uncertainty` at mean + risk * std (sec. 4.8), with the task's
+        `uncertainty.risk`."""
+        risk = RiskCost(cost)
+        risk.set_risk(self.task.uncertainty["risk"])
+        return risk
 
     def planner(self) -> Planner:
         """The task's Mode-2 planner in the environment's action box."""

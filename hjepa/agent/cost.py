@@ -4,7 +4,7 @@ Every cost maps predicted states (..., H, D) and actions (..., H, A) to a cost w
 vectorized over any leading dims (batch, candidates) and differentiable w.r.t. states and actions.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
@@ -97,17 +97,16 @@ class IntrinsicCost(nn.Module):
     """IC(s) = sum_i u_i IC_i(s) over named immutable sub-costs (sec. 3.2, fig. 6).
 
     Holds no parameters, only buffers, so no optimizer and no gradient can change it; the weights u_i
-    change only through `set_weights` (the configurator). Sub-costs holding parameters are refused.
+    (1 until set) change only through `set_weights` (the configurator). Sub-costs holding parameters are refused.
     """
 
-    def __init__(self, costs: Mapping[str, nn.Module], weights: Mapping[str, float] | None = None) -> None:
+    def __init__(self, costs: Mapping[str, nn.Module]) -> None:
         super().__init__()
         for name, cost in costs.items():
             if any(True for _ in cost.parameters()):
                 raise ValueError(f"intrinsic sub-cost {name!r} has parameters; an intrinsic cost must be immutable")
         self.costs = nn.ModuleDict(costs)
         self.register_buffer("weights", torch.ones(len(costs)))
-        self.set_weights(weights or {})
 
     @property
     def names(self) -> list[str]:
@@ -158,10 +157,10 @@ def critic_targets(triplets: Triplets, horizon: int, discount: float) -> tuple[T
 
 
 class TrainableCritic(nn.Module):
-    """TC(s) = sum_j v_j TC_j(s): MLP sub-critics predicting sum_{k<horizon} discount^k IC(s_{tau+k}) (sec. 3.2-3.3).
+    """TC(s) = mean_j TC_j(s): MLP sub-critics predicting sum_{k<horizon} discount^k IC(s_{tau+k}) (sec. 3.2-3.3).
 
-    Every sub-critic is trained on that same target; the configurator mixes them through `set_weights`
-    (default: their mean).
+    Every sub-critic is trained on that same target (an ensemble), so their mean stands for TC; the configurator
+    sets how much TC counts in the actor's cost (`Cost.set_critic_weight`).
     """
 
     def __init__(
@@ -176,15 +175,9 @@ class TrainableCritic(nn.Module):
             )
             for _ in range(num_critics)
         )
-        self.register_buffer("weights", torch.full((num_critics,), 1.0 / num_critics))
         # Targets are standardised for fitting (costs can be in the thousands); outputs are in cost units.
         self.register_buffer("target_mean", torch.zeros(()))
         self.register_buffer("target_std", torch.ones(()))
-
-    @torch.no_grad()
-    def set_weights(self, weights: Sequence[float]) -> None:
-        """Set the mixing weights v_j, one per sub-critic."""
-        self.weights.copy_(torch.as_tensor(weights, dtype=self.weights.dtype))
 
     def per_critic(self, states: Tensor) -> Tensor:
         """Each sub-critic's prediction: (..., D) -> (..., J)."""
@@ -192,7 +185,7 @@ class TrainableCritic(nn.Module):
 
     def forward(self, states: Tensor) -> Tensor:
         """(..., D) -> (...)."""
-        return self.per_critic(states) @ self.weights
+        return self.per_critic(states).mean(-1)
 
     def fit(self, triplets: Triplets, steps: int, lr: float = 1e-3) -> list[float]:
         """Full-batch Adam on the squared error of every sub-critic to the discounted future IC (in units of the
@@ -212,37 +205,38 @@ class TrainableCritic(nn.Module):
 
 
 class Cost(nn.Module):
-    """C = ic_weight * IC + tc_weight * TC over a predicted trajectory (sec. 3.2): (..., H, D), (..., H, A) -> (...).
+    """C = IC + critic_weight * TC over a predicted trajectory (sec. 3.2): (..., H, D), (..., H, A) -> (...).
 
     IC is summed over the H steps (discounted by `discount` if given). TC is applied to the last predicted
     state only, discounted like that step: the critic estimates the intrinsic cost beyond the horizon
-    (a terminal value), while the steps inside the horizon are already priced exactly by IC.
+    (a terminal value), while the steps inside the horizon are already priced exactly by IC. With a goal
+    (`set_goal`), TC reads [s_H, goal], the input of the triplets it learned from. Only TC is trainable.
     """
 
-    def __init__(
-        self,
-        intrinsic: IntrinsicCost,
-        critic: TrainableCritic | None = None,
-        ic_weight: float = 1.0,
-        tc_weight: float = 1.0,
-        discount: float | None = None,
-    ) -> None:
+    def __init__(self, intrinsic: IntrinsicCost, critic: TrainableCritic | None = None, critic_weight: float = 1.0,
+                 discount: float | None = None) -> None:
         super().__init__()
         self.intrinsic, self.critic, self.discount = intrinsic, critic, discount
-        self.register_buffer("ic_weight", torch.tensor(float(ic_weight)))
-        self.register_buffer("tc_weight", torch.tensor(float(tc_weight)))
+        self.register_buffer("goal", None)
+        self.critic_weight = 0.0
+        self.set_critic_weight(critic_weight)
 
-    @torch.no_grad()
-    def set_weights(self, ic_weight: float | None = None, tc_weight: float | None = None) -> None:
-        """Configurator control of the IC / TC balance; None keeps the current weight."""
-        if ic_weight is not None:
-            self.ic_weight.fill_(ic_weight)
-        if tc_weight is not None:
-            self.tc_weight.fill_(tc_weight)
+    def set_critic_weight(self, weight: float) -> None:
+        """Configurator control of how much TC counts beside IC (>= 0; 0 leaves the critic out)."""
+        if weight < 0:
+            raise ValueError(f"critic_weight: expected a number >= 0, got {weight}")
+        self.critic_weight = float(weight)
+
+    def set_goal(self, goal: Tensor) -> None:
+        """The goal (D,) that the critic reads beside the last state (a critic of state_dim 2 D)."""
+        self.goal = goal.detach()
 
     def forward(self, states: Tensor, actions: Tensor) -> Tensor:
-        total = self.ic_weight * self.intrinsic(states, actions, self.discount)
-        if self.critic is None:
+        total = self.intrinsic(states, actions, self.discount)
+        if self.critic is None or self.critic_weight == 0:
             return total
-        last = 1.0 if self.discount is None else self.discount ** (states.shape[-2] - 1)
-        return total + self.tc_weight * self.critic(states[..., -1, :]) * last
+        last = states[..., -1, :]
+        if self.goal is not None:
+            last = torch.cat([last, self.goal.to(last).expand_as(last)], dim=-1)
+        discount = 1.0 if self.discount is None else self.discount ** (states.shape[-2] - 1)
+        return total + self.critic_weight * discount * self.critic(last)

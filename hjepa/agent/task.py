@@ -1,8 +1,8 @@
 """Task specifications: what the configurator reads to set up the agent for a task (seed paper sec. 3).
 
 A task is plain YAML (see `configs/tasks/`): which intrinsic sub-costs count and how much, the region to
-avoid, the actor's mode and planner, the subgoal mechanism and the step budget. Unknown or ill-typed
-fields are refused with the field's dotted name.
+avoid, how much the trainable critic counts, the actor's mode and planner, the subgoal mechanism and the step
+budget. Unknown or ill-typed fields are refused with the field's dotted name.
 """
 
 from __future__ import annotations
@@ -59,6 +59,8 @@ class TaskSpec:
         goal_terminal: how many more times the goal sub-cost counts the last predicted state (its cost-to-go
             beyond the horizon).
         critic_threshold: in `auto` mode, the critic's predicted cost above which the agent plans.
+        critic_weight: w in the planning cost IC + w * TC (sec. 3.2): how much the trainable critic's predicted
+            cost beyond the horizon counts (0: IC alone; > 0 needs a trained critic).
         max_steps: steps per episode before giving up.
     """
 
@@ -75,6 +77,7 @@ class TaskSpec:
     level2: dict[str, Any] = field(default_factory=dict)
     uncertainty: dict[str, Any] = field(default_factory=dict)
     critic_threshold: float = 1.0
+    critic_weight: float = 0.0
     max_steps: int = 200
 
     @property
@@ -192,6 +195,9 @@ class TaskSpec:
                              f"got {uncertainty['samples']!r}")
         if uncertainty and not (isinstance(uncertainty["risk"], (int, float)) and uncertainty["risk"] >= 0):
             raise ValueError(f"{source}: uncertainty.risk: expected a number >= 0, got {uncertainty['risk']!r}")
+        critic_weight = data.get("critic_weight", 0.0)
+        if isinstance(critic_weight, bool) or not isinstance(critic_weight, (int, float)) or not critic_weight >= 0:
+            raise ValueError(f"{source}: critic_weight: expected a number >= 0, got {critic_weight!r}")
         max_steps = data.get("max_steps", 200)
         if not isinstance(max_steps, int) or max_steps < 1:
             raise ValueError(f"{source}: max_steps: expected a positive integer, got {max_steps!r}")
@@ -199,7 +205,8 @@ class TaskSpec:
                    region=region, mode=mode, subgoals={"kind": "none", **subgoals}, goal_metric=metric,
                    goal_exponent=float(exponent), goal_terminal=float(terminal),
                    levels=list(levels), level2=level2, uncertainty=uncertainty,
-                   critic_threshold=float(data.get("critic_threshold", 1.0)), max_steps=max_steps)
+                   critic_threshold=float(data.get("critic_threshold", 1.0)), critic_weight=float(critic_weight),
+                   max_steps=max_steps)
 
 
 def _mapping(value: Any, where: str) -> dict[str, Any]:

@@ -152,42 +152,68 @@ def test_critic_targets_group_by_episode():
 
 def test_critic_learns_future_intrinsic_cost():
     torch.manual_seed(0)
-    goal, T, episodes = torch.tensor([1.0, -0.5]), 20, 12
+    goal, T, horizon, gamma = torch.tensor([1.0, -0.5]), 20, 5, 0.9
     ic = IntrinsicCost({"goal": GoalDistanceCost(goal)})
-    buf = TripletBuffer(capacity=episodes * T, state_dim=2)
-    starts = torch.randn(episodes, 2) * 2
-    frac = torch.arange(T + 1).float() / T
-    trajectories = starts[:, None] + frac[None, :, None] * (goal - starts)[:, None]  # straight lines to the goal
-    costs = ic.per_step(trajectories, torch.zeros(episodes, T + 1, 1))
+
+    def episodes(n: int) -> torch.Tensor:
+        """n straight lines of T states to the goal from random starts: (n, T, 2)."""
+        starts = torch.randn(n, 2) * 2
+        return starts[:, None] + (torch.arange(T).float() / T)[None, :, None] * (goal - starts)[:, None]
+
+    train, held_out = episodes(48), episodes(8)
+    buf = TripletBuffer(capacity=48 * T, state_dim=2)
+    costs = ic.per_step(train, torch.zeros(48, T, 1))
     for tau in range(T):
-        buf.add(tau, trajectories[:, tau], costs[:, tau])
-    critic = TrainableCritic(state_dim=2, num_critics=2, hidden_dim=32, horizon=5, discount=0.9)
-    losses = critic.fit(buf.all(), steps=100, lr=3e-2)
-    assert len(losses) == 100
-    assert losses[-1] < 0.05 * losses[0]
-    states, targets = critic_targets(buf.all(), 5, 0.9)
-    assert critic(states).shape == targets.shape
-    critic.set_weights([1.0, 0.0])
-    # outputs in cost units: the standardised network output scaled back by the targets' statistics
-    assert torch.equal(critic(states), critic.critics[0](states).squeeze(-1) * targets.std() + targets.mean())
+        buf.add(tau, train[:, tau], costs[:, tau])
+    critic = TrainableCritic(state_dim=2, num_critics=2, hidden_dim=32, horizon=horizon, discount=gamma)
+    losses = critic.fit(buf.all(), steps=200, lr=1e-2)
+    assert len(losses) == 200 and losses[-1] < 0.05 * losses[0]
+    truth = []  # the discounted future cost of every held-out state, by a plain loop over its episode
+    for episode in held_out.tolist():
+        step_costs = [ref_goal(s, goal.tolist()) for s in episode]
+        truth += [sum(gamma**k * step_costs[t + k] for k in range(horizon) if t + k < T) for t in range(T)]
+    truth = torch.tensor(truth)
+    predicted = critic(held_out.reshape(-1, 2)).detach()
+    assert torch.corrcoef(torch.stack([predicted, truth]))[0, 1] > 0.98
+    assert (predicted - truth).abs().mean() < 0.2 * truth.abs().mean()  # in cost units, not only correlated
 
 
 def test_cost_combines_intrinsic_and_terminal_critic():
-    ic, _ = _ic()
-    critic = TrainableCritic(state_dim=D, num_critics=2, hidden_dim=8).double()
-    cost = Cost(ic, critic, ic_weight=2.0, tc_weight=0.5, discount=0.9)
+    ic, goal = _ic()
+    torch.manual_seed(0)
+    critic = TrainableCritic(state_dim=2 * D, num_critics=2, hidden_dim=8).double()  # reads [s, g]
+    cost = Cost(ic, critic, critic_weight=0.5, discount=0.9)
+    target = _rand(D, seed=9)
+    cost.set_goal(target)
     states = _rand(B, N, H, D, seed=7, requires_grad=True)
     actions = _rand(B, N, H, A, seed=8, requires_grad=True)
     total = cost(states, actions)
     assert total.shape == (B, N)
-    expected = 2.0 * ic(states, actions, 0.9) + 0.5 * 0.9 ** (H - 1) * critic(states[..., -1, :])
-    torch.testing.assert_close(total, expected, rtol=1e-12, atol=1e-12)
+    with torch.no_grad():
+        for i in range(B):
+            for n in range(N):
+                steps = [ref_ic_step(ic, goal, states[i, n, h].tolist(), actions[i, n, h].tolist()) for h in range(H)]
+                last = torch.tensor(states[i, n, -1].tolist() + target.tolist(), dtype=torch.float64)
+                expected = sum(0.9**h * steps[h] for h in range(H)) + 0.5 * 0.9 ** (H - 1) * float(critic(last))
+                assert total[i, n].item() == pytest.approx(expected, rel=1e-9)
     total.sum().backward()
     assert torch.isfinite(states.grad).all() and states.grad.abs().sum() > 0
     assert actions.grad.abs().sum() > 0
-    cost.set_weights(tc_weight=0.0)
-    torch.testing.assert_close(cost(states, actions), 2.0 * ic(states, actions, 0.9))
-    assert torch.equal(Cost(ic)(states, actions), ic(states, actions))
+    # only TC is trainable: descending the cost over its parameters changes the critic and leaves IC as it was
+    states, actions = states.detach(), actions.detach()
+    intrinsic = {k: v.clone() for k, v in ic.state_dict().items()}
+    first = cost(states, actions).sum().item()
+    optimizer = torch.optim.SGD(cost.parameters(), lr=0.01)
+    for _ in range(5):
+        optimizer.zero_grad()
+        cost(states, actions).sum().backward()
+        optimizer.step()
+    assert cost(states, actions).sum().item() < first
+    assert all(torch.equal(v, ic.state_dict()[k]) for k, v in intrinsic.items())
+    cost.set_critic_weight(0.0)  # the critic left out
+    assert torch.equal(cost(states, actions), ic(states, actions, 0.9))
+    with pytest.raises(ValueError, match="critic_weight"):
+        cost.set_critic_weight(-1.0)
 
 
 @pytest.mark.parametrize(("exponent", "terminal"), [(1.0, 0.0), (1.0, 3.0), (2.0, 5.0), (0.5, 1.0)])

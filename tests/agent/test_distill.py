@@ -1,11 +1,15 @@
-"""Hindsight relabelling of Mode-2 decisions, against a loop over every (t, t + k) pair of each episode."""
+"""Hindsight relabelling of Mode-2 decisions, against a loop over every (t, t + k) pair of each episode; a policy
+distilled from the planner's decisions on the oracle."""
 
 from types import SimpleNamespace
 
 import torch
 
 from hjepa.agent.agent import Demonstration
-from hjepa.agent.distill import demonstrations
+from hjepa.agent.distill import demonstrations, distill, load_policy, save_policy
+from hjepa.agent.policy import Policy
+from hjepa.eval.episodes import agent_actor, run_episode, task_env
+from tests.agent.two_rooms import BOX, oracle_agent
 
 
 def _agent(lengths: list[int], first: int = 0) -> SimpleNamespace:
@@ -43,3 +47,22 @@ def test_without_hindsight_the_decisions_are_returned_as_taken():
     assert torch.equal(states, torch.stack([d.state for d in agent.demonstrations]))
     assert torch.equal(actions, torch.stack([d.action for d in agent.demonstrations]))
     assert bool((goals == -1).all())
+
+
+def test_distilled_policy_approaches_the_planner_on_held_out_states(experience, tmp_path):
+    env = task_env("hjepa/TwoRooms-v0", 60)
+    teacher, held_out = oracle_agent("reach_aided", experience), oracle_agent("reach_aided", experience)
+    for seed in range(5):
+        run_episode(env, agent_actor(teacher), seed, teacher.reset)
+    for seed in range(100, 102):
+        run_episode(env, agent_actor(held_out), seed, held_out.reset)
+    states, subgoals, actions = demonstrations(held_out)
+    torch.manual_seed(0)
+    untrained = Policy(2, *BOX)
+    policy, losses = distill(demonstrations(teacher), env, steps=500)
+    error = lambda p: float((p(states, subgoals) - actions).norm(dim=-1).mean().detach())  # noqa: E731
+    assert losses[-1] < 0.5 * losses[0]
+    assert error(policy) < 0.5 * error(untrained)
+    assert error(policy) < 0.5 * float(actions.norm(dim=-1).mean())  # better than standing still
+    restored = load_policy(save_policy(policy, tmp_path / "policy"))
+    assert torch.equal(restored(states, subgoals), policy(states, subgoals))

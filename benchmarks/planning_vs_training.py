@@ -16,7 +16,8 @@ from matplotlib.figure import Figure
 
 from benchmarks.common import RESULTS, write_results
 from hjepa.agent.task import TaskSpec
-from hjepa.eval.plan_probe import label, run_plan_probe
+from hjepa.eval.plan_probe import run_plan_probe
+from hjepa.eval.plan_variants import label
 from hjepa.eval.protocol import Protocol, radius_key
 from hjepa.export import load_world_model
 

@@ -17,7 +17,7 @@ from hjepa.agent.agent import Agent
 from hjepa.agent.configurator import Configurator
 from hjepa.agent.task import TaskSpec
 from hjepa.eval.episodes import ActorFactory, agents, random_actors
-from hjepa.eval.plan_probe import label
+from hjepa.eval.plan_variants import label
 from hjepa.eval.swm_protocol import SwmProtocol, protocol_env, run_swm_protocol
 from hjepa.export import load_world_model
 

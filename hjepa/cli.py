@@ -151,7 +151,8 @@ def _plan(args: argparse.Namespace) -> int:
     from hjepa.agent.distill import load_policy
     from hjepa.agent.task import TaskSpec
     from hjepa.data.shards import check_output_folder
-    from hjepa.eval.plan_probe import default_baselines, run_plan_probe
+    from hjepa.eval.plan_probe import PlanProbeOptions, run_probe
+    from hjepa.eval.plan_variants import default_baselines
     from hjepa.eval.protocol import Protocol
 
     check_output_folder(Path(args.out))
@@ -163,10 +164,11 @@ def _plan(args: argparse.Namespace) -> int:
         baselines = default_baselines(args.ckpt)
     protocol = Protocol(args.episodes, args.seed, args.max_steps, not args.no_terminate, tuple(args.radii),
                         args.success_radius)
-    summary = run_plan_probe(args.ckpt, args.data, args.env, TaskSpec.from_yaml(args.task), args.out, protocol,
-                             planners=args.planners if probe else (),
-                             random_baseline=probe, policy=policy, baselines=baselines or (),
-                             env_kwargs=_json_option(args.env_kwargs, "--env-kwargs"), parallel=args.parallel)
+    summary = run_probe(PlanProbeOptions(args.ckpt, args.data, args.env, TaskSpec.from_yaml(args.task), Path(args.out),
+                                         protocol, planners=args.planners if probe else (), baselines=baselines or (),
+                                         random_baseline=probe, policy=policy,
+                                         env_kwargs=_json_option(args.env_kwargs, "--env-kwargs"),
+                                         parallel=args.parallel))
     aided = f" (aided: {', '.join(summary['plan_aids'])}; not like-for-like)" if summary["plan_aids"] else ""
     print(f"success {summary['plan_success']:.2f} within r = {protocol.success_radius:g} over "
           f"{summary['plan_episodes']} episodes{aided}; figures in {args.out}")

@@ -23,7 +23,7 @@ from hjepa.agent.task import TaskSpec
 from hjepa.eval.distill_probe import run_distillation
 from hjepa.eval.fork_probe import run_fork_probe
 from hjepa.eval.level2_probe import run_level2_probe
-from hjepa.eval.plan_probe import run_plan_probe
+from hjepa.eval.plan_probe import PlanProbeOptions, run_probe
 from hjepa.eval.probe import run_linear_probe
 from hjepa.eval.protocol import Protocol
 from hjepa.eval.report import format_table
@@ -106,8 +106,9 @@ def step_plan(config: dict[str, Any], out: Path) -> dict[str, Any]:
     """Planning probe on TwoRooms (sec. 3.1.4), like-for-like: the agent on the frozen exported model, from the goal
     image and the learned representation alone, vs a random policy; success within each radius of the protocol."""
     plan = config["plan"]
-    results = run_plan_probe(out / "export", config["generate"]["out"], plan["env"], TaskSpec.from_yaml(plan["task"]),
-                             out / "plan", Protocol(plan["episodes"], plan["seed"]))
+    results = run_probe(PlanProbeOptions(out / "export", config["generate"]["out"], plan["env"],
+                                         TaskSpec.from_yaml(plan["task"]), out / "plan",
+                                         Protocol(plan["episodes"], plan["seed"])))
     keys = ("plan_success", "plan_success_ci", "plan_success_random", "plan_ever_r0.022", "plan_ever_r0.069",
             "plan_final_distance_median", "plan_steps", "plan_ms_per_step", "plan_planner", "plan_horizon")
     return {key: results[key] for key in keys}
@@ -118,8 +119,9 @@ def step_plan_aided(config: dict[str, Any], out: Path) -> dict[str, Any]:
     ground-truth positions): an ablation reported beside the like-for-like figure, never instead of it."""
     plan, aided = config["plan"], config["plan_aided"]
     task = TaskSpec.from_yaml(aided["task"])
-    results = run_plan_probe(out / "export", config["generate"]["out"], plan["env"], task, out / "plan_aided",
-                             Protocol(aided["episodes"], plan["seed"]), random_baseline=False)
+    results = run_probe(PlanProbeOptions(out / "export", config["generate"]["out"], plan["env"], task,
+                                         out / "plan_aided", Protocol(aided["episodes"], plan["seed"]),
+                                         random_baseline=False))
     return {f"plan_success_aided_{'_'.join(a.replace(' ', '_').replace('-', '') for a in task.aids)}":
             results["plan_success"]}
 
@@ -148,10 +150,10 @@ def step_maze(config: dict[str, Any], out: Path) -> dict[str, Any]:
     level2 = deep_update(maze["level2"]["overrides"], {**shards, "model": {"level1_checkpoint": str(run / "export")}})
     _, l2_seconds = fit(maze["level2"]["base"], level2, run / "level2", run / "export")
     plan = maze["plan"]
-    results = run_plan_probe(run / "export", gen["out"], plan["env"], TaskSpec.from_yaml(plan["task"]), run / "plan",
-                             Protocol(plan["episodes"], plan["seed"]), baselines=["flat", "hierarchical"],
-                             random_baseline=False,
-                             env_kwargs={"min_doors": plan["min_doors"]})
+    results = run_probe(PlanProbeOptions(run / "export", gen["out"], plan["env"], TaskSpec.from_yaml(plan["task"]),
+                                         run / "plan", Protocol(plan["episodes"], plan["seed"]),
+                                         baselines=["flat", "hierarchical"], random_baseline=False,
+                                         env_kwargs={"min_doors": plan["min_doors"]}))
     hier, flat = results["plan_table"]["hierarchical"], results["plan_table"]["flat"]
     return {"maze_min_doors": plan["min_doors"], "maze_success_hier": hier["success"],
             "maze_success_flat": flat["success"], "maze_ms_per_episode_hier": hier["ms_per_episode"],

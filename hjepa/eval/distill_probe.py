@@ -18,7 +18,8 @@ from hjepa.agent.experience import Experience
 from hjepa.agent.policy import Policy
 from hjepa.agent.task import TaskSpec
 from hjepa.eval.episodes import Actor, EpisodeResult, agent_actor, agents, run_episodes, task_env
-from hjepa.eval.plan_probe import remembered_experience, run_plan_probe
+from hjepa.eval.plan_models import remembered_experience
+from hjepa.eval.plan_probe import PlanProbeOptions, run_probe
 from hjepa.eval.protocol import Protocol
 from hjepa.export import load_world_model
 from hjepa.models import WorldModel
@@ -49,7 +50,7 @@ def run_distillation(model_path: str | Path | None, data: str | Path | None, env
     world_model = world_model or load_world_model(model_path)
     if experience is None:
         experience = remembered_experience(task, world_model, data)
-    env = task_env(env_id, task.max_steps, data)  # as the evaluation's run_plan_probe
+    env = task_env(env_id, task.max_steps, data)  # as the evaluation's run_probe
     low, high = env.action_space.low.tolist(), env.action_space.high.tolist()
     configurator = Configurator(task, world_model.encoder.embed_dim, low, high, experience)
     workers = parallel if configurator.concurrent else 1
@@ -77,8 +78,8 @@ def run_distillation(model_path: str | Path | None, data: str | Path | None, env
             labels = demonstrations(*corrected)  # the policy's actions were taken: no hindsight pairs
             policy, losses = distill(tuple(torch.cat(pair) for pair in zip(planned, labels)), env, steps, seed=seed)
     save_policy(policy, out)
-    summary = run_plan_probe(model_path, data, env_id, task, out, Protocol(eval_episodes, seed + HELD_OUT),
-                             world_model=world_model, experience=experience, policy=policy)
+    summary = run_probe(PlanProbeOptions(model_path, data, env_id, task, out, Protocol(eval_episodes, seed + HELD_OUT),
+                                         world_model=world_model, experience=experience, policy=policy))
     summary.update({"distill_episodes": episodes, "distill_decisions": len(planned[0]),
                     "distill_hindsight": hindsight, "distill_corrections": corrections,
                     "distill_corrected_decisions": sum(len(agent.demonstrations) for agent in corrected),

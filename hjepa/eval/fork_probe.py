@@ -17,7 +17,8 @@ trains a tiny JEPA with a discrete latent, and on its frozen encoder a predictor
   matched one; > 1 when the regularizer bounds what z can carry, ~1 when z can fit any target.
 - `amortized_energy_ratio_<name>`: energy of the amortized encoder's z over that of ž.
 
-Run the full comparison of regularizers: `python -m hjepa.eval.fork_probe --out runs/fork_probe --all`.
+The world, the model and the latents compared are the experiment `configs/probes/fork.yaml`. Run the full
+comparison of regularizers: `python -m hjepa.eval.fork_probe --out runs/fork_probe --all`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,39 +38,53 @@ from torch import Tensor
 from torch.utils.data import DataLoader, StackDataset
 
 from hjepa.envs import Fork
+from hjepa.eval.experiment import PROBES, check_options, read_experiment
+from hjepa.eval.report import print_results
 from hjepa.readout.linear_probe import fit_probe
-from hjepa.models.latent import over_time
+from hjepa.models.latent import LATENTS, over_time
 from hjepa.models.predictor import Predictor, build_predictor
 from hjepa.train.module import JEPAModule
 
-# Fixed speed and a wide range of start positions: the first frame then determines everything but
-# the branch, so the branch is the only thing a latent should have to carry.
-WORLD = {"speed_range": (0.03, 0.03), "start_x_range": (0.08, 0.28), "object_radius": 0.07}
-MODEL = {
-    "encoder": {"name": "convnet_tiny", "embed_dim": 16, "img_size": 32, "width": 8},
-    "predictor": {"kind": "gru", "hidden_dim": 64},
-    "action_dim": 0,
-    "expander": [64],
-    "vicreg": {"inv_coeff": 25.0, "var_coeff": 25.0, "cov_coeff": 1.0},
-    "rollout_weight": 0.8,
-    "lr": 3e-3,
-    "weight_decay": 0.01,
-    "warmup_steps": 10,
-}
-DEMO_LATENTS = {"discrete": {"kind": "discrete", "num_codes": 2, "dim": 8}}
-ALL_LATENTS = {
-    **DEMO_LATENTS,
-    "low_dim": {"kind": "low_dim", "dim": 1},
-    "sparse": {"kind": "sparse", "dim": 16, "l1": 0.05},
-    "noisy": {"kind": "noisy", "dim": 16, "noise_std": 0.5, "power": 0.01},
-    "unregularized": {"kind": "low_dim", "dim": 32},  # the negative control: high-dim, no penalty
-}
+EXPERIMENT = PROBES / "fork.yaml"
 
 
-def fork_clips(episodes: int, frames: int, stride: int, image_size: int, seed: int) -> dict[str, Tensor]:
-    """Fork clips from the start of each episode: frames (N, T, 3, H, W) in [0, 1], actions (N, T-1, 0),
-    states (N, T, 2) and branch (N,)."""
-    world = Fork(image_size=image_size, **WORLD)
+@dataclass(frozen=True)
+class ForkExperiment:
+    """What the Fork probe trains (configs/probes/fork.yaml).
+
+    Attributes:
+        world: options of the `Fork` world the clips come from.
+        model: `JEPAModule` fields of the tiny JEPA, its latent set by each run.
+        latents: name -> latent config, compared by default (and by the demo).
+        all_latents: name -> latent config, compared with `--all`.
+    """
+
+    world: dict[str, Any]
+    model: dict[str, Any]
+    latents: dict[str, dict[str, Any]]
+    all_latents: dict[str, dict[str, Any]]
+
+    def __post_init__(self) -> None:
+        check_options(self.world, Fork, "world")
+        check_options(self.model, JEPAModule, "model")
+        for field in ("latents", "all_latents"):
+            for name, latent in getattr(self, field).items():
+                kind = latent.get("kind") if isinstance(latent, dict) else None
+                if kind not in LATENTS:
+                    raise ValueError(f"{field}.{name}.kind: expected one of {list(LATENTS)}, got {kind!r}")
+                check_options({k: v for k, v in latent.items() if k != "kind"}, LATENTS[kind], f"{field}.{name}")
+
+
+SHIPPED = read_experiment(EXPERIMENT, ForkExperiment)
+WORLD = SHIPPED.world
+"""The shipped Fork world, from which `fork_clips` draws by default."""
+
+
+def fork_clips(episodes: int, frames: int, stride: int, image_size: int, seed: int,
+               world_options: Mapping[str, Any] = WORLD) -> dict[str, Tensor]:
+    """Fork clips from the start of each episode of the world `world_options`: frames (N, T, 3, H, W) in [0, 1],
+    actions (N, T-1, 0), states (N, T, 2) and branch (N,)."""
+    world = Fork(image_size=image_size, **world_options)
     rng = np.random.default_rng(seed)
     world.reset(episodes, rng)
     images, states = [world.render()], [world.state.copy()]
@@ -83,10 +100,10 @@ def fork_clips(episodes: int, frames: int, stride: int, image_size: int, seed: i
 
 def train_model(clips: dict[str, Tensor], latent: dict[str, Any] | None, steps: int, batch_size: int,
                 seed: int, config: dict[str, Any] | None = None) -> JEPAModule:
-    """A tiny JEPA (`JEPAModule` fields `config`, default this probe's) trained on the clips for `steps` steps
-    with Lightning."""
+    """A tiny JEPA (`JEPAModule` fields `config`, default those of the shipped experiment) trained on the clips for
+    `steps` steps with Lightning."""
     torch.manual_seed(seed)
-    model = JEPAModule(**{**(config or MODEL), "latent": latent})
+    model = JEPAModule(**{**(config or SHIPPED.model), "latent": latent})
     data = StackDataset(frames=clips["frames"], actions=clips["actions"])
     loader = DataLoader(data, batch_size=batch_size, shuffle=True, drop_last=True)
     trainer = L.Trainer(max_steps=steps, accelerator="cpu", logger=False, enable_checkpointing=False,
@@ -171,18 +188,19 @@ def mismatch(model: JEPAModule, clips: dict[str, Tensor], seed: int = 0) -> dict
 
 
 def run_fork_probe(out_dir: str | Path, episodes: int = 256, frames: int = 8, stride: int = 3, image_size: int = 32,
-                   steps: int = 200, batch_size: int = 16, latents: dict[str, dict[str, Any]] | None = None,
-                   seed: int = 0) -> dict[str, Any]:
-    """Train a tiny JEPA with each latent of `latents` (default: discrete, K = 2) on Fork clips, and for the
-    first discrete one a predictor without a latent on its frozen encoder; return the figures (also
-    written to `out_dir/fork_probe.json`)."""
+                   steps: int = 200, batch_size: int = 16, all_latents: bool = False, seed: int = 0,
+                   experiment: str | Path = EXPERIMENT) -> dict[str, Any]:
+    """Train a tiny JEPA with each latent of the experiment at `experiment` (its `latents`, or its `all_latents`)
+    on Fork clips, and for the first discrete one a predictor without a latent on its frozen encoder; return the
+    figures (also written to `out_dir/fork_probe.json`)."""
     start = time.perf_counter()
-    latents = DEMO_LATENTS if latents is None else latents
-    train = fork_clips(episodes, frames, stride, image_size, seed)
-    val = fork_clips(max(episodes // 4, 16), frames, stride, image_size, seed + 1)
+    settings = read_experiment(experiment, ForkExperiment)
+    latents = settings.all_latents if all_latents else settings.latents
+    train = fork_clips(episodes, frames, stride, image_size, seed, settings.world)
+    val = fork_clips(max(episodes // 4, 16), frames, stride, image_size, seed + 1, settings.world)
     results: dict[str, Any] = {}
     for name, cfg in latents.items():
-        model = train_model(train, cfg, steps, batch_size, seed)
+        model = train_model(train, cfg, steps, batch_size, seed, settings.model)
         figures = mismatch(model, val, seed)
         results |= {f"mismatch_ratio_{name}": round(figures["mismatch_ratio"], 2),
                     f"energy_matched_{name}": round(figures["energy_matched"], 5),
@@ -208,9 +226,10 @@ def main() -> None:
     parser.add_argument("--out", default="runs/fork_probe")
     parser.add_argument("--all", action="store_true", help="every regularizer and the unregularized control")
     parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--experiment", default=EXPERIMENT, help="the probe's YAML (world, model, latents)")
     args = parser.parse_args()
-    results = run_fork_probe(args.out, steps=args.steps, latents=ALL_LATENTS if args.all else None)
-    print(json.dumps(results, indent=2))
+    results = run_fork_probe(args.out, steps=args.steps, all_latents=args.all, experiment=args.experiment)
+    print_results(results, {"value": lambda value: value}, name="figure")
 
 
 if __name__ == "__main__":

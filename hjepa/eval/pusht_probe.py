@@ -3,7 +3,8 @@ a level-1 JEPA on them with `hjepa fit`, then plan toward the goal image and com
 
 Success is gym-pusht's own rule (the block covers more than 95% of its goal area), rare at small scale, so
 the final coverage and block-to-goal distance are reported too, beside their values at the start. Episodes
-use fixed seeds, so both actors face the same starts. Needs the optional extra: pip install 'hjepa[envs]'.
+use fixed seeds, so both actors face the same starts. The task is the experiment `configs/probes/pusht.yaml`.
+Needs the optional extra: pip install 'hjepa[envs]'.
 
 Small run, from the repository root (2 shared CPU cores, about 5 minutes):
   python -m hjepa.eval.pusht_probe --out runs/pusht
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -32,20 +34,33 @@ from hjepa.agent.task import TaskSpec
 from hjepa.data.generate import GenerateSettings, generate_shards
 from hjepa.envs.pusht import ARENA, GOAL_AGENT, MAX_ACTION, PUSHT_ID
 from hjepa.eval.episodes import agent_actor, random_actor, run_episode, task_env
-from hjepa.eval.report import format_table
+from hjepa.eval.experiment import PROBES, read_experiment
+from hjepa.eval.report import print_results
 from hjepa.export import load_world_model
 from hjepa.models import WorldModel
 from hjepa.threads import one_torch_thread
 from hjepa.train.run_config import pretrain
 
-# Reach the goal image in representation space: the goal pose of the block is all the task knows.
-TASK = {
-    "name": "push_t",
-    "cost": {"goal_distance": 1.0},
-    "planner": {"name": "cem", "horizon": 8, "population": 128, "elites": 16, "iterations": 5},
-    "goal_metric": "representation",
-}
+EXPERIMENT = PROBES / "pusht.yaml"
 HELD_OUT = 10_000  # planning seeds start here, far from the recording seeds
+
+
+@dataclass(frozen=True)
+class PushTExperiment:
+    """What the PushT probe plans with (configs/probes/pusht.yaml).
+
+    Attributes:
+        task: the agent's task as in `configs/tasks` (`TaskSpec` fields); `--max-steps` sets its `max_steps`.
+    """
+
+    task: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        TaskSpec.from_dict(self.task)
+
+
+TASK = read_experiment(EXPERIMENT, PushTExperiment).task
+"""The shipped experiment's task, as plain data."""
 
 
 def pretrain_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -106,7 +121,9 @@ def plan_vs_random(world_model: WorldModel, task: TaskSpec, episodes: int, seed:
 
 
 def run_pusht_probe(args: argparse.Namespace) -> dict[str, Any]:
-    """Record, pretrain, plan; returns the summary also written to `args.out/pusht.json`."""
+    """Record, pretrain, plan with the task of the experiment at `args.experiment`; returns the summary also written
+    to `args.out/pusht.json`."""
+    task = TaskSpec.from_dict({**read_experiment(args.experiment, PushTExperiment).task, "max_steps": args.max_steps})
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -115,7 +132,6 @@ def run_pusht_probe(args: argparse.Namespace) -> dict[str, Any]:
                                 image_size=args.image_size)
     report = generate_shards(settings, data, workers=args.generate_workers, progress=False)
     trained = pretrain(data, args.base_config, pretrain_overrides(args), out)
-    task = TaskSpec.from_dict({**TASK, "max_steps": args.max_steps})
     table = plan_vs_random(load_world_model(out / "export"), task, args.plan_episodes, args.seed)
     summary = {"pusht_episodes": args.episodes, "pusht_frames": args.frames, "pusht_image_size": args.image_size,
                "pusht_generate_seconds": round(report.seconds, 1), **trained,
@@ -128,17 +144,18 @@ def run_pusht_probe(args: argparse.Namespace) -> dict[str, Any]:
 
 def print_table(table: dict[str, dict[str, Any]]) -> None:
     """One row per actor: success, then coverage and distances as start -> end, ms per step."""
-    columns = ("coverage", "block_distance", "agent_distance")
-    header = ["actor", "success", *(f"{c} start->end" for c in columns), "ms/step"]
-    rows = [[name, row["success"], *(f"{row[c + '_start']:.3f} -> {row[c + '_end']:.3f}" for c in columns),
-             row["ms_per_step"]] for name, row in table.items()]
-    print(format_table(rows, header))
+    measures = ("coverage", "block_distance", "agent_distance")
+    print_results(table, {"success": "success",
+                          **{f"{m} start->end": lambda row, m=m: f"{row[m + '_start']:.3f} -> {row[m + '_end']:.3f}"
+                             for m in measures},
+                          "ms/step": "ms_per_step"})
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--out", default="runs/pusht")
+    parser.add_argument("--experiment", default=EXPERIMENT, help="the probe's YAML (the task)")
     parser.add_argument("--episodes", type=int, default=128, help="recorded exploration episodes")
     parser.add_argument("--frames", type=int, default=32, help="frames per recorded episode")
     parser.add_argument("--shard-size", type=int, default=16)

@@ -10,6 +10,7 @@ tiny scale of the default run: 7.5% crashes at risk 2 against 50% at risk 0, 40 
 
 Figures per risk setting (`risk.json`): collision rate, success rate (crossed the finish line), final lateral
 offset from the finish's centre, mean cost spread (std over the codes) of the chosen plans, ms per step.
+The world, the model and the planner are the experiment `configs/probes/risk.yaml`.
 Run: `python -m hjepa.eval.risk_probe --out runs/risk`.
 """
 
@@ -19,6 +20,7 @@ import argparse
 import json
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,23 +29,40 @@ import torch
 from torch import Tensor
 
 from hjepa.agent.cost import GoalDistanceCost, IntrinsicCost
-from hjepa.agent.planners import build_planner, shift_plan
+from hjepa.agent.planners import build_planner, check_planner_fields, shift_plan
 from hjepa.agent.uncertainty import RiskCost, SampledLatents, cost_spread
 from hjepa.envs import Crossing
-from hjepa.eval.fork_probe import MODEL as FORK_MODEL, train_model
+from hjepa.eval.experiment import PROBES, check_options, read_experiment
+from hjepa.eval.fork_probe import train_model
 from hjepa.readout.linear_probe import fit_probe
-from hjepa.eval.report import format_table
+from hjepa.eval.report import print_results
 from hjepa.models import WorldModel
 from hjepa.threads import one_torch_thread
+from hjepa.train.module import JEPAModule
 
-WORLD = {"image_size": 32}
-MODEL = {  # the Fork probe's tiny JEPA, with a steering action and a two-code latent for the dropping block
-    **FORK_MODEL,
-    "predictor": {**FORK_MODEL["predictor"], "action_scale": 20.0},  # actions of 0.05 -> O(1)
-    "latent": {"kind": "discrete", "num_codes": 2, "dim": 8},
-    "action_dim": 1,
-}
-PLANNER = {"name": "cem", "horizon": 12, "population": 64, "elites": 8, "iterations": 4}
+EXPERIMENT = PROBES / "risk.yaml"
+
+
+@dataclass(frozen=True)
+class RiskExperiment:
+    """What the risk probe trains and plans with (configs/probes/risk.yaml).
+
+    Attributes:
+        world: options of the `Crossing` world.
+        model: `JEPAModule` fields of the tiny JEPA, its `latent` the futures the planner prices.
+        planner: `name` and fields of the planner (`build_planner`).
+    """
+
+    world: dict[str, Any]
+    model: dict[str, Any]
+    planner: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        check_options(self.world, Crossing, "world")
+        check_options(self.model, JEPAModule, "model")
+        if not isinstance(self.planner, dict):
+            raise ValueError(f"planner: expected a mapping of fields, got {type(self.planner).__name__}")
+        check_planner_fields(self.planner.get("name"), {k: v for k, v in self.planner.items() if k != "name"})
 
 
 def to_frames(images: np.ndarray) -> Tensor:
@@ -51,10 +70,11 @@ def to_frames(images: np.ndarray) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(images)).movedim(-1, -3).float() / 255
 
 
-def crossing_clips(episodes: int, frames: int, seed: int) -> dict[str, Tensor]:
-    """Windows of `frames` frames, starting every 2 steps, of exploration episodes: frames (N, T, 3, H, W),
-    actions (N, T-1, 1), states (N, T, 3); windows start before and after the trigger alike."""
-    world = Crossing(**WORLD)
+def crossing_clips(episodes: int, frames: int, seed: int, world_options: dict[str, Any]) -> dict[str, Tensor]:
+    """Windows of `frames` frames, starting every 2 steps, of exploration episodes in the world `world_options`:
+    frames (N, T, 3, H, W), actions (N, T-1, 1), states (N, T, 3); windows start before and after the trigger
+    alike."""
+    world = Crossing(**world_options)
     rng = np.random.default_rng(seed)
     world.reset(episodes, rng)
     images, states, actions = [world.render()], [world.state.copy()], []
@@ -85,10 +105,11 @@ def crossing_cost(world_model: WorldModel, clips: dict[str, Tensor], world: Cros
 
 
 def run_episodes(world_model: WorldModel, cost: IntrinsicCost, risk: float, episodes: int, seed: int,
-                 samples: int, planner: dict[str, Any]) -> dict[str, float]:
-    """Model-predictive control on `episodes` Crossing episodes (seeded alike for every risk): the first action
-    of each plan over the latents, replanned every step from the encoded frame, plan warm-started."""
-    world = Crossing(**WORLD)
+                 samples: int, planner: dict[str, Any], world_options: dict[str, Any]) -> dict[str, float]:
+    """Model-predictive control on `episodes` episodes of the Crossing world `world_options` (seeded alike for
+    every risk): the first action of each plan over the latents, replanned every step from the encoded frame, plan
+    warm-started."""
+    world = Crossing(**world_options)
     world.reset(episodes, np.random.default_rng(seed))
     fields = {k: v for k, v in planner.items() if k != "name"}
     search = build_planner(planner["name"], action_low=-world.max_action, action_high=world.max_action, **fields)
@@ -121,17 +142,18 @@ def run_episodes(world_model: WorldModel, cost: IntrinsicCost, risk: float, epis
 
 def run_risk_probe(out_dir: str | Path, episodes: int = 512, steps: int = 600, batch_size: int = 32,
                    plan_episodes: int = 40, risks: Sequence[float] = (0.0, 2.0), samples: int = 2,
-                   lateral_weight: float = 2.0, planner: dict[str, Any] | None = None, seed: int = 0) -> dict[str, Any]:
-    """Train the tiny world model, then run `plan_episodes` episodes per risk setting; returns the figures
-    (also written to `out_dir/risk.json`)."""
+                   lateral_weight: float = 2.0, seed: int = 0, experiment: str | Path = EXPERIMENT) -> dict[str, Any]:
+    """Train the tiny world model of the experiment at `experiment`, then run `plan_episodes` episodes per risk
+    setting with its planner; returns the figures (also written to `out_dir/risk.json`)."""
     start = time.perf_counter()
+    settings = read_experiment(experiment, RiskExperiment)
     with one_torch_thread():
-        clips = crossing_clips(episodes, 9, seed)
-        model = train_model(clips, MODEL["latent"], steps, batch_size, seed, MODEL)
+        clips = crossing_clips(episodes, 9, seed, settings.world)
+        model = train_model(clips, settings.model["latent"], steps, batch_size, seed, settings.model)
         world_model = model.world_model
-        cost = crossing_cost(world_model, clips, Crossing(**WORLD), lateral_weight)
-        rows = [run_episodes(world_model, cost, risk, plan_episodes, seed + 1, samples, planner or PLANNER)
-                for risk in risks]
+        cost = crossing_cost(world_model, clips, Crossing(**settings.world), lateral_weight)
+        rows = [run_episodes(world_model, cost, risk, plan_episodes, seed + 1, samples, settings.planner,
+                             settings.world) for risk in risks]
     results = {"risk_table": rows, "risk_train_steps": steps, "risk_plan_episodes": plan_episodes,
                "risk_seconds": round(time.perf_counter() - start, 1)}
     out = Path(out_dir)
@@ -142,8 +164,8 @@ def run_risk_probe(out_dir: str | Path, episodes: int = 512, steps: int = 600, b
 
 def print_table(rows: Sequence[dict[str, float]]) -> None:
     """One row per risk aversion: collision and success rates, lateral offset, cost spread, ms per step."""
-    keys = ("risk", "collision", "success", "offset", "spread", "ms_per_step")
-    print(format_table([[row[key] for key in keys] for row in rows], [*keys[:-1], "ms/step"], left=0))
+    print_results(rows, {"risk": "risk", "collision": "collision", "success": "success", "offset": "offset",
+                         "spread": "spread", "ms/step": "ms_per_step"})
 
 
 def main() -> None:
@@ -152,8 +174,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=600, help="world-model training steps")
     parser.add_argument("--episodes", type=int, default=40, help="planning episodes per risk setting")
     parser.add_argument("--risk", type=float, default=2.0, help="risk aversion of the risk-aware planner")
+    parser.add_argument("--experiment", default=EXPERIMENT, help="the probe's YAML (world, model, planner)")
     args = parser.parse_args()
-    results = run_risk_probe(args.out, steps=args.steps, plan_episodes=args.episodes, risks=(0.0, args.risk))
+    results = run_risk_probe(args.out, steps=args.steps, plan_episodes=args.episodes, risks=(0.0, args.risk),
+                             experiment=args.experiment)
     print_table(results["risk_table"])
 
 

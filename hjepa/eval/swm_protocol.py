@@ -24,7 +24,7 @@ from hjepa.data.generate import SETTINGS_FILE, is_env_id
 from hjepa.data.shards import Episode, list_shards, read_episodes
 from hjepa.data.video import decode_video
 from hjepa.eval.episodes import ActorFactory, run_episodes, task_env
-from hjepa.eval.plan_probe import summarize
+from hjepa.eval.plan_summary import summarize
 from hjepa.registration import SWM_TWOROOM_ID
 from hjepa.threads import one_torch_thread
 
@@ -112,7 +112,7 @@ def run_swm_protocol(data: str | Path, actors: Mapping[str, ActorFactory], proto
     """Each actor of `actors` (name -> `ActorFactory`) on the pairs drawn from the expert episodes at `data`.
 
     Returns the protocol, the pairs (episode key, start frame), for each actor its success rate with the Wilson 95%
-    interval, mean steps to success and planning ms (`plan_probe.summarize`), and the published rates of the
+    interval, mean steps to success and planning ms (`plan_summary.summarize`), and the published rates of the
     environment. `parallel` episodes run at a time, their agents' rollouts priced together (`run_episodes`).
     """
     env_id = recorded_env(data)

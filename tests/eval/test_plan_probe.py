@@ -20,7 +20,7 @@ def no_recorded_data(monkeypatch):
     def touched(*args, **kwargs):
         raise AssertionError("the like-for-like protocol touched recorded data or a ground-truth probe")
 
-    monkeypatch.setattr("hjepa.eval.plan_probe.record_experience", touched)
+    monkeypatch.setattr("hjepa.eval.plan_models.record_experience", touched)
     monkeypatch.setattr("hjepa.agent.experience.Experience.position_probe", touched)
     monkeypatch.setattr("hjepa.agent.configurator.LandmarkGraph", touched)
 
@@ -60,9 +60,9 @@ def test_without_termination_the_agent_keeps_acting_and_is_scored_at_the_end(tmp
 
 def test_maps_show_the_first_episodes_door_where_each_episode_draws_one(no_recorded_data, tmp_path, monkeypatch):
     drawn = {}
-    monkeypatch.setattr("hjepa.eval.plan_probe.plot_trajectories",
+    monkeypatch.setattr("hjepa.eval.plan_figures.plot_trajectories",
                         lambda results, background, goals, path: drawn.update(background=background, goals=goals))
-    monkeypatch.setattr("hjepa.eval.plan_probe.plot_goal_distance_map",
+    monkeypatch.setattr("hjepa.eval.plan_figures.plot_goal_distance_map",
                         lambda model, world, goal, path, paths: drawn.update(door=world.doors[0], goal=goal))
     task = TaskSpec.from_yaml("configs/tasks/reach.yaml").replace(max_steps=3)
     run_plan_probe(None, None, "hjepa/TwoRoomsRandomDoor-v0", task, tmp_path, Protocol(3, seed=1000),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from hjepa.demo import print_summary
-from hjepa.eval import plan_probe, pusht_probe, risk_probe
+from hjepa.eval import plan_summary, pusht_probe, risk_probe
 from hjepa.eval.protocol import Protocol
 from hjepa.eval.report import format_table
 
@@ -26,14 +26,14 @@ def test_plan_table_has_the_interval_the_radii_and_the_timings(capsys):
     row = {"success": 0.75, "success_ci": (0.4, 0.93), "steps": 31.5, "ms_per_step": 12.34, "ms_per_episode": 388.1,
            "ever_r0.05": 0.75, "end_r0.05": 0.5, "ever_r0.1": 1.0, "end_r0.1": 0.875, "final_distance_median": 0.0412}
     protocol = Protocol(radii=(0.05, 0.1))
-    plan_probe.print_table({"hierarchical": row, "random": row | {"steps": None}}, protocol)
+    plan_summary.print_table({"hierarchical": row, "random": row | {"steps": None}}, protocol)
     assert columns(capsys.readouterr().out) == [
         ["actor", "success [95% CI]", "ever/end r0.05", "ever/end r0.1", "final d", "steps", "ms/step", "ms/episode"],
         ["hierarchical", "0.75 [0.40, 0.93]", "0.75/0.50", "1.00/0.88", "0.0412", "31.5", "12.34", "388.1"],
         ["random", "0.75 [0.40, 0.93]", "0.75/0.50", "1.00/0.88", "0.0412", "None", "12.34", "388.1"],
     ]
     timed = {k: row[k] for k in ("success", "success_ci", "steps", "ms_per_step", "ms_per_episode")}
-    plan_probe.print_table({"agent": timed}, protocol)  # an environment without distances: no radius columns
+    plan_summary.print_table({"agent": timed}, protocol)  # an environment without distances: no radius columns
     assert columns(capsys.readouterr().out) == [
         ["actor", "success [95% CI]", "final d", "steps", "ms/step", "ms/episode"],
         ["agent", "0.75 [0.40, 0.93]", "31.5", "12.34", "388.1"],  # final d left blank

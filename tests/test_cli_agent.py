@@ -2,6 +2,7 @@
 `error: ...` naming what was wrong, never a traceback, never a partial output; the same properties under
 fuzzed numbers and paths (hypothesis)."""
 
+import json
 import re
 import tempfile
 from pathlib import Path
@@ -11,6 +12,7 @@ import torch
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from safetensors.torch import load_file, save_file
 
 from hjepa.agent.distill import save_policy
 from hjepa.agent.policy import Policy
@@ -220,3 +222,20 @@ def test_fuzzed_arguments_exit_0_or_2_with_one_line_and_no_partial_output(inputs
             assert re.match(r"(hjepa[\w ]*: )?error: ", last), err
             assert files_under(out) == before, "a failed run left output behind"
         assert inputs["file"].read_text() == "not a folder\n"
+
+
+def test_plan_cli_names_bad_inputs(tmp_path, capsys):
+    config = {"encoder": {"name": "convnet_tiny", "embed_dim": 8, "width": 8},
+              "predictor": {"kind": "gru", "hidden_dim": 8, "action_dim": 2}}
+    model = tmp_path / "model"
+    export_world_model(build_world_model(config), config, model)
+    common = ["--ckpt", str(model), "--task", "configs/tasks/reach.yaml", "--out", str(tmp_path)]
+    assert main(["plan", "--env", "hjepa/Nowhere-v0", *common]) == 2
+    assert "not a registered gymnasium id" in capsys.readouterr().err
+    weights = load_file(model / "model.safetensors")
+    save_file({k: v for k, v in weights.items() if not k.startswith("predictor.")}, model / "model.safetensors")
+    meta = json.loads((model / "config.json").read_text())
+    del meta["weights_sha256"]  # an export from before checksums: loading reaches the missing predictor
+    (model / "config.json").write_text(json.dumps(meta))
+    assert main(["probe", "plan", "--env", "hjepa/TwoRooms-v0", *common]) == 2
+    assert "predictor" in capsys.readouterr().err  # the planner needs the predictor the file lacks

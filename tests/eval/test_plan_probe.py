@@ -8,9 +8,10 @@ import pytest
 
 from hjepa.agent.task import TaskSpec
 from hjepa.envs import make_world
+from hjepa.eval.episodes import task_env
 from hjepa.eval.plan_probe import run_plan_probe
 from hjepa.eval.protocol import Protocol
-from tests.agent.oracle import ActionBlindWorldModel, WallOracleWorldModel
+from tests.agent.oracle import ActionBlindWorldModel, OracleWorldModel, WallOracleWorldModel
 
 
 
@@ -74,3 +75,17 @@ def test_maps_show_the_first_episodes_door_where_each_episode_draws_one(no_recor
     np.testing.assert_array_equal(drawn["goal"], info["goal_state"])
     np.testing.assert_array_equal(drawn["goals"][0], info["goal_state"])
     assert len({tuple(goal) for goal in drawn["goals"]}) == 3
+
+
+def test_plan_probe_writes_results_and_beats_random(experience, tmp_path):
+    task = TaskSpec.from_yaml("configs/tasks/reach_aided.yaml").replace(max_steps=80)
+    summary = run_plan_probe(None, None, "hjepa/TwoRooms-v0", task, tmp_path, Protocol(3), planners=["mppi"],
+                             world_model=OracleWorldModel(), experience=experience)
+    assert summary["plan_success"] == 1.0 and summary["plan_success_random"] == 0.0
+    assert summary["plan_aids"] == ["landmarks", "probe"]
+    assert set(summary["plan_table"]) == {"cem [aided: landmarks, probe]", "mppi [aided: landmarks, probe]", "random"}
+    assert json.loads((tmp_path / "plan.json").read_text())["plan_success"] == 1.0
+    assert (tmp_path / "plan_trajectories.png").stat().st_size > 0
+    assert (tmp_path / "plan_episode.gif").read_bytes()[:3] == b"GIF"
+    with pytest.raises(ValueError, match="not a registered gymnasium id"):
+        task_env("hjepa/Nowhere-v0", 10)

@@ -30,20 +30,25 @@ def level1_export(tmp_path_factory) -> Path:
     return export_world_model(build_world_model(LEVEL1), LEVEL1, tmp_path_factory.mktemp("level1") / "export")
 
 
-def _fit_level2(shards: Path, level1: Path, out: Path, level2: dict, steps: int, warmup: int) -> None:
-    """A level-wise `hjepa fit` through configs/level2_tiny_cpu.yaml into out/run."""
+def _fit_level2(shards: Path, level1: Path, out: Path, level2: dict, steps: int, warmup: int, seed: int = 0) -> None:
+    """A level-wise `hjepa fit` through configs/level2_tiny_cpu.yaml into out/run, from `seed` (initialisation and
+    data stream)."""
     overrides = {
+        "seed_everything": seed,
         "trainer": {"max_steps": steps, "val_check_interval": steps, "log_every_n_steps": 1,
                     "enable_progress_bar": False, "enable_model_summary": False},
         "model": {"level1_checkpoint": str(level1), "level2": level2, "warmup_steps": warmup},
-        "data": {"shards": str(shards), "num_frames": 8, "batch_size": 8, "num_workers": 0, "decoder": "pyav"},
+        "data": {"shards": str(shards), "num_frames": 8, "batch_size": 8, "num_workers": 0, "decoder": "pyav",
+                 "seed": seed},
     }
     config = write_run_config(ROOT / "configs" / "level2_tiny_cpu.yaml", out / "run", overrides)
     run_lightning_cli(["fit", "--config", str(config)])
 
 
-def test_levelwise_fit_keeps_level1_bit_identical_and_lowers_level2_error(tiny_rooms, level1_export, tmp_path):
-    _fit_level2(tiny_rooms, level1_export, tmp_path, LEVEL2, steps=25, warmup=5)
+@pytest.mark.usefixtures("one_thread")
+@pytest.mark.parametrize("seed", [0, 1, 4])  # of seeds 0-4, the median, worst and best margin
+def test_levelwise_fit_keeps_level1_bit_identical_and_lowers_level2_error(tiny_rooms, level1_export, tmp_path, seed):
+    _fit_level2(tiny_rooms, level1_export, tmp_path, LEVEL2, steps=25, warmup=5, seed=seed)
     ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
     _, level1_before = read_world_model(level1_export)
     _, level1_after = read_world_model(ckpt)
@@ -54,7 +59,7 @@ def test_levelwise_fit_keeps_level1_bit_identical_and_lowers_level2_error(tiny_r
         errors = [float(r["train/level2/pred_error_rollout_rel"]) for r in csv.DictReader(handle)
                   if r.get("train/level2/pred_error_rollout_rel")]
     first, last = sum(errors[:3]) / 3, sum(errors[-3:]) / 3
-    assert last < 0.5 * first, (first, last)
+    assert last < 0.25 * first, (first, last)  # seeds 0-4: at most 0.09
 
     out = export_checkpoint(ckpt, tmp_path / "export")  # both levels, loadable at either
     frames = torch.rand(2, 8, 3, 32, 32)

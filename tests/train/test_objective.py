@@ -9,6 +9,11 @@ from hjepa.models.expander import Expander
 from hjepa.models.predictor import GRUPredictor
 from hjepa.train.objective import jepa_losses, rollout_starts
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+# Seeds 0-4 were measured (see each test); 0, 2 and 3 hold the worst margin of every assertion.
+SEEDS = [0, 2, 3]
+
 
 class TinyLevel(nn.Module):
     """A level of a toy world: an MLP encoder of observations, a GRU predictor, no latent."""
@@ -71,15 +76,17 @@ def test_default_horizon_rolls_the_whole_clip_from_its_first_state():
     assert float(terms["pred_error_rollout_rel"]) == pytest.approx(float(relative), rel=1e-5)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", SEEDS)
 def test_the_objective_lowers_rollout_error_and_keeps_states_spread(seed):
     errors, std = train(seed, VICReg(inv_coeff=25.0, var_coeff=25.0, cov_coeff=1.0))
     first, last = sum(errors[:10]) / 10, sum(errors[-10:]) / 10
-    assert last < 0.1 * first, (first, last)
-    assert float(std.min()) > 0.15  # the variance hinge (gamma 1) keeps every dimension alive
+    assert last < 0.1 * first, (first, last)  # seeds 0-4: at most 0.022
+    # the variance hinge (gamma 1) keeps every dimension alive; seeds 0-4: at least 0.158, collapsed at most 0.016
+    assert float(std.min()) > 0.1, std
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", SEEDS)
 def test_without_variance_and_covariance_the_states_collapse(seed):
     _, std = train(seed, VICReg(inv_coeff=25.0, var_coeff=0.0, cov_coeff=0.0))
-    assert float(std.max()) < 0.05  # prediction alone is solved by a constant representation
+    # prediction alone is solved by a constant representation; seeds 0-4: at most 0.016
+    assert float(std.max()) < 0.05, std

@@ -43,7 +43,9 @@ WORKERS = (1, 2)
 
 def episode_videos(folder: Path) -> dict[str, bytes]:
     """The video bytes of every episode in the shards of `folder`, by key (read outside any timing)."""
-    return {s["__key__"]: s["mp4"] for shard in list_shards(folder) for s in wds.WebDataset(str(shard), shardshuffle=False)}
+    return {
+        s["__key__"]: s["mp4"] for shard in list_shards(folder) for s in wds.WebDataset(str(shard), shardshuffle=False)
+    }
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -67,8 +69,15 @@ class ModuleRun(NamedTuple):
 
 def module_run(folder: Path, backend: str, workers: int, num_frames: int, batch_size: int) -> ModuleRun:
     """Read every clip through the data module, sampling the workers' CPU time as batches arrive."""
-    data = VideoDataModule(str(folder), num_frames=num_frames, batch_size=batch_size, num_workers=workers,
-                           decoder=backend, resampled=False, val_fraction=0.0)
+    data = VideoDataModule(
+        str(folder),
+        num_frames=num_frames,
+        batch_size=batch_size,
+        num_workers=workers,
+        decoder=backend,
+        resampled=False,
+        val_fraction=0.0,
+    )
     loader = data.loader(data.dataset("all"))
     pids = multiprocessing.Array("i", workers)
     loader.worker_init_fn = functools.partial(_record_pid, pids)
@@ -79,21 +88,29 @@ def module_run(folder: Path, backend: str, workers: int, num_frames: int, batch_
         keys += batch["key"]
         samples.append((time.perf_counter(), len(keys), sum(map(process_cpu_seconds, pids))))
     (first_time, first_clips, first_cpu), (last_time, clips, cpu) = samples[min(workers, len(samples)) - 1], samples[-1]
-    return ModuleRun(keys, (clips - first_clips) / (last_time - first_time), (cpu - first_cpu) / (clips - first_clips),
-                     first_time - start)
+    return ModuleRun(
+        keys,
+        (clips - first_clips) / (last_time - first_time),
+        (cpu - first_cpu) / (clips - first_clips),
+        first_time - start,
+    )
 
 
 def raw_run(videos: dict[str, bytes], keys: list[str], backend: str, num_frames: int) -> tuple[float, float]:
     """Clips/s and CPU seconds per clip of this process decoding the clips `keys` straight from their bytes."""
-    clips = [(videos[name], [int(i) for i in frame_indices(int(first), num_frames, 1)])
-             for name, first in (key.split("@") for key in keys)]
+    clips = [
+        (videos[name], [int(i) for i in frame_indices(int(first), num_frames, 1)])
+        for name, first in (key.split("@") for key in keys)
+    ]
     cpu, start = time.process_time(), time.perf_counter()
     for video, indices in clips:
         decode_video(video, indices, backend)
     return len(clips) / (time.perf_counter() - start), (time.process_time() - cpu) / len(clips)
 
 
-def backend_rows(folder: Path, videos: dict[str, bytes], backend: str, args: argparse.Namespace, step_rate: float) -> list[dict]:
+def backend_rows(
+    folder: Path, videos: dict[str, bytes], backend: str, args: argparse.Namespace, step_rate: float
+) -> list[dict]:
     """One row per worker count, from the best of `args.repeats` alternating module and raw runs."""
     module: dict[int, list[ModuleRun]] = {w: [] for w in WORKERS}
     raw: dict[int, list[tuple[float, float]]] = {w: [] for w in WORKERS}
@@ -106,16 +123,19 @@ def backend_rows(folder: Path, videos: dict[str, bytes], backend: str, args: arg
     for workers in WORKERS:
         rate = max(run.clips_per_s for run in module[workers])
         raw_rate, raw_cpu = max(r for r, _ in raw[workers]), min(c for _, c in raw[workers])
-        rows.append({
-            "backend": backend, "workers": workers,
-            "raw_clips_per_s": round(raw_rate, 1),
-            "module_clips_per_s": round(rate, 1),
-            "per_worker_ratio": round(rate / workers / raw_rate, 3),
-            "worker_cpu_ratio": round(raw_cpu / min(run.worker_cpu_per_clip for run in module[workers]), 3),
-            "scaling": round(rate / max(run.clips_per_s for run in module[1]), 2),
-            "first_batches_s": round(min(run.first_batches_s for run in module[workers]), 3),
-            "loader_over_step": round(rate / step_rate, 2),
-        })
+        rows.append(
+            {
+                "backend": backend,
+                "workers": workers,
+                "raw_clips_per_s": round(raw_rate, 1),
+                "module_clips_per_s": round(rate, 1),
+                "per_worker_ratio": round(rate / workers / raw_rate, 3),
+                "worker_cpu_ratio": round(raw_cpu / min(run.worker_cpu_per_clip for run in module[workers]), 3),
+                "scaling": round(rate / max(run.clips_per_s for run in module[1]), 2),
+                "first_batches_s": round(min(run.first_batches_s for run in module[workers]), 3),
+                "loader_over_step": round(rate / step_rate, 2),
+            }
+        )
     return rows
 
 
@@ -128,19 +148,35 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     load_before = os.getloadavg()
-    step = step_figures("tiny", "fp32", make_batch(args.batch_size, args.num_frames, torch.device("cpu")), torch.device("cpu"), 5)
+    step = step_figures(
+        "tiny", "fp32", make_batch(args.batch_size, args.num_frames, torch.device("cpu")), torch.device("cpu"), 5
+    )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        generate_shards(GenerateSettings("two_rooms", args.episodes, args.frames, shard_size=16), folder, progress=False)
+        generate_shards(
+            GenerateSettings("two_rooms", args.episodes, args.frames, shard_size=16), folder, progress=False
+        )
         videos = episode_videos(folder)
-        rows = [row for backend in ("decord", "pyav") if backend_available(backend)
-                for row in backend_rows(folder, videos, backend, args, step["samples_per_s"])]
-    write_results("decode", rows, {
-        "episodes": args.episodes, "frames": args.frames, "clip_frames": args.num_frames, "batch_size": args.batch_size,
-        "repeats": args.repeats, "train_step_samples_per_s": step["samples_per_s"],
-        "load_average_1min_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
-        "target": "per_worker_ratio >= 0.9; scaling >= 1.7 with 2 workers on 2 free cores",
-    })
+        rows = [
+            row
+            for backend in ("decord", "pyav")
+            if backend_available(backend)
+            for row in backend_rows(folder, videos, backend, args, step["samples_per_s"])
+        ]
+    write_results(
+        "decode",
+        rows,
+        {
+            "episodes": args.episodes,
+            "frames": args.frames,
+            "clip_frames": args.num_frames,
+            "batch_size": args.batch_size,
+            "repeats": args.repeats,
+            "train_step_samples_per_s": step["samples_per_s"],
+            "load_average_1min_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+            "target": "per_worker_ratio >= 0.9; scaling >= 1.7 with 2 workers on 2 free cores",
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -40,9 +40,15 @@ def main() -> None:
             start = time.perf_counter()
             record_episodes(settings, 0)
             total = args.episodes / (time.perf_counter() - start)
-            rows.append({"world": name, "codec": codec, "simulate_render_episodes_per_s": round(simulated, 1),
-                         "with_encoding_episodes_per_s": round(total, 1),
-                         "frames_per_s": round(total * args.frames, 1)})
+            rows.append(
+                {
+                    "world": name,
+                    "codec": codec,
+                    "simulate_render_episodes_per_s": round(simulated, 1),
+                    "with_encoding_episodes_per_s": round(total, 1),
+                    "frames_per_s": round(total * args.frames, 1),
+                }
+            )
     write_results("generate", rows, {"episodes": args.episodes, "frames": args.frames, "image_size": 64})
 
 

@@ -60,21 +60,53 @@ def main() -> None:
             energy_infer = energy_fn(inferred[None]).mean().item()
             energy_amortized = energy_fn(z_q[None]).mean().item()
             energy_prior = energy_fn(latent.sample(len(states))[None]).mean().item()
-        rows.append({"latent": name, "method": method, "ms_per_batch": round(ms_infer, 3),
-                     "energy": round(energy_infer, 5), "speedup": 1.0, "energy_ratio": 1.0})
-        rows.append({"latent": name, "method": "amortized q(s_x, s_y)", "ms_per_batch": round(ms_amortized, 3),
-                     "energy": round(energy_amortized, 5), "speedup": round(ms_infer / ms_amortized, 1),
-                     "energy_ratio": round(energy_amortized / energy_infer, 3)})
-        rows.append({"latent": name, "method": "prior sample (no inference)", "ms_per_batch": None,
-                     "energy": round(energy_prior, 5), "speedup": None,
-                     "energy_ratio": round(energy_prior / energy_infer, 3)})
+        rows.append(
+            {
+                "latent": name,
+                "method": method,
+                "ms_per_batch": round(ms_infer, 3),
+                "energy": round(energy_infer, 5),
+                "speedup": 1.0,
+                "energy_ratio": 1.0,
+            }
+        )
+        rows.append(
+            {
+                "latent": name,
+                "method": "amortized q(s_x, s_y)",
+                "ms_per_batch": round(ms_amortized, 3),
+                "energy": round(energy_amortized, 5),
+                "speedup": round(ms_infer / ms_amortized, 1),
+                "energy_ratio": round(energy_amortized / energy_infer, 3),
+            }
+        )
+        rows.append(
+            {
+                "latent": name,
+                "method": "prior sample (no inference)",
+                "ms_per_batch": None,
+                "energy": round(energy_prior, 5),
+                "speedup": None,
+                "energy_ratio": round(energy_prior / energy_infer, 3),
+            }
+        )
     amortized = [r for r in rows if r["method"].startswith("amortized")]
-    verdict = {"energy_margin": ENERGY_MARGIN,
-               "amortized_within_margin": all(r["energy_ratio"] <= ENERGY_MARGIN for r in amortized),
-               "amortized_speedup_min": min(r["speedup"] for r in amortized)}
-    write_results("latent_inference", rows, {"batch_size": args.batch_size, "train_steps": args.steps, **verdict,
-                                             "note": "speedup and energy_ratio are against the first row of the "
-                                                     "same latent (enumeration or gradient inference of ž)"})
+    verdict = {
+        "energy_margin": ENERGY_MARGIN,
+        "amortized_within_margin": all(r["energy_ratio"] <= ENERGY_MARGIN for r in amortized),
+        "amortized_speedup_min": min(r["speedup"] for r in amortized),
+    }
+    write_results(
+        "latent_inference",
+        rows,
+        {
+            "batch_size": args.batch_size,
+            "train_steps": args.steps,
+            **verdict,
+            "note": "speedup and energy_ratio are against the first row of the "
+            "same latent (enumeration or gradient inference of ž)",
+        },
+    )
     print(verdict)
 
 

@@ -32,12 +32,26 @@ def main() -> None:
     protocol = Protocol(args.episodes, seed=1000, max_steps=args.max_steps)
     rows = []
     for parallel in args.parallel:
-        summary = run_plan_probe(args.model, args.data, args.env, task, Path("runs/bench_parallel_planning"),
-                                 protocol, world_model=world_model, random_baseline=False, parallel=parallel)
-        rows.append({"parallel": parallel, "seconds": summary["plan_seconds"],
-                     "success": summary["plan_success"],
-                     **{f"ever_{radius_key(r)}": summary[f"plan_ever_{radius_key(r)}"] for r in protocol.radii},
-                     "ms_per_step": summary["plan_ms_per_step"]})
+        summary = run_plan_probe(
+            args.model,
+            args.data,
+            args.env,
+            task,
+            Path("runs/bench_parallel_planning"),
+            protocol,
+            world_model=world_model,
+            random_baseline=False,
+            parallel=parallel,
+        )
+        rows.append(
+            {
+                "parallel": parallel,
+                "seconds": summary["plan_seconds"],
+                "success": summary["plan_success"],
+                **{f"ever_{radius_key(r)}": summary[f"plan_ever_{radius_key(r)}"] for r in protocol.radii},
+                "ms_per_step": summary["plan_ms_per_step"],
+            }
+        )
     for row in rows:
         row["speedup"] = round(rows[0]["seconds"] / row["seconds"], 2)
         row["same_success"] = row["success"] == rows[0]["success"]

@@ -58,7 +58,7 @@ class OneAtATime(torch.nn.Module):
         self.model = model
 
     def unroll(self, s0, actions):
-        return torch.cat([self.model.unroll(s0[i:i + 1], actions[i:i + 1]) for i in range(len(actions))])
+        return torch.cat([self.model.unroll(s0[i : i + 1], actions[i : i + 1]) for i in range(len(actions))])
 
 
 def main() -> None:
@@ -80,18 +80,34 @@ def main() -> None:
         for horizon in (4, 8, 16):
             for population in (64, 128, 256):
                 planner = build_planner(name, horizon=horizon, **BOX, **search(population))
-                rows.append({"planner": name, "horizon": horizon, "population": population,
-                             "ms_per_plan": round(ms_per_plan(planner, state, cost, model), 1)})
+                rows.append(
+                    {
+                        "planner": name,
+                        "horizon": horizon,
+                        "population": population,
+                        "ms_per_plan": round(ms_per_plan(planner, state, cost, model), 1),
+                    }
+                )
     planner = build_planner("cem", horizon=8, **BOX, **SEARCH["cem"](128))
     batched = ms_per_plan(planner, state, cost, model)
     naive = ms_per_plan(planner, state, cost, OneAtATime(model), repeats=1)
-    rows.append({"planner": "cem (one candidate per call)", "horizon": 8, "population": 128,
-                 "ms_per_plan": round(naive, 1), "batched_speedup": round(naive / batched, 1)})
+    rows.append(
+        {
+            "planner": "cem (one candidate per call)",
+            "horizon": 8,
+            "population": 128,
+            "ms_per_plan": round(naive, 1),
+            "batched_speedup": round(naive / batched, 1),
+        }
+    )
 
     task = TaskSpec.from_yaml("configs/tasks/reach.yaml")  # like-for-like: goal image, representation only
-    variants = {f"cem H {h}, pop {n} x {it} it": task.replace(planner={**task.planner, "horizon": h, "population": n,
-                                                                       "elites": max(4, n // 8), "iterations": it})
-                for h, n, it in ((16, 64, 3), (16, 128, 5), (32, 128, 5), (32, 256, 5), (48, 256, 5))}
+    variants = {
+        f"cem H {h}, pop {n} x {it} it": task.replace(
+            planner={**task.planner, "horizon": h, "population": n, "elites": max(4, n // 8), "iterations": it}
+        )
+        for h, n, it in ((16, 64, 3), (16, 128, 5), (32, 128, 5), (32, 256, 5), (48, 256, 5))
+    }
     # Cost ablations at the default search: the squared distance summed over the horizon (PLDM's MSE), no terminal
     variants["cem, squared distance, no terminal"] = task.replace(goal_exponent=2.0, goal_terminal=0.0)
     # ...and the aided task (landmarks over recorded episodes, a probe fitted on ground truth): not like-for-like
@@ -100,9 +116,17 @@ def main() -> None:
     experience = record_experience(model, args.data, aided.subgoals["episodes"])
     curve = []
     for label, variant in variants.items():
-        result = run_plan_probe(args.model, args.data, "hjepa/TwoRooms-v0", variant, Path("runs/bench_planning"),
-                                Protocol(args.episodes, 1000), world_model=model, experience=experience,
-                                random_baseline=False)
+        result = run_plan_probe(
+            args.model,
+            args.data,
+            "hjepa/TwoRooms-v0",
+            variant,
+            Path("runs/bench_planning"),
+            Protocol(args.episodes, 1000),
+            world_model=model,
+            experience=experience,
+            random_baseline=False,
+        )
         curve.append({"planner": label, "success": result["plan_success"], "ms_per_step": result["plan_ms_per_step"]})
     plot_curve(curve, RESULTS / "planning_success_vs_compute.png")
     modes = mode1_vs_mode2(model, load_policy(args.policy), task, experience)
@@ -112,8 +136,11 @@ def main() -> None:
         plot_maze(maze, RESULTS / "planning_maze_flat_vs_hier.png")
     else:
         print(f"maze: skipped, no {args.maze_model} (run the demo with maze.run: true in configs/demo.yaml)")
-    write_results("planning", rows + curve + modes + maze, {"model": args.model, "maze_model": args.maze_model,
-                                                             "episodes": args.episodes})
+    write_results(
+        "planning",
+        rows + curve + modes + maze,
+        {"model": args.model, "maze_model": args.maze_model, "episodes": args.episodes},
+    )
 
 
 def mode1_vs_mode2(model, policy, task: TaskSpec, experience, decisions: int = 20) -> list[dict]:
@@ -133,9 +160,14 @@ def mode1_vs_mode2(model, policy, task: TaskSpec, experience, decisions: int = 2
         planner.plan(state, cost, model, generator=0)
         times["mode2 (cem plan)"].append((time.perf_counter() - start) * 1e3)
     median = {k: sorted(v)[len(v) // 2] for k, v in times.items()}
-    return [{"planner": k, "ms_per_decision": round(v, 3),
-             "mode2_over_mode1": round(median["mode2 (cem plan)"] / median["mode1 (policy)"], 1)}
-            for k, v in median.items()]
+    return [
+        {
+            "planner": k,
+            "ms_per_decision": round(v, 3),
+            "mode2_over_mode1": round(median["mode2 (cem plan)"] / median["mode1 (policy)"], 1),
+        }
+        for k, v in median.items()
+    ]
 
 
 def maze_flat_vs_hier(model_path: str, data: str, episodes: int) -> list[dict]:
@@ -147,12 +179,28 @@ def maze_flat_vs_hier(model_path: str, data: str, episodes: int) -> list[dict]:
     rows = []
     for n, it in ((32, 3), (64, 5), (128, 5), (256, 8)):
         variant = task.replace(planner={**task.planner, "population": n, "elites": max(4, n // 8), "iterations": it})
-        result = run_plan_probe(model_path, data, "hjepa/Maze-v0", variant, Path("runs/bench_planning_maze"),
-                                Protocol(episodes, 1000), world_model=model, random_baseline=False, baselines=["flat", "hierarchical"], env_kwargs={"min_doors": 2})
+        result = run_plan_probe(
+            model_path,
+            data,
+            "hjepa/Maze-v0",
+            variant,
+            Path("runs/bench_planning_maze"),
+            Protocol(episodes, 1000),
+            world_model=model,
+            random_baseline=False,
+            baselines=["flat", "hierarchical"],
+            env_kwargs={"min_doors": 2},
+        )
         for label in ("hierarchical", "flat"):
             row = result["plan_table"][label]
-            rows.append({"planner": f"maze {label}, cem pop {n} x {it} it", "success": row["success"],
-                         "ms_per_step": row["ms_per_step"], "ms_per_episode": row["ms_per_episode"]})
+            rows.append(
+                {
+                    "planner": f"maze {label}, cem pop {n} x {it} it",
+                    "success": row["success"],
+                    "ms_per_step": row["ms_per_step"],
+                    "ms_per_episode": row["ms_per_episode"],
+                }
+            )
     return rows
 
 
@@ -164,8 +212,13 @@ def plot_maze(rows: list[dict], path: Path) -> Path:
         points = [r for r in rows if r["planner"].startswith(f"maze {label},")]
         ax.plot([r["ms_per_episode"] / 1e3 for r in points], [r["success"] for r in points], marker="o", label=label)
     ax.legend(fontsize=8)
-    ax.set(xlabel="planning seconds per episode (1 thread)", ylabel="success rate", xscale="log",
-           title="Maze, goals >= 2 doors away, like-for-like", ylim=(-0.05, 1.05))
+    ax.set(
+        xlabel="planning seconds per episode (1 thread)",
+        ylabel="success rate",
+        xscale="log",
+        title="Maze, goals >= 2 doors away, like-for-like",
+        ylim=(-0.05, 1.05),
+    )
     fig.savefig(path, dpi=100)
     return path
 
@@ -182,8 +235,13 @@ def plot_curve(curve: list[dict], path: Path) -> Path:
     ax.legend(fontsize=7)
     for c in sweep:
         ax.annotate(c["planner"].removeprefix("cem "), (c["ms_per_step"], c["success"]), fontsize=6)
-    ax.set(xlabel="planning ms per step (1 thread)", ylabel="success rate", title="TwoRooms planning",
-           xscale="log", ylim=(-0.05, 1.05))
+    ax.set(
+        xlabel="planning ms per step (1 thread)",
+        ylabel="success rate",
+        title="TwoRooms planning",
+        xscale="log",
+        ylim=(-0.05, 1.05),
+    )
     RESULTS.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     return path

@@ -63,11 +63,22 @@ def main() -> None:
     task, protocol = TaskSpec.from_yaml(args.task), Protocol(args.episodes, seed=1000)
     rows = []
     for steps, path in checkpoints(Path(args.run)):
-        result = run_plan_probe(path, args.data, "hjepa/TwoRooms-v0", task, Path("runs/bench_planning_vs_training"),
-                                protocol, world_model=load_world_model(path))
+        result = run_plan_probe(
+            path,
+            args.data,
+            "hjepa/TwoRooms-v0",
+            task,
+            Path("runs/bench_planning_vs_training"),
+            protocol,
+            world_model=load_world_model(path),
+        )
         scores = result["plan_table"][label(task)]
-        row = {"steps": steps, "random": result["plan_success_random"], "ms_per_step": result["plan_ms_per_step"],
-               "final_distance_median": result["plan_final_distance_median"]}
+        row = {
+            "steps": steps,
+            "random": result["plan_success_random"],
+            "ms_per_step": result["plan_ms_per_step"],
+            "final_distance_median": result["plan_final_distance_median"],
+        }
         for radius in protocol.radii:
             for kind in ("ever", "end"):
                 key = f"{kind}_{radius_key(radius)}"

@@ -40,18 +40,38 @@ def main() -> None:
         env = protocol_env(args.data, protocol)
         size = env.observation_space.shape[0]
         if size != world_model.encoder.img_size:
-            raise SystemExit(f"--model: {args.model} takes {world_model.encoder.img_size}x"
-                             f"{world_model.encoder.img_size} images but --data was recorded at {size}x{size}")
-        configurator = Configurator(task, world_model.encoder.embed_dim, env.action_space.low.tolist(),
-                                    env.action_space.high.tolist())
+            raise SystemExit(
+                f"--model: {args.model} takes {world_model.encoder.img_size}x"
+                f"{world_model.encoder.img_size} images but --data was recorded at {size}x{size}"
+            )
+        configurator = Configurator(
+            task, world_model.encoder.embed_dim, env.action_space.low.tolist(), env.action_space.high.tolist()
+        )
         actors[label(task)] = agents(lambda seed: Agent(world_model, configurator, seed=seed))
     actors["random"] = random_actors
     result = run_swm_protocol(args.data, actors, protocol, parallel=args.parallel)
-    rows = [{"actor": name, "success": row["success"], "success_ci": row["success_ci"], "steps": row["steps"],
-             "ms_per_step": row["ms_per_step"], "source": "hjepa"} for name, row in result["table"].items()]
+    rows = [
+        {
+            "actor": name,
+            "success": row["success"],
+            "success_ci": row["success_ci"],
+            "steps": row["steps"],
+            "ms_per_step": row["ms_per_step"],
+            "source": "hjepa",
+        }
+        for name, row in result["table"].items()
+    ]
     rows += [{"actor": name, "success": rate, "source": "published"} for name, rate in result["published"].items()]
-    write_results("swm_tworoom", rows, {"model": args.model, "task": args.task if args.model else None,
-                                        "protocol": result["protocol"], "pairs": result["pairs"]})
+    write_results(
+        "swm_tworoom",
+        rows,
+        {
+            "model": args.model,
+            "task": args.task if args.model else None,
+            "protocol": result["protocol"],
+            "pairs": result["pairs"],
+        },
+    )
 
 
 if __name__ == "__main__":

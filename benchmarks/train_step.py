@@ -29,12 +29,21 @@ from hjepa.train.module import JEPAModule
 CONFIG_DIR = Path(__file__).parents[1] / "configs"
 CONFIGS = {
     # the model the demo trains (configs/tiny_cpu.yaml), both levels trained jointly, and a GPU-sized one
-    "tiny": {k: v for k, v in yaml.safe_load((CONFIG_DIR / "tiny_cpu.yaml").read_text())["model"].items()
-             if k in ("encoder", "predictor", "expander", "action_dim")},
-    "tiny_2level": {k: v for k, v in yaml.safe_load((CONFIG_DIR / "level2_joint_tiny_cpu.yaml").read_text())["model"].items()
-                    if k in ("encoder", "predictor", "expander", "action_dim", "levels", "level2", "stop_gradient")},
-    "base": {"encoder": {"name": "resnet18", "embed_dim": 256}, "predictor": {"kind": "transformer", "hidden_dim": 256},
-             "expander": [1024, 1024]},
+    "tiny": {
+        k: v
+        for k, v in yaml.safe_load((CONFIG_DIR / "tiny_cpu.yaml").read_text())["model"].items()
+        if k in ("encoder", "predictor", "expander", "action_dim")
+    },
+    "tiny_2level": {
+        k: v
+        for k, v in yaml.safe_load((CONFIG_DIR / "level2_joint_tiny_cpu.yaml").read_text())["model"].items()
+        if k in ("encoder", "predictor", "expander", "action_dim", "levels", "level2", "stop_gradient")
+    },
+    "base": {
+        "encoder": {"name": "resnet18", "embed_dim": 256},
+        "predictor": {"kind": "transformer", "hidden_dim": 256},
+        "expander": [1024, 1024],
+    },
 }
 
 
@@ -68,8 +77,10 @@ def clip_frames(name: str, num_frames: int) -> int:
 
 
 def make_batch(batch_size: int, num_frames: int, device: torch.device) -> dict:
-    return {"frames": torch.rand(batch_size, num_frames, 3, 64, 64, device=device),
-            "actions": torch.randn(batch_size, num_frames - 1, 2, device=device) * 0.03}
+    return {
+        "frames": torch.rand(batch_size, num_frames, 3, 64, 64, device=device),
+        "actions": torch.randn(batch_size, num_frames - 1, 2, device=device) * 0.03,
+    }
 
 
 def step_figures(name: str, precision: str, batch: dict, device: torch.device, steps: int) -> dict:
@@ -96,10 +107,17 @@ def step_figures(name: str, precision: str, batch: dict, device: torch.device, s
     flops = counter.get_total_flops()
     peak = matmul_peak(torch.bfloat16 if precision == "bf16" else torch.float32, device)
     size = batch["frames"].shape[0]
-    return {"config": name, "precision": precision, "num_frames": batch["frames"].shape[1], "ms_per_step": round(seconds * 1e3, 1),
-            "samples_per_s": round(size / seconds, 1), "gflop_per_step": round(flops / 1e9, 2),
-            "achieved_tflops": round(flops / seconds / 1e12, 4), "matmul_peak_tflops": round(peak / 1e12, 4),
-            "mfu": round(flops / seconds / peak, 3)}
+    return {
+        "config": name,
+        "precision": precision,
+        "num_frames": batch["frames"].shape[1],
+        "ms_per_step": round(seconds * 1e3, 1),
+        "samples_per_s": round(size / seconds, 1),
+        "gflop_per_step": round(flops / 1e9, 2),
+        "achieved_tflops": round(flops / seconds / 1e12, 4),
+        "matmul_peak_tflops": round(peak / 1e12, 4),
+        "mfu": round(flops / seconds / peak, 3),
+    }
 
 
 def loader_clips_per_s(batch_size: int, frame_counts: set[int], workers: int) -> dict[int, float]:
@@ -108,8 +126,14 @@ def loader_clips_per_s(batch_size: int, frame_counts: set[int], workers: int) ->
         generate_shards(GenerateSettings("two_rooms", 256, 32, shard_size=16), Path(tmp), progress=False)
         speeds = {}
         for num_frames in sorted(frame_counts):
-            data = VideoDataModule(tmp, num_frames=num_frames, batch_size=batch_size, num_workers=workers,
-                                   resampled=False, val_fraction=0.0)
+            data = VideoDataModule(
+                tmp,
+                num_frames=num_frames,
+                batch_size=batch_size,
+                num_workers=workers,
+                resampled=False,
+                val_fraction=0.0,
+            )
             speeds[num_frames] = read_batches(data.loader(data.dataset("all")))[1]
         return speeds
 
@@ -130,16 +154,25 @@ def main() -> None:
         for precision in args.precisions:
             row = step_figures(name, precision, batch, device, args.steps)
             if "level2" in CONFIGS[name]:  # the price of level 2: the level-1 step on the same clips
-                row["level2_overhead"] = round(row["ms_per_step"] / step_figures("tiny", precision, batch, device,
-                                                                                 args.steps)["ms_per_step"], 2)
+                row["level2_overhead"] = round(
+                    row["ms_per_step"] / step_figures("tiny", precision, batch, device, args.steps)["ms_per_step"], 2
+                )
             rows.append(row)
     loader = loader_clips_per_s(args.batch_size, {row["num_frames"] for row in rows}, args.workers)
     for row in rows:
         row["loader_clips_per_s"] = round(loader[row["num_frames"]], 1)
         row["loader_over_step"] = round(loader[row["num_frames"]] / row["samples_per_s"], 2)
-    write_results("train_step", rows, {"batch_size": args.batch_size, "num_frames": args.num_frames,
-                                       "device": str(device), "loader_workers": args.workers,
-                                       "note": "loader_over_step > 1: the loader is not the bottleneck"})
+    write_results(
+        "train_step",
+        rows,
+        {
+            "batch_size": args.batch_size,
+            "num_frames": args.num_frames,
+            "device": str(device),
+            "loader_workers": args.workers,
+            "note": "loader_over_step > 1: the loader is not the bottleneck",
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 
 def _seed(text: str) -> int:
@@ -24,27 +24,48 @@ def _generate(args: argparse.Namespace) -> int:
     from hjepa.data.generate import GenerateSettings, generate_shards
 
     world_kwargs = tuple(sorted((_json_option(args.world_kwargs or None, "--world-kwargs") or {}).items()))
-    settings = GenerateSettings(args.world, args.episodes, args.frames, args.seed, args.shard_size,
-                                args.codec, args.image_size, world_kwargs, args.policy)
+    settings = GenerateSettings(
+        args.world,
+        args.episodes,
+        args.frames,
+        args.seed,
+        args.shard_size,
+        args.codec,
+        args.image_size,
+        world_kwargs,
+        args.policy,
+    )
     report = generate_shards(settings, Path(args.out), workers=args.workers)
     speed = f"  [{report.episodes_per_s:.1f} episodes/s]" if report.episodes_per_s else ""
-    print(f"{report.episodes} episodes in {len(report.shards)} shards ({report.written_shards} written, "
-          f"{report.reused_shards} kept) -> {args.out}{speed}")
+    print(
+        f"{report.episodes} episodes in {len(report.shards)} shards ({report.written_shards} written, "
+        f"{report.reused_shards} kept) -> {args.out}{speed}"
+    )
     return 0
 
 
 def _shard(args: argparse.Namespace) -> int:
     from hjepa.data.convert import MANIFEST, convert_folder
 
-    manifest = convert_folder(Path(args.src), Path(args.out), args.size, args.fps, args.shard_size, args.codec,
-                              labels=args.labels, segment=args.segment)
+    manifest = convert_folder(
+        Path(args.src),
+        Path(args.out),
+        args.size,
+        args.fps,
+        args.shard_size,
+        args.codec,
+        labels=args.labels,
+        segment=args.segment,
+    )
     for entry in manifest.skipped:
         print(f"skipped {entry['path']}: {entry['reason']}", file=sys.stderr)
     for name in (name for name, count in manifest.class_counts.items() if count == 0):
         print(f"warning: --labels {args.labels}: class {name!r} has no converted video", file=sys.stderr)
     classes = f" of {len(manifest.classes)} classes" if manifest.classes else ""
-    print(f"{manifest.written} videos{classes} ({manifest.samples} samples) in {len(manifest.shards)} shards, "
-          f"{len(manifest.skipped)} skipped -> {Path(args.out) / MANIFEST}")
+    print(
+        f"{manifest.written} videos{classes} ({manifest.samples} samples) in {len(manifest.shards)} shards, "
+        f"{len(manifest.skipped)} skipped -> {Path(args.out) / MANIFEST}"
+    )
     return 0
 
 
@@ -54,14 +75,24 @@ def _inspect(args: argparse.Namespace) -> int:
     from hjepa.data.shards import check_output_folder
 
     check_output_folder(Path(args.out))
-    data = VideoDataModule(args.data, num_frames=args.num_frames, frame_stride=args.frame_stride,
-                           batch_size=args.batch_size, num_workers=args.workers, decoder=args.decoder,
-                           val_fraction=0.0, resampled=False)
+    data = VideoDataModule(
+        args.data,
+        num_frames=args.num_frames,
+        frame_stride=args.frame_stride,
+        batch_size=args.batch_size,
+        num_workers=args.workers,
+        decoder=args.decoder,
+        val_fraction=0.0,
+        resampled=False,
+    )
     batches, clips_per_s = read_batches(data.loader(data.dataset("all")), args.max_batches)
     if not batches:
         raise ValueError(f"--data: no clip of {args.num_frames} frames could be read from {args.data}")
-    stats = data_statistics(batches) | {"clips_per_s": round(clips_per_s, 1), "skipped_samples": data.skipped_samples,
-                                        "skipped_shards": data.skipped_shards}
+    stats = data_statistics(batches) | {
+        "clips_per_s": round(clips_per_s, 1),
+        "skipped_samples": data.skipped_samples,
+        "skipped_shards": data.skipped_shards,
+    }
     sheet = contact_sheet(batches[0], Path(args.out) / "contact_sheet.png", _state_names(args.data))
     (Path(args.out) / "data_stats.json").write_text(json.dumps(stats, indent=2))
     print(json.dumps(stats, indent=2))
@@ -123,10 +154,19 @@ def _probe_linear(args: argparse.Namespace) -> int:
 
     check_output_folder(Path(args.out))
 
-    results = run_linear_probe(args.ckpt, args.data, args.out, num_frames=args.num_frames,
-                               frame_stride=args.frame_stride, batch_size=args.batch_size,
-                               max_batches=args.max_batches, rollout_k=args.rollout_k, seed=args.seed,
-                               val_fraction=args.val_fraction, num_workers=args.workers)
+    results = run_linear_probe(
+        args.ckpt,
+        args.data,
+        args.out,
+        num_frames=args.num_frames,
+        frame_stride=args.frame_stride,
+        batch_size=args.batch_size,
+        max_batches=args.max_batches,
+        rollout_k=args.rollout_k,
+        seed=args.seed,
+        val_fraction=args.val_fraction,
+        num_workers=args.workers,
+    )
     print(format_table(results.items(), left=2))
     print(f"-> {Path(args.out) / 'probe.json'}")
     return 0
@@ -138,10 +178,19 @@ def _probe_classify(args: argparse.Namespace) -> int:
     from hjepa.eval.report import format_table
 
     check_output_folder(Path(args.out))
-    results = run_classify_probe(args.ckpt, args.data, args.out, num_frames=args.num_frames,
-                                 frame_stride=args.frame_stride, clips_per_video=args.clips_per_video,
-                                 batch_size=args.batch_size, max_batches=args.max_batches, seed=args.seed,
-                                 val_fraction=args.val_fraction, num_workers=args.workers)
+    results = run_classify_probe(
+        args.ckpt,
+        args.data,
+        args.out,
+        num_frames=args.num_frames,
+        frame_stride=args.frame_stride,
+        clips_per_video=args.clips_per_video,
+        batch_size=args.batch_size,
+        max_batches=args.max_batches,
+        seed=args.seed,
+        val_fraction=args.val_fraction,
+        num_workers=args.workers,
+    )
     print(format_table(results.items(), left=2))
     print(f"-> {Path(args.out) / 'classify.json'}")
     return 0
@@ -162,16 +211,30 @@ def _plan(args: argparse.Namespace) -> int:
     baselines = getattr(args, "baselines", None)
     if probe and baselines is None:
         baselines = default_baselines(args.ckpt)
-    protocol = Protocol(args.episodes, args.seed, args.max_steps, not args.no_terminate, tuple(args.radii),
-                        args.success_radius)
-    summary = run_probe(PlanProbeOptions(args.ckpt, args.data, args.env, TaskSpec.from_yaml(args.task), Path(args.out),
-                                         protocol, planners=args.planners if probe else (), baselines=baselines or (),
-                                         random_baseline=probe, policy=policy,
-                                         env_kwargs=_json_option(args.env_kwargs, "--env-kwargs"),
-                                         parallel=args.parallel))
+    protocol = Protocol(
+        args.episodes, args.seed, args.max_steps, not args.no_terminate, tuple(args.radii), args.success_radius
+    )
+    summary = run_probe(
+        PlanProbeOptions(
+            args.ckpt,
+            args.data,
+            args.env,
+            TaskSpec.from_yaml(args.task),
+            Path(args.out),
+            protocol,
+            planners=args.planners if probe else (),
+            baselines=baselines or (),
+            random_baseline=probe,
+            policy=policy,
+            env_kwargs=_json_option(args.env_kwargs, "--env-kwargs"),
+            parallel=args.parallel,
+        )
+    )
     aided = f" (aided: {', '.join(summary['plan_aids'])}; not like-for-like)" if summary["plan_aids"] else ""
-    print(f"success {summary['plan_success']:.2f} within r = {protocol.success_radius:g} over "
-          f"{summary['plan_episodes']} episodes{aided}; figures in {args.out}")
+    print(
+        f"success {summary['plan_success']:.2f} within r = {protocol.success_radius:g} over "
+        f"{summary['plan_episodes']} episodes{aided}; figures in {args.out}"
+    )
     return 0
 
 
@@ -196,12 +259,24 @@ def _distill(args: argparse.Namespace) -> int:
     check_output_folder(Path(args.out))
     _shards_option(args.data)
 
-    summary = run_distillation(args.ckpt, args.data, args.env, TaskSpec.from_yaml(args.task), args.out,
-                               episodes=args.episodes, steps=args.steps, eval_episodes=args.eval_episodes,
-                               parallel=args.parallel, hindsight=args.hindsight, corrections=args.corrections)
-    print(f"policy in {args.out}: success {summary['policy_success_distilled']:.2f} at "
-          f"{summary['policy_ms_per_step']} ms/step (planner: {summary['plan_success']:.2f} at "
-          f"{summary['plan_ms_per_step']} ms/step)")
+    summary = run_distillation(
+        args.ckpt,
+        args.data,
+        args.env,
+        TaskSpec.from_yaml(args.task),
+        args.out,
+        episodes=args.episodes,
+        steps=args.steps,
+        eval_episodes=args.eval_episodes,
+        parallel=args.parallel,
+        hindsight=args.hindsight,
+        corrections=args.corrections,
+    )
+    print(
+        f"policy in {args.out}: success {summary['policy_success_distilled']:.2f} at "
+        f"{summary['policy_ms_per_step']} ms/step (planner: {summary['plan_success']:.2f} at "
+        f"{summary['plan_ms_per_step']} ms/step)"
+    )
     return 0
 
 
@@ -211,32 +286,52 @@ def _add_plan_arguments(parser: argparse.ArgumentParser, episodes: int, out: str
     parser.set_defaults(handler=_plan)
     parser.add_argument("--ckpt", required=True, help="export folder or Lightning .ckpt of the world model")
     parser.add_argument("--env", default="hjepa/TwoRooms-v0", help="registered gymnasium id")
-    parser.add_argument("--task", default="configs/tasks/reach.yaml",
-                        help="task YAML read by the configurator (default: like-for-like, goal image and the learned "
-                             "representation only)")
-    parser.add_argument("--data", default=None,
-                        help="shards of the world the model learned: their world options set up --env; aided tasks "
-                             "(landmark subgoals, probes, level-2 memory) also remember their episodes")
+    parser.add_argument(
+        "--task",
+        default="configs/tasks/reach.yaml",
+        help="task YAML read by the configurator (default: like-for-like, goal image and the learned "
+        "representation only)",
+    )
+    parser.add_argument(
+        "--data",
+        default=None,
+        help="shards of the world the model learned: their world options set up --env; aided tasks "
+        "(landmark subgoals, probes, level-2 memory) also remember their episodes",
+    )
     parser.add_argument("--episodes", type=int, default=episodes)
     parser.add_argument("--seed", type=_seed, default=0, help="first episode seed; episode i uses seed + i")
     parser.add_argument("--max-steps", type=int, default=None, help="steps per episode (default: the task's max_steps)")
-    parser.add_argument("--no-terminate", action="store_true",
-                        help="keep acting after reaching the goal until --max-steps ('at the end' then measures "
-                             "staying there)")
-    parser.add_argument("--radii", type=float, nargs="+", default=list(RADII),
-                        help="success radii (world units), each scored 'ever reached' and 'at the end'")
+    parser.add_argument(
+        "--no-terminate",
+        action="store_true",
+        help="keep acting after reaching the goal until --max-steps ('at the end' then measures staying there)",
+    )
+    parser.add_argument(
+        "--radii",
+        type=float,
+        nargs="+",
+        default=list(RADII),
+        help="success radii (world units), each scored 'ever reached' and 'at the end'",
+    )
     parser.add_argument("--success-radius", type=float, default=0.05, help="radius of the headline success rate")
     parser.add_argument("--out", default=out)
-    parser.add_argument("--env-kwargs", default=None,
-                        help="JSON of environment options, e.g. '{\"min_doors\": 2}' (default: the world options of "
-                             "--data when it was recorded in the same world)")
+    parser.add_argument(
+        "--env-kwargs",
+        default=None,
+        help="JSON of environment options, e.g. '{\"min_doors\": 2}' (default: the world options of "
+        "--data when it was recorded in the same world)",
+    )
     _add_parallel_argument(parser)
 
 
 def _add_parallel_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--parallel", type=int, default=1,
-                        help="episodes run at a time, their planners' rollouts priced in one world-model call; each "
-                             "episode's agent is seeded by the episode, so outcomes do not depend on it")
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        default=1,
+        help="episodes run at a time, their planners' rollouts priced in one world-model call; each "
+        "episode's agent is seeded by the episode, so outcomes do not depend on it",
+    )
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -248,22 +343,31 @@ def _demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand (defaults shown in --help)."""
-    parser = argparse.ArgumentParser(prog="hjepa", description=__doc__,
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="hjepa", description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     for name in LIGHTNING_COMMANDS:  # listed in --help; handled by LightningCLI in main()
         commands.add_parser(name, help=f"LightningCLI {name}: hjepa {name} --config configs/tiny_cpu.yaml [--help]")
 
     def command(name: str, handler: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help, description=help, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        sub = commands.add_parser(
+            name, help=help, description=help, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        )
         sub.set_defaults(handler=handler)
         return sub
 
-    gen = command("generate", _generate, "record episodes of a procedural world or a gymnasium environment into "
-                  "video shards")
-    gen.add_argument("--world", "--env", dest="world", required=True,
-                     help="two_rooms, moving_shapes, fork, maze, or a gymnasium id such as hjepa/PushT-v0 "
-                          "(pip install 'hjepa[envs]') or hjepa/SwmTwoRoom-v1 (pip install 'hjepa[swm]')")
+    gen = command(
+        "generate", _generate, "record episodes of a procedural world or a gymnasium environment into video shards"
+    )
+    gen.add_argument(
+        "--world",
+        "--env",
+        dest="world",
+        required=True,
+        help="two_rooms, moving_shapes, fork, maze, or a gymnasium id such as hjepa/PushT-v0 "
+        "(pip install 'hjepa[envs]') or hjepa/SwmTwoRoom-v1 (pip install 'hjepa[swm]')",
+    )
     gen.add_argument("--episodes", type=int, required=True)
     gen.add_argument("--frames", type=int, required=True, help="frames per episode")
     gen.add_argument("--out", required=True, help="output folder of shard-NNNNNN.tar")
@@ -271,28 +375,40 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--shard-size", type=int, default=64, help="episodes per shard")
     gen.add_argument("--codec", choices=["h264", "ffv1"], default="h264", help="ffv1 is lossless")
     gen.add_argument("--image-size", type=int, default=64)
-    gen.add_argument("--world-kwargs", default="",
-                     help='JSON of world or environment options, e.g. \'{"rows": 2, "cols": 3}\'')
+    gen.add_argument(
+        "--world-kwargs", default="", help='JSON of world or environment options, e.g. \'{"rows": 2, "cols": 3}\''
+    )
     gen.add_argument("--workers", type=int, default=1, help="processes encoding shards in parallel")
-    gen.add_argument("--policy", default="explore",
-                     help="what acts in a gymnasium environment: explore (its data-collection policy, uniform actions "
-                          "where it has none), random (uniform actions), expert (its expert policy, where it has "
-                          "one)")
+    gen.add_argument(
+        "--policy",
+        default="explore",
+        help="what acts in a gymnasium environment: explore (its data-collection policy, uniform actions "
+        "where it has none), random (uniform actions), expert (its expert policy, where it has "
+        "one)",
+    )
 
     shard = command("shard", _shard, "convert a folder of videos (and .actions/.states.npy sidecars) into shards")
     shard.add_argument("--src", required=True, help="folder searched recursively for mp4/webm/mkv/avi/mov")
     shard.add_argument("--out", required=True)
     shard.add_argument("--size", type=int, default=None, help="re-encode: shorter side to SIZE, centre square crop")
     shard.add_argument("--fps", type=float, default=None, help="re-encode at this frame rate")
-    shard.add_argument("--shard-size", type=int, default=64,
-                       help="samples per shard (a shard is closed after the video that fills it)")
+    shard.add_argument(
+        "--shard-size", type=int, default=64, help="samples per shard (a shard is closed after the video that fills it)"
+    )
     shard.add_argument("--codec", choices=["h264", "ffv1"], default="h264", help="codec when re-encoding")
-    shard.add_argument("--labels", default=None,
-                       help="classes of the videos: 'folder' (each video's parent folder, as in Kinetics/UCF) or a "
-                            "CSV file of path,label lines (paths relative to --src; only the listed videos)")
-    shard.add_argument("--segment", type=float, default=None,
-                       help="cut each video into consecutive samples of SECONDS (re-encoded with --codec; sidecars "
-                            "cut in step); advised for videos longer than a minute")
+    shard.add_argument(
+        "--labels",
+        default=None,
+        help="classes of the videos: 'folder' (each video's parent folder, as in Kinetics/UCF) or a "
+        "CSV file of path,label lines (paths relative to --src; only the listed videos)",
+    )
+    shard.add_argument(
+        "--segment",
+        type=float,
+        default=None,
+        help="cut each video into consecutive samples of SECONDS (re-encoded with --codec; sidecars "
+        "cut in step); advised for videos longer than a minute",
+    )
 
     ins = command("inspect", _inspect, "read shards through the data module: statistics and a contact sheet")
     ins.add_argument("--data", required=True, help="shard folder, brace pattern or pipe: URL")
@@ -308,8 +424,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--ckpt", required=True, help="Lightning checkpoint (.ckpt)")
     export.add_argument("--out", required=True, help="output folder")
 
-    features = command("features", _features, "features of videos of any length: the frozen encoder over a sliding "
-                       "window, one safetensors file per video (features, timestamps)")
+    features = command(
+        "features",
+        _features,
+        "features of videos of any length: the frozen encoder over a sliding "
+        "window, one safetensors file per video (features, timestamps)",
+    )
     features.add_argument("--ckpt", required=True, help="export folder or Lightning .ckpt")
     features.add_argument("--src", required=True, help="a video file, or a folder searched recursively for videos")
     features.add_argument("--out", required=True, help="output folder: <video path relative to --src>.safetensors")
@@ -318,9 +438,14 @@ def build_parser() -> argparse.ArgumentParser:
     features.add_argument("--batch-size", type=int, default=32, help="windows encoded at once")
     features.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
 
-    probe = commands.add_parser("probe", help="evaluate a trained world model").add_subparsers(dest="probe", required=True)
-    linear = probe.add_parser("linear", help="linear and rollout probes of the state, against a random-init encoder",
-                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    probe = commands.add_parser("probe", help="evaluate a trained world model").add_subparsers(
+        dest="probe", required=True
+    )
+    linear = probe.add_parser(
+        "linear",
+        help="linear and rollout probes of the state, against a random-init encoder",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     linear.set_defaults(handler=_probe_linear)
     linear.add_argument("--ckpt", required=True, help="export folder or Lightning .ckpt")
     linear.add_argument("--data", required=True, help="shard folder, brace pattern or pipe: URL")
@@ -334,8 +459,11 @@ def build_parser() -> argparse.ArgumentParser:
     linear.add_argument("--workers", type=int, default=2)
     linear.add_argument("--seed", type=_seed, default=0)
 
-    classify = probe.add_parser("classify", help="video classes read linearly from pooled clip features, against "
-                                "a random-init encoder", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    classify = probe.add_parser(
+        "classify",
+        help="video classes read linearly from pooled clip features, against a random-init encoder",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     classify.set_defaults(handler=_probe_classify)
     classify.add_argument("--ckpt", required=True, help="export folder or Lightning .ckpt")
     classify.add_argument("--data", required=True, help="shards with classes (hjepa shard --labels ...)")
@@ -351,16 +479,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = command("plan", _plan, "run the agent on a frozen world model in an environment for a task")
     _add_plan_arguments(plan, episodes=1, out="runs/plan")
-    plan_probe = probe.add_parser("plan", help="planning success rate vs a random policy and other planners",
-                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    plan_probe = probe.add_parser(
+        "plan",
+        help="planning success rate vs a random policy and other planners",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     _add_plan_arguments(plan_probe, episodes=20, out="runs/probe_plan")
     plan_probe.add_argument("--policy", default=None, help="a policy folder of `hjepa distill` to run as Mode-1")
-    plan_probe.add_argument("--planners", nargs="*", default=["cem", "mppi", "gradient", "discrete"],
-                            help="planners run on the same task and episodes")
-    plan_probe.add_argument("--baselines", nargs="*", default=None, choices=["flat", "hierarchical"],
-                            help="task variants run on the same episodes: flat (level 1 aims at the goal), "
-                                 "hierarchical (level 2 sets subgoals; needs level 2) [default: flat, and "
-                                 "hierarchical when the checkpoint has level 2]")
+    plan_probe.add_argument(
+        "--planners",
+        nargs="*",
+        default=["cem", "mppi", "gradient", "discrete"],
+        help="planners run on the same task and episodes",
+    )
+    plan_probe.add_argument(
+        "--baselines",
+        nargs="*",
+        default=None,
+        choices=["flat", "hierarchical"],
+        help="task variants run on the same episodes: flat (level 1 aims at the goal), "
+        "hierarchical (level 2 sets subgoals; needs level 2) [default: flat, and "
+        "hierarchical when the checkpoint has level 2]",
+    )
 
     dis = command("distill", _distill, "train the Mode-1 policy on the planner's decisions (Mode-2 -> Mode-1)")
     dis.add_argument("--ckpt", required=True, help="export folder or Lightning .ckpt of the world model")
@@ -371,11 +511,19 @@ def build_parser() -> argparse.ArgumentParser:
     dis.add_argument("--steps", type=int, default=2000, help="policy training steps")
     dis.add_argument("--eval-episodes", type=int, default=20, help="held-out episodes comparing Mode-1 and Mode-2")
     dis.add_argument("--out", default="runs/distill")
-    dis.add_argument("--hindsight", action=argparse.BooleanOptionalAction, default=True,
-                     help="also train on each recorded state paired with the later states of its episode as goals")
-    dis.add_argument("--corrections", type=int, default=0,
-                     help="rounds in which the policy acts for --episodes episodes while the planner labels each "
-                          "state it visits, then the policy is refitted on all labels (DAgger)")
+    dis.add_argument(
+        "--hindsight",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also train on each recorded state paired with the later states of its episode as goals",
+    )
+    dis.add_argument(
+        "--corrections",
+        type=int,
+        default=0,
+        help="rounds in which the policy acts for --episodes episodes while the planner labels each "
+        "state it visits, then the policy is refitted on all labels (DAgger)",
+    )
     _add_parallel_argument(dis)
 
     demo = command("demo", _demo, "the main job end to end on a small built-in default")

@@ -129,8 +129,10 @@ def _read_export(folder: Path, level: int) -> tuple[dict[str, Any], dict[str, Te
     _check_level(meta.get("levels", [1]), level, folder)
     weights_path = folder / WEIGHTS_FILE
     if "weights_sha256" in meta and meta["weights_sha256"] != _sha256(weights_path):
-        raise ValueError(f"{weights_path}: its SHA-256 differs from weights_sha256 in {folder / CONFIG_FILE}; the file "
-                         "is damaged or was changed after export")
+        raise ValueError(
+            f"{weights_path}: its SHA-256 differs from weights_sha256 in {folder / CONFIG_FILE}; the file "
+            "is damaged or was changed after export"
+        )
     try:
         weights = load_file(weights_path)
     except (SafetensorError, OSError) as error:
@@ -138,8 +140,8 @@ def _read_export(folder: Path, level: int) -> tuple[dict[str, Any], dict[str, Te
     level1 = {k: v for k, v in weights.items() if not UPPER_LEVEL.match(k)}
     if level == 1:
         return meta["world_model_config"], level1
-    level2 = {k[len(LEVEL2_PREFIX):]: v for k, v in weights.items() if k.startswith(LEVEL2_PREFIX)}
-    shared = {SHARED_LEVEL1 + k[len("encoder."):]: v for k, v in level1.items() if k.startswith("encoder.")}
+    level2 = {k[len(LEVEL2_PREFIX) :]: v for k, v in weights.items() if k.startswith(LEVEL2_PREFIX)}
+    shared = {SHARED_LEVEL1 + k[len("encoder.") :]: v for k, v in level1.items() if k.startswith("encoder.")}
     return {"world_model_config": meta["world_model_config"], "level2_config": meta["level2_config"]}, level2 | shared
 
 
@@ -177,7 +179,7 @@ def _read_checkpoint(path: Path, level: int) -> tuple[dict[str, Any], dict[str, 
     prefix = CKPT_LEVEL2_PREFIX if level == 2 else CKPT_PREFIX
     state = ckpt.get("state_dict")
     state = state if isinstance(state, dict) else {}
-    weights = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    weights = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
     if not weights:
         raise ValueError(f"{path}: state_dict holds no {prefix}* weights")
     return config, weights
@@ -308,10 +310,17 @@ class WorldModelExport(
         """A local export folder is read in place; a repo id is downloaded first (its two files only)."""
         folder = Path(model_id)
         if not folder.is_dir():
-            folder = Path(snapshot_download(
-                model_id, revision=revision, cache_dir=cache_dir, force_download=force_download,
-                local_files_only=local_files_only, token=token, allow_patterns=[WEIGHTS_FILE, CONFIG_FILE],
-            ))
+            folder = Path(
+                snapshot_download(
+                    model_id,
+                    revision=revision,
+                    cache_dir=cache_dir,
+                    force_download=force_download,
+                    local_files_only=local_files_only,
+                    token=token,
+                    allow_patterns=[WEIGHTS_FILE, CONFIG_FILE],
+                )
+            )
         return cls(*_load_levels(folder))
 
 
@@ -321,5 +330,4 @@ def export_checkpoint(ckpt_path: str | Path, out: str | Path) -> Path:
     A checkpoint of a run with level 2 exports both levels.
     """
     world_model, level2 = _load_levels(Path(ckpt_path))
-    return export_world_model(world_model, world_model.config, out,
-                              None if level2 is None else (level2, level2.config))
+    return export_world_model(world_model, world_model.config, out, None if level2 is None else (level2, level2.config))

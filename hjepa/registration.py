@@ -16,8 +16,11 @@ from typing import NamedTuple
 # gymnasium id -> (entry point, keyword arguments: the world and its options, max_episode_steps)
 GYM_IDS = {
     "hjepa/TwoRooms-v0": ("hjepa.envs.gym_env:GoalReachingEnv", {"world": "two_rooms"}, 200),
-    "hjepa/TwoRoomsRandomDoor-v0": ("hjepa.envs.gym_env:GoalReachingEnv", {"world": "two_rooms", "random_door": True},
-                                    200),
+    "hjepa/TwoRoomsRandomDoor-v0": (
+        "hjepa.envs.gym_env:GoalReachingEnv",
+        {"world": "two_rooms", "random_door": True},
+        200,
+    ),
     "hjepa/Maze-v0": ("hjepa.envs.gym_env:GoalReachingEnv", {"world": "maze"}, 400),
     "hjepa/MovingShapes-v0": ("hjepa.envs.gym_env:WorldEnv", {"world": "moving_shapes"}, 100),
     "hjepa/Fork-v0": ("hjepa.envs.gym_env:WorldEnv", {"world": "fork"}, 50),

@@ -23,12 +23,18 @@ from hjepa.export import export_world_model
 from hjepa.models import build_world_model
 from tests.data.synthetic import synthetic_frames
 
-MODEL = {"encoder": {"name": "convnet_tiny", "embed_dim": 8, "width": 8, "img_size": 64},
-         "predictor": {"kind": "gru", "hidden_dim": 8, "action_dim": 2}}
+MODEL = {
+    "encoder": {"name": "convnet_tiny", "embed_dim": 8, "width": 8, "img_size": 64},
+    "predictor": {"kind": "gru", "hidden_dim": 8, "action_dim": 2},
+}
 MODEL32 = {**MODEL, "encoder": {**MODEL["encoder"], "img_size": 32}}  # the shards' size
-TASK = {"name": "tiny", "cost": {"goal_distance": 1.0},
-        "planner": {"name": "cem", "horizon": 2, "population": 8, "elites": 2, "iterations": 1},
-        "subgoals": {"kind": "none"}, "max_steps": 3}
+TASK = {
+    "name": "tiny",
+    "cost": {"goal_distance": 1.0},
+    "planner": {"name": "cem", "horizon": 2, "population": 8, "elites": 2, "iterations": 1},
+    "subgoals": {"kind": "none"},
+    "max_steps": 3,
+}
 
 
 @pytest.fixture(scope="module")
@@ -39,19 +45,35 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
     export_world_model(build_world_model(MODEL32), MODEL32, root / "model32")
     (root / "task.yaml").write_text(yaml.safe_dump(TASK))
     save_policy(Policy(8, [-0.05, -0.05], [0.05, 0.05], hidden_dim=8), root / "policy")
-    generate_shards(GenerateSettings("two_rooms", episodes=16, frames=10, shard_size=4, image_size=32), root / "shards",
-                    progress=False)
+    generate_shards(
+        GenerateSettings("two_rooms", episodes=16, frames=10, shard_size=4, image_size=32),
+        root / "shards",
+        progress=False,
+    )
     wm = build_world_model(MODEL32)
-    torch.save({"hyper_parameters": {"world_model_config": MODEL32},
-                "state_dict": {"world_model." + k: v for k, v in wm.state_dict().items()}}, root / "model.ckpt")
+    torch.save(
+        {
+            "hyper_parameters": {"world_model_config": MODEL32},
+            "state_dict": {"world_model." + k: v for k, v in wm.state_dict().items()},
+        },
+        root / "model.ckpt",
+    )
     (root / "videos").mkdir()
     for i in range(2):
         (root / "videos" / f"v{i}.mp4").write_bytes(encode_video(synthetic_frames(i, 6), 10, "h264"))
     (root / "a_file").write_text("not a folder\n")
     (root / "empty").mkdir()
-    return {"model": root / "model", "model32": root / "model32", "task": root / "task.yaml", "policy": root / "policy",
-            "shards": root / "shards", "videos": root / "videos", "ckpt": root / "model.ckpt", "file": root / "a_file",
-            "empty": root / "empty"}
+    return {
+        "model": root / "model",
+        "model32": root / "model32",
+        "task": root / "task.yaml",
+        "policy": root / "policy",
+        "shards": root / "shards",
+        "videos": root / "videos",
+        "ckpt": root / "model.ckpt",
+        "file": root / "a_file",
+        "empty": root / "empty",
+    }
 
 
 def error_line(capsys) -> str:
@@ -65,19 +87,22 @@ def plan_args(inputs: dict[str, Path], out: Path, command: str = "plan") -> list
     return [*command.split(), "--ckpt", str(inputs["model"]), "--task", str(inputs["task"]), "--out", str(out)]
 
 
-@pytest.mark.parametrize(("command", "extra", "message"), [
-    ("plan", ["--episodes", "0"], "--episodes: expected at least 1 episode, got 0"),
-    ("plan", ["--episodes", "-2"], "--episodes: expected at least 1 episode, got -2"),
-    ("probe plan", ["--episodes", "0"], "--episodes: expected at least 1 episode, got 0"),
-    ("distill", ["--episodes", "0"], "--episodes: expected a positive integer, got 0"),
-    ("distill", ["--eval-episodes", "0"], "--eval-episodes: expected a positive integer, got 0"),
-    ("distill", ["--steps", "0"], "--steps: expected a positive integer, got 0"),
-    ("plan", ["--env", "hjepa/Fork-v0"], "'hjepa/Fork-v0' is not a goal-reaching environment"),
-    ("plan", ["--env", "hjepa/Crossing-v0"], "goal-reaching ones: .*'hjepa/TwoRooms-v0'"),
-    ("plan", ["--data", "/nonexistent/shards"], "--data: no such shard file '/nonexistent/shards'"),
-    ("probe plan", ["--data", "{empty}"], "--data: folder .*empty holds no shard"),
-    ("distill", ["--data", "/nonexistent/shards"], "--data: no such shard file"),
-])
+@pytest.mark.parametrize(
+    ("command", "extra", "message"),
+    [
+        ("plan", ["--episodes", "0"], "--episodes: expected at least 1 episode, got 0"),
+        ("plan", ["--episodes", "-2"], "--episodes: expected at least 1 episode, got -2"),
+        ("probe plan", ["--episodes", "0"], "--episodes: expected at least 1 episode, got 0"),
+        ("distill", ["--episodes", "0"], "--episodes: expected a positive integer, got 0"),
+        ("distill", ["--eval-episodes", "0"], "--eval-episodes: expected a positive integer, got 0"),
+        ("distill", ["--steps", "0"], "--steps: expected a positive integer, got 0"),
+        ("plan", ["--env", "hjepa/Fork-v0"], "'hjepa/Fork-v0' is not a goal-reaching environment"),
+        ("plan", ["--env", "hjepa/Crossing-v0"], "goal-reaching ones: .*'hjepa/TwoRooms-v0'"),
+        ("plan", ["--data", "/nonexistent/shards"], "--data: no such shard file '/nonexistent/shards'"),
+        ("probe plan", ["--data", "{empty}"], "--data: folder .*empty holds no shard"),
+        ("distill", ["--data", "/nonexistent/shards"], "--data: no such shard file"),
+    ],
+)
 def test_bad_plan_and_distill_arguments(inputs, tmp_path, capsys, command, extra, message):
     out = tmp_path / "out"
     args = plan_args(inputs, out, command) + [arg.format(**inputs) for arg in extra]
@@ -120,8 +145,23 @@ def test_damaged_policies_are_named(inputs, tmp_path, capsys):
 
 def test_distill_records_in_the_world_of_its_shards(inputs, tmp_path):
     out = tmp_path / "distill"
-    args = ["distill", "--ckpt", str(inputs["model32"]), "--task", str(inputs["task"]), "--data", str(inputs["shards"]),
-            "--episodes", "1", "--steps", "2", "--eval-episodes", "1", "--out", str(out)]
+    args = [
+        "distill",
+        "--ckpt",
+        str(inputs["model32"]),
+        "--task",
+        str(inputs["task"]),
+        "--data",
+        str(inputs["shards"]),
+        "--episodes",
+        "1",
+        "--steps",
+        "2",
+        "--eval-episodes",
+        "1",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0  # the 32x32 shards set the environment's image size, as in the evaluation episodes
     assert {p.name for p in out.iterdir()} >= {"policy.safetensors", "policy.json", "distill.json"}
 
@@ -130,8 +170,16 @@ def test_distill_records_in_the_world_of_its_shards(inputs, tmp_path):
 def test_an_output_that_is_a_file_is_refused_before_any_work(inputs, capsys, command):
     args = plan_args(inputs, inputs["file"] / "sub" if command == "distill" else inputs["file"], command)
     if command == "probe linear":
-        args = ["probe", "linear", "--ckpt", str(inputs["model"]), "--data", str(inputs["shards"]),
-                "--out", str(inputs["file"])]
+        args = [
+            "probe",
+            "linear",
+            "--ckpt",
+            str(inputs["model"]),
+            "--data",
+            str(inputs["shards"]),
+            "--out",
+            str(inputs["file"]),
+        ]
     assert main(args) == 2
     assert f"error: --out: {inputs['file']} is a file, not a folder" in error_line(capsys)
     assert inputs["file"].read_text() == "not a folder\n"
@@ -149,13 +197,15 @@ OUTS = ("new", "new", "new", "file", "empty", "under_file")  # what --out points
 
 
 def path_arg(inputs: dict[str, Path], kind: str, valid: Path) -> str:
-    return str({"valid": valid, "missing": inputs["empty"] / "missing", "file": inputs["file"],
-                "empty": inputs["empty"]}[kind])
+    return str(
+        {"valid": valid, "missing": inputs["empty"] / "missing", "file": inputs["file"], "empty": inputs["empty"]}[kind]
+    )
 
 
 def out_arg(inputs: dict[str, Path], kind: str, scratch: Path) -> Path:
-    return {"new": scratch / "out", "file": inputs["file"], "empty": scratch,
-            "under_file": inputs["file"] / "out"}[kind]
+    return {"new": scratch / "out", "file": inputs["file"], "empty": scratch, "under_file": inputs["file"] / "out"}[
+        kind
+    ]
 
 
 def files_under(path: Path) -> set[Path]:
@@ -164,30 +214,50 @@ def files_under(path: Path) -> set[Path]:
 
 def command_args(draw, inputs: dict[str, Path], command: str) -> list[str]:
     """Arguments of `command` with drawn numbers and drawn kinds of paths (--out is added by the test)."""
+
     def path(valid: Path) -> str:
         return path_arg(inputs, draw(st.sampled_from(PATHS)), valid)
 
     if command == "generate":
-        numbers = {"--seed": SEEDS, "--shard-size": STEPS, "--image-size": SIZES,
-                   "--workers": st.sampled_from([-1, 0, 1])}
+        numbers = {
+            "--seed": SEEDS,
+            "--shard-size": STEPS,
+            "--image-size": SIZES,
+            "--workers": st.sampled_from([-1, 0, 1]),
+        }
         args = ["generate", "--world", "two_rooms", "--episodes", str(draw(COUNTS)), "--frames", str(draw(COUNTS))]
     elif command == "shard":
         numbers = {"--size": st.sampled_from([-1, 0, 7, 8, 16]), "--fps": FRACTIONS, "--shard-size": STEPS}
         args = ["shard", "--src", path(inputs["videos"])]
     elif command == "inspect":
-        numbers = {"--num-frames": STEPS, "--frame-stride": STEPS, "--batch-size": STEPS, "--max-batches": STEPS,
-                   "--workers": st.sampled_from([-1, 0])}
+        numbers = {
+            "--num-frames": STEPS,
+            "--frame-stride": STEPS,
+            "--batch-size": STEPS,
+            "--max-batches": STEPS,
+            "--workers": st.sampled_from([-1, 0]),
+        }
         args = ["inspect", "--data", path(inputs["shards"])]
     elif command == "export":
         numbers, args = {}, ["export", "--ckpt", path(inputs["ckpt"])]
     elif command == "probe linear":
-        numbers = {"--rollout-k": STEPS, "--num-frames": STEPS, "--frame-stride": STEPS, "--batch-size": STEPS,
-                   "--max-batches": STEPS, "--val-fraction": FRACTIONS, "--seed": SEEDS,
-                   "--workers": st.sampled_from([-1, 0])}
+        numbers = {
+            "--rollout-k": STEPS,
+            "--num-frames": STEPS,
+            "--frame-stride": STEPS,
+            "--batch-size": STEPS,
+            "--max-batches": STEPS,
+            "--val-fraction": FRACTIONS,
+            "--seed": SEEDS,
+            "--workers": st.sampled_from([-1, 0]),
+        }
         args = ["probe", "linear", "--ckpt", path(inputs["model32"]), "--data", path(inputs["shards"])]
     else:
-        numbers = {"--episodes": COUNTS, "--seed": SEEDS} if command != "distill" else \
-            {"--episodes": COUNTS, "--steps": COUNTS, "--eval-episodes": COUNTS}
+        numbers = (
+            {"--episodes": COUNTS, "--seed": SEEDS}
+            if command != "distill"
+            else {"--episodes": COUNTS, "--steps": COUNTS, "--eval-episodes": COUNTS}
+        )
         with_data = draw(st.booleans())
         model = inputs["model32"] if with_data else inputs["model"]  # the environment renders at the shards' size
         args = [*command.split(), "--ckpt", path(model), "--task", str(inputs["task"])]
@@ -199,10 +269,10 @@ def command_args(draw, inputs: dict[str, Path], command: str) -> list[str]:
     return args
 
 
-@pytest.mark.parametrize("command", ["generate", "shard", "inspect", "export", "probe linear", "plan", "probe plan",
-                                     "distill"])
-@settings(max_examples=25, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@pytest.mark.parametrize(
+    "command", ["generate", "shard", "inspect", "export", "probe linear", "plan", "probe plan", "distill"]
+)
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_fuzzed_arguments_exit_0_or_2_with_one_line_and_no_partial_output(inputs, capsys, command, data):
     capsys.readouterr()
@@ -225,8 +295,10 @@ def test_fuzzed_arguments_exit_0_or_2_with_one_line_and_no_partial_output(inputs
 
 
 def test_plan_cli_names_bad_inputs(tmp_path, capsys):
-    config = {"encoder": {"name": "convnet_tiny", "embed_dim": 8, "width": 8},
-              "predictor": {"kind": "gru", "hidden_dim": 8, "action_dim": 2}}
+    config = {
+        "encoder": {"name": "convnet_tiny", "embed_dim": 8, "width": 8},
+        "predictor": {"kind": "gru", "hidden_dim": 8, "action_dim": 2},
+    }
     model = tmp_path / "model"
     export_world_model(build_world_model(config), config, model)
     common = ["--ckpt", str(model), "--task", "configs/tasks/reach.yaml", "--out", str(tmp_path)]

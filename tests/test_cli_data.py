@@ -13,14 +13,33 @@ from hjepa.cli import _state_names, main
 def two_rooms(tmp_path: Path) -> Path:
     """Three shards of one tiny two_rooms episode each (state names x, y)."""
     out = tmp_path / "two_rooms"
-    assert main(["generate", "--world", "two_rooms", "--episodes", "3", "--frames", "3", "--shard-size", "1",
-                 "--image-size", "32", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--world",
+                "two_rooms",
+                "--episodes",
+                "3",
+                "--frames",
+                "3",
+                "--shard-size",
+                "1",
+                "--image-size",
+                "32",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     return out
 
 
 def inspect(data: Path, out: Path) -> int:
-    return main(["inspect", "--data", str(data), "--out", str(out), "--workers", "0", "--num-frames", "2",
-                 "--batch-size", "2"])
+    return main(
+        ["inspect", "--data", str(data), "--out", str(out), "--workers", "0", "--num-frames", "2", "--batch-size", "2"]
+    )
 
 
 def test_inspect_passes_over_an_unreadable_first_shard(two_rooms, tmp_path):
@@ -79,8 +98,9 @@ def test_out_in_a_read_only_folder_is_refused_before_any_work(tmp_path, capsys, 
     folder.mkdir()
     folder.chmod(0o500)
     try:
-        fails_with(out_commands(tmp_path, folder)[command] + ["--out", str(folder / "out")], capsys, "--out",
-                   "cannot write")
+        fails_with(
+            out_commands(tmp_path, folder)[command] + ["--out", str(folder / "out")], capsys, "--out", "cannot write"
+        )
         assert not list(folder.iterdir())
     finally:
         folder.chmod(0o700)
@@ -88,28 +108,34 @@ def test_out_in_a_read_only_folder_is_refused_before_any_work(tmp_path, capsys, 
 
 def test_shard_checks_out_before_decoding_any_video(tmp_path, capsys, monkeypatch):
     import hjepa.data.convert
-
     from tests.data.test_convert import write_video
 
     write_video(tmp_path / "videos" / "a.mp4", "mp4", "libx264", "yuv420p", frames=4, width=32, height=32)
     monkeypatch.setattr(hjepa.data.convert, "read_source", lambda *args: pytest.fail("decoded before the check"))
     (tmp_path / "taken").write_text("")
-    fails_with(["shard", "--src", str(tmp_path / "videos"), "--out", str(tmp_path / "taken" / "sub")], capsys,
-               "--out", "is a file")
+    fails_with(
+        ["shard", "--src", str(tmp_path / "videos"), "--out", str(tmp_path / "taken" / "sub")],
+        capsys,
+        "--out",
+        "is a file",
+    )
 
 
 GENERATE = ["generate", "--episodes", "1", "--frames", "2", "--image-size", "32"]
 
 
-@pytest.mark.parametrize("world, options, words", [
-    ("maze", '{"image_size": 32}', ("world_kwargs", "image_size", "--image-size")),
-    ("maze", '{"rows": 0}', ("rows",)),
-    ("maze", '{"rows": null}', ("rows", "expected an integer")),
-    ("maze", '{"door_width": "wide"}', ("door_width", "expected a finite number")),
-    ("moving_shapes", '{"speed_range": 5}', ("speed_range", "a list of 2 numbers")),
-    ("hjepa/Maze-v0", '{"door_width": "wide"}', ("door_width",)),
-    ("hjepa/PushT-v0", '{"rows": 2}', ("hjepa/PushT-v0", "rows")),
-])
+@pytest.mark.parametrize(
+    "world, options, words",
+    [
+        ("maze", '{"image_size": 32}', ("world_kwargs", "image_size", "--image-size")),
+        ("maze", '{"rows": 0}', ("rows",)),
+        ("maze", '{"rows": null}', ("rows", "expected an integer")),
+        ("maze", '{"door_width": "wide"}', ("door_width", "expected a finite number")),
+        ("moving_shapes", '{"speed_range": 5}', ("speed_range", "a list of 2 numbers")),
+        ("hjepa/Maze-v0", '{"door_width": "wide"}', ("door_width",)),
+        ("hjepa/PushT-v0", '{"rows": 2}', ("hjepa/PushT-v0", "rows")),
+    ],
+)
 def test_bad_world_options_are_named_before_any_output(tmp_path, capsys, world, options, words):
     out = tmp_path / "out"
     fails_with(GENERATE + ["--world", world, "--world-kwargs", options, "--out", str(out)], capsys, *words)
@@ -122,9 +148,14 @@ def test_world_options_that_are_not_an_object_are_named(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("flag, value, words", [("--episodes", "0", ("episodes", ">= 1")),
-                                                ("--episodes", "-2", ("episodes", ">= 1")),
-                                                ("--image-size", "33", ("image_size", "even"))])
+@pytest.mark.parametrize(
+    "flag, value, words",
+    [
+        ("--episodes", "0", ("episodes", ">= 1")),
+        ("--episodes", "-2", ("episodes", ">= 1")),
+        ("--image-size", "33", ("image_size", "even")),
+    ],
+)
 def test_impossible_generate_numbers_are_named_before_any_output(tmp_path, capsys, flag, value, words):
     out = tmp_path / "out"
     fails_with(GENERATE + ["--world", "two_rooms", "--out", str(out), flag, value], capsys, *words)

@@ -58,8 +58,10 @@ def assert_same_outputs(original, loaded):
 @pytest.fixture
 def no_pickle(monkeypatch):
     """Make every use of the pickle module fail: loading must not need it."""
+
     def refuse(*args, **kwargs):
         raise AssertionError("pickle used")
+
     for name in ("load", "loads", "Unpickler"):
         monkeypatch.setattr(pickle, name, refuse)
 
@@ -70,8 +72,13 @@ def test_export_round_trip_gives_identical_outputs(tmp_path, no_pickle):
     out = export_world_model(wm, CFG, tmp_path / "export")
     meta = json.loads((out / "config.json").read_text())
     sha256 = hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest()
-    assert meta == {"format": "hjepa-world-model", "version": 1, "levels": [1], "world_model_config": CFG,
-                    "weights_sha256": sha256}
+    assert meta == {
+        "format": "hjepa-world-model",
+        "version": 1,
+        "levels": [1],
+        "world_model_config": CFG,
+        "weights_sha256": sha256,
+    }
     loaded = load_world_model(out)
     assert not loaded.training
     assert_same_outputs(wm, loaded)
@@ -103,7 +110,9 @@ def test_upper_level_weights_are_skipped_and_level_2_is_refused(tmp_path):
 
     wm = build_world_model(CFG).eval()
     out = export_world_model(wm, CFG, tmp_path / "export")
-    save_file(load_file(out / "model.safetensors") | {"level2.encoder.weight": torch.ones(2)}, out / "model.safetensors")
+    save_file(
+        load_file(out / "model.safetensors") | {"level2.encoder.weight": torch.ones(2)}, out / "model.safetensors"
+    )
     meta = json.loads((out / "config.json").read_text())
     meta["weights_sha256"] = hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest()
     (out / "config.json").write_text(json.dumps(meta))
@@ -147,8 +156,10 @@ def test_missing_and_incomplete_inputs_name_the_file_or_field(tmp_path):
     torch.save({"hyper_parameters": {}, "state_dict": {}}, tmp_path / "nocfg.ckpt")
     with pytest.raises(ValueError, match=r"nocfg\.ckpt.*world_model_config"):
         load_world_model(tmp_path / "nocfg.ckpt")
-    torch.save({"hyper_parameters": {"world_model_config": CFG}, "state_dict": {"expander.w": torch.zeros(1)}},
-               tmp_path / "noweights.ckpt")
+    torch.save(
+        {"hyper_parameters": {"world_model_config": CFG}, "state_dict": {"expander.w": torch.zeros(1)}},
+        tmp_path / "noweights.ckpt",
+    )
     with pytest.raises(ValueError, match=r"noweights\.ckpt.*world_model\.\*"):
         load_world_model(tmp_path / "noweights.ckpt")
     (tmp_path / "empty").mkdir()
@@ -161,7 +172,9 @@ def test_missing_and_incomplete_inputs_name_the_file_or_field(tmp_path):
     (out / "config.json").write_text(json.dumps({"format": "hjepa-world-model", "version": 1, "levels": [1]}))
     with pytest.raises(ValueError, match=r"config\.json.*world_model_config"):
         load_world_model(out)
-    (out / "config.json").write_text(json.dumps({"format": "hjepa-world-model", "version": 2, "world_model_config": CFG}))
+    (out / "config.json").write_text(
+        json.dumps({"format": "hjepa-world-model", "version": 2, "world_model_config": CFG})
+    )
     with pytest.raises(ValueError, match=r"config\.json.*version 2"):
         load_world_model(out)
 
@@ -171,26 +184,36 @@ def test_weights_that_do_not_fit_the_architecture_name_the_parameter(tmp_path):
     ckpt = torch.load(tmp_path / "wide.ckpt", weights_only=True)
     ckpt["hyper_parameters"]["world_model_config"] = CFG  # config says 16, weights are 32
     torch.save(ckpt, tmp_path / "mismatch.ckpt")
-    mismatch = (r"(?s)mismatch\.ckpt: weights do not match world_model_config:.*size mismatch for "
-                r"encoder\.proj\.weight: .*\[32, 2048\]\) from checkpoint, .* model is torch\.Size\(\[16, 2048\]\)")
+    mismatch = (
+        r"(?s)mismatch\.ckpt: weights do not match world_model_config:.*size mismatch for "
+        r"encoder\.proj\.weight: .*\[32, 2048\]\) from checkpoint, .* model is torch\.Size\(\[16, 2048\]\)"
+    )
     with pytest.raises(ValueError, match=mismatch):
         load_world_model(tmp_path / "mismatch.ckpt")
     state = {k: v for k, v in write_ckpt(tmp_path / "a.ckpt").state_dict().items() if k != "predictor.head.bias"}
     state = {"world_model." + k: v for k, v in state.items()} | {"world_model.predictor.gate": torch.zeros(2)}
     torch.save({"hyper_parameters": {"world_model_config": CFG}, "state_dict": state}, tmp_path / "keys.ckpt")
-    keys = (r'(?s)keys\.ckpt: weights do not match world_model_config:.*Missing key\(s\) in state_dict: '
-            r'"predictor\.head\.bias"\..*Unexpected key\(s\) in state_dict: "predictor\.gate"')
+    keys = (
+        r"(?s)keys\.ckpt: weights do not match world_model_config:.*Missing key\(s\) in state_dict: "
+        r'"predictor\.head\.bias"\..*Unexpected key\(s\) in state_dict: "predictor\.gate"'
+    )
     with pytest.raises(ValueError, match=keys):
         load_world_model(tmp_path / "keys.ckpt")
     with pytest.raises(ValueError, match=r"encoder\.proj\.weight"):
-        export_world_model(build_world_model({**CFG, "encoder": {**CFG["encoder"], "embed_dim": 32}}), CFG, tmp_path / "x")
+        export_world_model(
+            build_world_model({**CFG, "encoder": {**CFG["encoder"], "embed_dim": 32}}), CFG, tmp_path / "x"
+        )
     assert not (tmp_path / "x").exists()
     with pytest.raises(ValueError, match=r"y: world_model_config is not plain JSON"):
-        export_world_model(build_world_model(CFG), {**CFG, "encoder": {**CFG["encoder"], "img_size": np.int64(32)}},
-                           tmp_path / "y")
+        export_world_model(
+            build_world_model(CFG), {**CFG, "encoder": {**CFG["encoder"], "img_size": np.int64(32)}}, tmp_path / "y"
+        )
     assert not (tmp_path / "y").exists()
     bad_cfg = {**CFG, "predictor": {**CFG["predictor"], "hiden_dim": 8}}
-    torch.save({"hyper_parameters": {"world_model_config": bad_cfg}, "state_dict": ckpt["state_dict"]}, tmp_path / "badcfg.ckpt")
+    torch.save(
+        {"hyper_parameters": {"world_model_config": bad_cfg}, "state_dict": ckpt["state_dict"]},
+        tmp_path / "badcfg.ckpt",
+    )
     with pytest.raises(ValueError, match=r"badcfg\.ckpt: world_model_config: predictor\.hiden_dim"):
         load_world_model(tmp_path / "badcfg.ckpt")
 
@@ -199,9 +222,18 @@ def test_two_level_export_round_trip_shares_the_level1_encoder(tmp_path, no_pick
     from safetensors.torch import load_file
 
     torch.manual_seed(0)
-    level2 = {"window": 2, "horizon": 1, "pool": "attention", "embed_dim": 8, "hidden_dim": 16,
-              "predictor": {"kind": "transformer", "hidden_dim": 16, "num_heads": 2, "max_len": 8}, "expander": [16]}
-    module = JEPAModule(encoder=CFG["encoder"], predictor={"kind": "gru", "hidden_dim": 16}, levels=[1, 2], level2=level2)
+    level2 = {
+        "window": 2,
+        "horizon": 1,
+        "pool": "attention",
+        "embed_dim": 8,
+        "hidden_dim": 16,
+        "predictor": {"kind": "transformer", "hidden_dim": 16, "num_heads": 2, "max_len": 8},
+        "expander": [16],
+    }
+    module = JEPAModule(
+        encoder=CFG["encoder"], predictor={"kind": "gru", "hidden_dim": 16}, levels=[1, 2], level2=level2
+    )
     with torch.no_grad():
         module.level2.world_model.encoder.pool.query.normal_()  # non-uniform attention: the weights matter
     torch.save(lightning_checkpoint(module), tmp_path / "two.ckpt")
@@ -285,24 +317,38 @@ def test_an_export_of_an_encoder_started_from_a_weights_file_loads_without_that_
     from tests.models.test_encoder import saved_timm_weights
 
     saved_timm_weights(tmp_path / "backbone.safetensors")
-    config = {"encoder": {"name": "resnet10t", "embed_dim": 8, "img_size": 32, "freeze": True,
-                          "checkpoint_path": str(tmp_path / "backbone.safetensors")},
-              "predictor": {"kind": "gru", "action_dim": 2, "hidden_dim": 8}}
+    config = {
+        "encoder": {
+            "name": "resnet10t",
+            "embed_dim": 8,
+            "img_size": 32,
+            "freeze": True,
+            "checkpoint_path": str(tmp_path / "backbone.safetensors"),
+        },
+        "predictor": {"kind": "gru", "action_dim": 2, "hidden_dim": 8},
+    }
     wm = build_world_model(config).eval()
     out = export_world_model(wm, config, tmp_path / "export")
     (tmp_path / "backbone.safetensors").unlink()  # another machine: the weights come from the export alone
     assert_same_outputs(wm, load_world_model(out))
 
 
-LEVEL2 = {"window": 2, "pool": "attention", "embed_dim": 8, "hidden_dim": 16,
-          "predictor": {"kind": "transformer", "action_dim": 2, "hidden_dim": 16, "num_heads": 2, "max_len": 8}}
+LEVEL2 = {
+    "window": 2,
+    "pool": "attention",
+    "embed_dim": 8,
+    "hidden_dim": 16,
+    "predictor": {"kind": "transformer", "action_dim": 2, "hidden_dim": 16, "num_heads": 2, "max_len": 8},
+}
 
 
 @pytest.fixture
 def no_network(monkeypatch):
     """Make every network connection fail: the Hub methods must work on local folders and caches alone."""
+
     def refuse(*args, **kwargs):
         raise AssertionError("network used")
+
     monkeypatch.setattr(socket.socket, "connect", refuse)
 
 
@@ -315,8 +361,13 @@ def test_save_pretrained_writes_the_export_format_and_from_pretrained_reads_it(t
     WorldModelExport(wm).save_pretrained(tmp_path / "hub")
     meta = json.loads((tmp_path / "hub" / "config.json").read_text())
     sha256 = hashlib.sha256((tmp_path / "hub" / "model.safetensors").read_bytes()).hexdigest()
-    assert meta == {"format": "hjepa-world-model", "version": 1, "levels": [1], "world_model_config": CFG,
-                    "weights_sha256": sha256}
+    assert meta == {
+        "format": "hjepa-world-model",
+        "version": 1,
+        "levels": [1],
+        "world_model_config": CFG,
+        "weights_sha256": sha256,
+    }
     assert "WorldModelExport.from_pretrained" in (tmp_path / "hub" / "README.md").read_text()  # the model card
 
     loaded = WorldModelExport.from_pretrained(tmp_path / "hub")

@@ -53,12 +53,15 @@ def unit_image(image: np.ndarray) -> Tensor:
     if image.dtype == np.uint8:
         return torch.from_numpy(np.ascontiguousarray(image)).float().div(255)
     if not np.issubdtype(image.dtype, np.floating):
-        raise ValueError(f"observation: expected uint8 in [0, 255] or floating values in [0, 1], "
-                         f"got dtype {image.dtype}")
+        raise ValueError(
+            f"observation: expected uint8 in [0, 255] or floating values in [0, 1], got dtype {image.dtype}"
+        )
     low, high = float(image.min()), float(image.max())
     if not 0.0 <= low <= high <= 1.0:  # also refuses NaN
-        raise ValueError(f"observation: a floating image must hold values in [0, 1], got [{low}, {high}] "
-                         f"(dtype {image.dtype}); pass uint8 for values in [0, 255]")
+        raise ValueError(
+            f"observation: a floating image must hold values in [0, 1], got [{low}, {high}] "
+            f"(dtype {image.dtype}); pass uint8 for values in [0, 255]"
+        )
     return torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))
 
 
@@ -75,8 +78,15 @@ class Agent:
         seed: seeds the planner's sampling, so an episode is reproducible.
     """
 
-    def __init__(self, world_model: WorldModel, configurator: Configurator, policy: Policy | None = None,
-                 critic: TrainableCritic | None = None, seed: int = 0, memory_capacity: int = 16) -> None:
+    def __init__(
+        self,
+        world_model: WorldModel,
+        configurator: Configurator,
+        policy: Policy | None = None,
+        critic: TrainableCritic | None = None,
+        seed: int = 0,
+        memory_capacity: int = 16,
+    ) -> None:
         mode = configurator.task.mode
         if mode in ("mode1", "auto") and policy is None:
             raise ValueError(f"task {configurator.task.name!r}: mode {mode} needs a Mode-1 policy")
@@ -116,8 +126,10 @@ class Agent:
             raise ValueError(f"observation must be (H, W, 3) uint8, got shape {observation.shape}")
         size = self.world_model.encoder.img_size
         if observation.shape[:2] != (size, size):
-            raise ValueError(f"observation is {observation.shape[0]}x{observation.shape[1]} but the world model's "
-                             f"encoder takes {size}x{size} images (encoder.img_size)")
+            raise ValueError(
+                f"observation is {observation.shape[0]}x{observation.shape[1]} but the world model's "
+                f"encoder takes {size}x{size} images (encoder.img_size)"
+            )
         frames = unit_image(observation).permute(2, 0, 1)
         return self.world_model.encode(frames[None, None])[0, 0]
 

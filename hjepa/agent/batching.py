@@ -85,14 +85,20 @@ class BatchedRollouts:
         batch, self._pending = self._pending, []
         groups: dict[tuple, list[_Request]] = defaultdict(list)
         for request in batch:
-            key = (id(request.model), request.s0.shape[1:], request.actions.shape[1:], request.s0.dtype,
-                   request.s0.device)
+            key = (
+                id(request.model),
+                request.s0.shape[1:],
+                request.actions.shape[1:],
+                request.s0.dtype,
+                request.s0.device,
+            )
             groups[key].append(request)
         for requests in groups.values():
             try:
                 with torch.no_grad():
-                    states = requests[0].model.unroll(torch.cat([r.s0 for r in requests]),
-                                                      torch.cat([r.actions for r in requests]))
+                    states = requests[0].model.unroll(
+                        torch.cat([r.s0 for r in requests]), torch.cat([r.actions for r in requests])
+                    )
                 self.calls += 1
                 for request, part in zip(requests, states.split([len(r.s0) for r in requests])):
                     request.states = part

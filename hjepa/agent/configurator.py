@@ -30,8 +30,8 @@ from hjepa.agent.landmarks import LandmarkGraph
 from hjepa.agent.planners import Planner, build_planner
 from hjepa.agent.task import TaskSpec
 from hjepa.agent.uncertainty import RiskCost
-from hjepa.readout.linear_probe import LinearHead
 from hjepa.models.level2 import Level2WorldModel
+from hjepa.readout.linear_probe import LinearHead
 
 
 class Configurator:
@@ -46,14 +46,23 @@ class Configurator:
         level2: the world model's level 2, for tasks with `levels: [2, 1]`.
     """
 
-    def __init__(self, task: TaskSpec, state_dim: int, action_low: Sequence[float], action_high: Sequence[float],
-                 experience: Experience | None = None, level2: Level2WorldModel | None = None) -> None:
+    def __init__(
+        self,
+        task: TaskSpec,
+        state_dim: int,
+        action_low: Sequence[float],
+        action_high: Sequence[float],
+        experience: Experience | None = None,
+        level2: Level2WorldModel | None = None,
+    ) -> None:
         self.task, self.state_dim = task, state_dim
         self.action_low, self.action_high = list(map(float, action_low)), list(map(float, action_high))
         if needs_experience(task) and experience is None:
             fields = ", ".join(experience_fields(task))
-            raise ValueError(f"task {task.name!r}: {fields} read(s) recorded episodes: pass the shards the model was "
-                             "trained on with --data, or plan like-for-like without them (configs/tasks/reach.yaml)")
+            raise ValueError(
+                f"task {task.name!r}: {fields} read(s) recorded episodes: pass the shards the model was "
+                "trained on with --data, or plan like-for-like without them (configs/tasks/reach.yaml)"
+            )
         self.probe: LinearHead | None = experience.position_probe() if experience is not None else None
         self.landmarks: LandmarkGraph | None = None
         if task.subgoals["kind"] == "landmarks":
@@ -62,9 +71,11 @@ class Configurator:
         self.hierarchy: ModelSubgoals | MemorySubgoals | None = None
         if task.levels == [2, 1]:
             if level2 is None:
-                raise ValueError(f"task {task.name!r}: levels [2, 1] needs a world model with level 2; train one "
-                                 "(hjepa fit --config configs/level2_tiny_cpu.yaml), export both levels, or set "
-                                 "levels: [1]")
+                raise ValueError(
+                    f"task {task.name!r}: levels [2, 1] needs a world model with level 2; train one "
+                    "(hjepa fit --config configs/level2_tiny_cpu.yaml), export both levels, or set "
+                    "levels: [1]"
+                )
             episodes = experience.representations if experience is not None else None
             self.hierarchy = build_subgoals(level2, task.level2, state_dim, self.action_low, self.action_high, episodes)
         # The goal distance of one typical recorded step, in the task's metric, is the unit of goal_distance.
@@ -84,19 +95,27 @@ class Configurator:
     def intrinsic_cost(self, goal: Tensor) -> IntrinsicCost:
         """IC with the task's sub-costs and weights; the goal sub-cost starts at `goal` (D,)."""
         exponent = self.task.goal_exponent
-        costs: dict[str, torch.nn.Module] = {"goal_distance": GoalDistanceCost(goal, self.projection, exponent,
-                                                                              self.task.goal_terminal)}
+        costs: dict[str, torch.nn.Module] = {
+            "goal_distance": GoalDistanceCost(goal, self.projection, exponent, self.task.goal_terminal)
+        }
         weights = {"goal_distance": self.task.cost.get("goal_distance", 0.0) / self.step_scale**exponent}
         region = self.task.region
         if region is not None:
             assert self.probe is not None
             if len(region.centre) != self.probe.weight.shape[1]:
-                raise ValueError(f"task {self.task.name!r}: region.centre has {len(region.centre)} coordinates, "
-                                 f"the experience's states have {self.probe.weight.shape[1]}")
+                raise ValueError(
+                    f"task {self.task.name!r}: region.centre has {len(region.centre)} coordinates, "
+                    f"the experience's states have {self.probe.weight.shape[1]}"
+                )
             step = max(map(abs, self.action_high))
             # The hinge softens over about half a step, so the cost is negligible a step outside the region.
-            costs["region_avoidance"] = RegionAvoidanceCost(self.probe.weight.T.float(), self.probe.bias.float(),
-                                                            torch.tensor(region.centre), region.radius, 2.0 / step)
+            costs["region_avoidance"] = RegionAvoidanceCost(
+                self.probe.weight.T.float(),
+                self.probe.bias.float(),
+                torch.tensor(region.centre),
+                region.radius,
+                2.0 / step,
+            )
             weights["region_avoidance"] = self.task.cost.get("region_avoidance", 0.0) / step
         if isinstance(self.hierarchy, ModelSubgoals):  # level 1's goal is level 2's subgoal, not the far goal
             costs["subgoal_distance"] = self.hierarchy.cost
@@ -111,8 +130,10 @@ class Configurator:
         """The cost the actor minimises, C = IC + critic_weight * TC (sec. 3.2), with the task's `critic_weight`."""
         weight = self.task.critic_weight
         if weight > 0 and critic is None:
-            raise ValueError(f"task {self.task.name!r}: critic_weight is {weight}, so the planning cost adds the "
-                             "trainable critic, but no critic was given; pass a trained critic or set critic_weight: 0")
+            raise ValueError(
+                f"task {self.task.name!r}: critic_weight is {weight}, so the planning cost adds the "
+                "trainable critic, but no critic was given; pass a trained critic or set critic_weight: 0"
+            )
         cost = Cost(intrinsic, critic)
         cost.set_critic_weight(weight)
         return cost
@@ -127,8 +148,9 @@ class Configurator:
     def planner(self) -> Planner:
         """The task's Mode-2 planner in the environment's action box."""
         fields = {k: v for k, v in self.task.planner.items() if k != "name"}
-        return build_planner(self.task.planner["name"], action_low=self.action_low, action_high=self.action_high,
-                             **fields)
+        return build_planner(
+            self.task.planner["name"], action_low=self.action_low, action_high=self.action_high, **fields
+        )
 
     def set_goal(self, goal: Tensor, intrinsic: IntrinsicCost) -> None:
         """Plan subgoal paths toward goal (D,) that also avoid what the intrinsic cost penalises."""
@@ -164,9 +186,12 @@ class Configurator:
 def experience_fields(task: TaskSpec) -> list[str]:
     """The task's fields that read recorded episodes (landmarks, level-2 subgoals, a region read through a probe, a
     probe metric), as `field: value`."""
-    fields = {"subgoals.kind: landmarks": task.subgoals["kind"] == "landmarks",
-              "level2.search: memory": task.level2_memory,
-              "region": task.region is not None, "goal_metric: probe": task.goal_metric == "probe"}
+    fields = {
+        "subgoals.kind: landmarks": task.subgoals["kind"] == "landmarks",
+        "level2.search: memory": task.level2_memory,
+        "region": task.region is not None,
+        "goal_metric: probe": task.goal_metric == "probe",
+    }
     return [name for name, used in fields.items() if used]
 
 

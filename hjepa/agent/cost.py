@@ -32,8 +32,9 @@ class GoalDistanceCost(nn.Module):
     plan ending at the goal beats one that waits at a wall even when the horizon is short.
     """
 
-    def __init__(self, goal: Tensor, projection: Tensor | None = None, exponent: float = 2.0,
-                 terminal: float = 0.0) -> None:
+    def __init__(
+        self, goal: Tensor, projection: Tensor | None = None, exponent: float = 2.0, terminal: float = 0.0
+    ) -> None:
         super().__init__()
         if exponent <= 0:
             raise ValueError(f"goal_exponent: expected a positive exponent, got {exponent}")
@@ -170,7 +171,10 @@ class TrainableCritic(nn.Module):
         self.horizon, self.discount = horizon, discount
         self.critics = nn.ModuleList(
             nn.Sequential(
-                nn.Linear(state_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, hidden_dim), nn.ReLU(),
+                nn.Linear(state_dim, hidden_dim),
+                nn.ReLU(),
+                nn.Linear(hidden_dim, hidden_dim),
+                nn.ReLU(),
                 nn.Linear(hidden_dim, 1),
             )
             for _ in range(num_critics)
@@ -213,8 +217,13 @@ class Cost(nn.Module):
     (`set_goal`), TC reads [s_H, goal], the input of the triplets it learned from. Only TC is trainable.
     """
 
-    def __init__(self, intrinsic: IntrinsicCost, critic: TrainableCritic | None = None, critic_weight: float = 1.0,
-                 discount: float | None = None) -> None:
+    def __init__(
+        self,
+        intrinsic: IntrinsicCost,
+        critic: TrainableCritic | None = None,
+        critic_weight: float = 1.0,
+        discount: float | None = None,
+    ) -> None:
         super().__init__()
         self.intrinsic, self.critic, self.discount = intrinsic, critic, discount
         self.register_buffer("goal", None)

@@ -46,8 +46,13 @@ def demonstrations(*agents: Agent, hindsight: bool = False) -> tuple[torch.Tenso
     return states, subgoals, actions.detach()
 
 
-def distill(examples: tuple[torch.Tensor, torch.Tensor, torch.Tensor], env: gymnasium.Env, steps: int,
-            hidden_dim: int = 256, seed: int = 0) -> tuple[Policy, list[float]]:
+def distill(
+    examples: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    env: gymnasium.Env,
+    steps: int,
+    hidden_dim: int = 256,
+    seed: int = 0,
+) -> tuple[Policy, list[float]]:
     """Fit a fresh policy to examples (states (N, D), goals (N, D), actions (N, A)), e.g. `demonstrations`;
     returns it and its training losses."""
     states, subgoals, actions = examples
@@ -62,10 +67,13 @@ def save_policy(policy: Policy, out: str | Path) -> Path:
     """Write `out/policy.safetensors` and `out/policy.json`."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    config: dict[str, Any] = {"state_dim": policy.state_dim, "hidden_dim": policy.hidden_dim,
-                              "num_layers": policy.num_layers,
-                              "action_low": (policy.centre - policy.half_range).tolist(),
-                              "action_high": (policy.centre + policy.half_range).tolist()}
+    config: dict[str, Any] = {
+        "state_dim": policy.state_dim,
+        "hidden_dim": policy.hidden_dim,
+        "num_layers": policy.num_layers,
+        "action_low": (policy.centre - policy.half_range).tolist(),
+        "action_high": (policy.centre + policy.half_range).tolist(),
+    }
     save_file({k: v.contiguous() for k, v in policy.state_dict().items()}, out / POLICY_WEIGHTS)
     (out / POLICY_CONFIG).write_text(json.dumps(config, indent=2))
     return out

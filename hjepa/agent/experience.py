@@ -7,8 +7,8 @@ region-avoidance cost of sec. 3.2 is "read through a probe").
 
 from __future__ import annotations
 
-from pathlib import Path
 import json
+from pathlib import Path
 from typing import NamedTuple
 
 from torch import Tensor
@@ -30,8 +30,14 @@ class Experience(NamedTuple):
         return fit_probe(self.representations, self.states)
 
 
-def record_experience(model: Encodes, data: str | Path, episodes: int, num_frames: int | None = None,
-                      batch_size: int = 32, num_workers: int = 0) -> Experience:
+def record_experience(
+    model: Encodes,
+    data: str | Path,
+    episodes: int,
+    num_frames: int | None = None,
+    batch_size: int = 32,
+    num_workers: int = 0,
+) -> Experience:
     """Encode up to `episodes` episodes of the shards at `data`, each as one clip of `num_frames` from its start.
 
     num_frames defaults to the episode length in the folder's `generate.json` (shards of `hjepa generate`).
@@ -43,8 +49,9 @@ def record_experience(model: Encodes, data: str | Path, episodes: int, num_frame
         if not settings.is_file():
             raise ValueError(f"{data}: no {SETTINGS_FILE} to read the episode length from; pass num_frames")
         num_frames = int(json.loads(settings.read_text())["frames"])
-    module = VideoDataModule(data, num_frames=num_frames, batch_size=batch_size, num_workers=num_workers,
-                             resampled=False, val_fraction=0.0)
+    module = VideoDataModule(
+        data, num_frames=num_frames, batch_size=batch_size, num_workers=num_workers, resampled=False, val_fraction=0.0
+    )
     batches = -(-episodes // batch_size)
     encoded = encode_split({"model": model}, module.loader(module.dataset("all")), max_batches=batches)
     if len(encoded.states) == 0:

@@ -48,8 +48,10 @@ def abstract_episodes(level2: Level2WorldModel, episodes: Tensor, stride: int) -
     """Encode level-1 episodes (E, T, D1) at level 2, one window of W states every `stride` steps."""
     window = level2.encoder.window
     if episodes.shape[1] < window + stride:
-        raise ValueError(f"level2: remembered episodes of {episodes.shape[1]} states are too short for two windows "
-                         f"of {window} states {stride} apart; record longer episodes or lower level2.stride")
+        raise ValueError(
+            f"level2: remembered episodes of {episodes.shape[1]} states are too short for two windows "
+            f"of {window} states {stride} apart; record longer episodes or lower level2.stride"
+        )
     windows = episodes.unfold(1, window, stride).transpose(-1, -2)  # (E, N, W, D1)
     e, n = windows.shape[:2]
     states = level2.encoder.abstract(windows.reshape(e * n, window, -1)).reshape(e, n, -1)
@@ -76,7 +78,7 @@ class LevelTwoClock:
 
     def observe(self, state: Tensor) -> bool:
         """Remember the level-1 state (D1,); whether level 2 replans at this step."""
-        self.history = [*self.history[-(self.window - 1):], state.detach()]
+        self.history = [*self.history[-(self.window - 1) :], state.detach()]
         replan = self.clock % self.every == 0
         self.clock += 1
         return replan
@@ -139,9 +141,18 @@ class ModelSubgoals(LevelTwoClock):
         seed: seeds the level-2 planner's sampling, so an episode is reproducible.
     """
 
-    def __init__(self, level2: Level2WorldModel, state_dim: int, action_low: Sequence[float],
-                 action_high: Sequence[float], planner: dict[str, Any] | None = None, every: int | None = None,
-                 lookahead: int = 1, reach: float = 1.0, seed: int = 0) -> None:
+    def __init__(
+        self,
+        level2: Level2WorldModel,
+        state_dim: int,
+        action_low: Sequence[float],
+        action_high: Sequence[float],
+        planner: dict[str, Any] | None = None,
+        every: int | None = None,
+        lookahead: int = 1,
+        reach: float = 1.0,
+        seed: int = 0,
+    ) -> None:
         super().__init__(level2, every)
         if not planner or "name" not in planner:
             raise ValueError("level2.planner: search model needs a planner, e.g. {name: cem, horizon: 3}")
@@ -207,8 +218,16 @@ class MemorySubgoals(LevelTwoClock):
         neighbours, link_radius: links between alike abstract states (see `LandmarkGraph`).
     """
 
-    def __init__(self, level2: Level2WorldModel, episodes: Tensor, stride: int | None = None, every: int | None = None,
-                 lookahead: int = 2, neighbours: int = 8, link_radius: float = 1.0) -> None:
+    def __init__(
+        self,
+        level2: Level2WorldModel,
+        episodes: Tensor,
+        stride: int | None = None,
+        every: int | None = None,
+        lookahead: int = 2,
+        neighbours: int = 8,
+        link_radius: float = 1.0,
+    ) -> None:
         super().__init__(level2, every)
         self.stride = stride or max(1, self.window // 4)
         self.every = every or self.stride
@@ -249,8 +268,14 @@ class MemorySubgoals(LevelTwoClock):
         return self.path[-1]
 
 
-def build_subgoals(level2: Level2WorldModel, fields: dict[str, Any], state_dim: int, action_low: Sequence[float],
-                   action_high: Sequence[float], episodes: Tensor | None = None) -> ModelSubgoals | MemorySubgoals:
+def build_subgoals(
+    level2: Level2WorldModel,
+    fields: dict[str, Any],
+    state_dim: int,
+    action_low: Sequence[float],
+    action_high: Sequence[float],
+    episodes: Tensor | None = None,
+) -> ModelSubgoals | MemorySubgoals:
     """The level-2 half of a two-level actor from a task's `level2` fields; `search: memory` needs `episodes`."""
     fields = dict(fields)
     search = fields.pop("search", DEFAULT_SEARCH)

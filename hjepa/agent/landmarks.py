@@ -25,7 +25,7 @@ def nearest_neighbours(queries: Tensor, keys: Tensor, k: int, chunk: int = 2048)
     """The k nearest keys of each query in L2: queries (Q, D), keys (N, D) -> distances, indices (Q, k)."""
     distances, indices = [], []
     for start in range(0, len(queries), chunk):
-        d = torch.cdist(queries[start:start + chunk], keys)
+        d = torch.cdist(queries[start : start + chunk], keys)
         top = d.topk(min(k, len(keys)), largest=False)
         distances.append(top.values)
         indices.append(top.indices)
@@ -44,13 +44,15 @@ class LandmarkGraph:
             the graph (E, T, Dk), default the states themselves (e.g. level 1's view of level-2 states).
     """
 
-    def __init__(self, episodes: Tensor, neighbours: int = 8, link_radius: float = 1.0,
-                 keys: Tensor | None = None) -> None:
+    def __init__(
+        self, episodes: Tensor, neighbours: int = 8, link_radius: float = 1.0, keys: Tensor | None = None
+    ) -> None:
         if episodes.dim() != 3 or episodes.shape[1] < 2:
             raise ValueError(f"episodes must be (E, T, D) with T >= 2, got {tuple(episodes.shape)}")
         if keys is not None and keys.shape[:2] != episodes.shape[:2]:
-            raise ValueError(f"keys must be (E, T, Dk) with (E, T) = {tuple(episodes.shape[:2])}, "
-                             f"got {tuple(keys.shape)}")
+            raise ValueError(
+                f"keys must be (E, T, Dk) with (E, T) = {tuple(episodes.shape[:2])}, got {tuple(keys.shape)}"
+            )
         e, t, _ = episodes.shape
         self.states = episodes.detach().float().reshape(e * t, -1).cpu()
         self.step_scale = _median_step(episodes)
@@ -93,8 +95,9 @@ class LandmarkGraph:
             if penalty.shape != (len(self),):
                 raise ValueError(f"penalty must be ({len(self)},), one per remembered state, got {penalty.shape}")
             graph = graph.tocoo()
-            graph = coo_matrix((graph.data + (penalty[graph.row] + penalty[graph.col]) / 2, (graph.row, graph.col)),
-                               shape=graph.shape).tocsr()
+            graph = coo_matrix(
+                (graph.data + (penalty[graph.row] + penalty[graph.col]) / 2, (graph.row, graph.col)), shape=graph.shape
+            ).tocsr()
         indices, costs = self._attach(self.goal)
         to_goal, previous = dijkstra(graph, directed=False, indices=indices.numpy(), return_predecessors=True)
         total = to_goal + costs.numpy()[:, None]  # via each attachment point of the goal

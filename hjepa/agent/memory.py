@@ -21,8 +21,10 @@ class ShortTermMemory(nn.Module):
     ) -> None:
         super().__init__()
         if capacity < 1 or temperature <= 0 or not -1.0 <= threshold <= 1.0:
-            raise ValueError(f"need capacity >= 1, temperature > 0, -1 <= threshold <= 1; got "
-                             f"{capacity=}, {temperature=}, {threshold=}")
+            raise ValueError(
+                f"need capacity >= 1, temperature > 0, -1 <= threshold <= 1; got "
+                f"{capacity=}, {temperature=}, {threshold=}"
+            )
         self.capacity, self.temperature, self.threshold = capacity, temperature, threshold
         self.register_buffer("keys", torch.zeros(capacity, key_dim))
         self.register_buffer("values", torch.zeros(capacity, value_dim))

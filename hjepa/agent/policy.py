@@ -16,13 +16,21 @@ from torch import Tensor, nn
 class Policy(nn.Module):
     """MLP over [s, g - s] with a tanh head scaled into the box [action_low, action_high]: (..., D) -> (..., A)."""
 
-    def __init__(self, state_dim: int, action_low: Sequence[float] | Tensor, action_high: Sequence[float] | Tensor,
-                 hidden_dim: int = 256, num_layers: int = 2) -> None:
+    def __init__(
+        self,
+        state_dim: int,
+        action_low: Sequence[float] | Tensor,
+        action_high: Sequence[float] | Tensor,
+        hidden_dim: int = 256,
+        num_layers: int = 2,
+    ) -> None:
         super().__init__()
         low = torch.as_tensor(action_low, dtype=torch.float32).reshape(-1)
         high = torch.as_tensor(action_high, dtype=torch.float32).reshape(-1)
         if low.shape != high.shape or not bool((low < high).all()):
-            raise ValueError(f"policy action box: need action_low < action_high per dim, got {low.tolist()}, {high.tolist()}")
+            raise ValueError(
+                f"policy action box: need action_low < action_high per dim, got {low.tolist()}, {high.tolist()}"
+            )
         self.register_buffer("centre", (high + low) / 2)
         self.register_buffer("half_range", (high - low) / 2)
         layers: list[nn.Module] = []
@@ -39,11 +47,21 @@ class Policy(nn.Module):
         goal = goal.expand_as(state)
         return self.centre + self.half_range * torch.tanh(self.net(torch.cat([state, goal - state], dim=-1)))
 
-    def fit(self, states: Tensor, goals: Tensor, actions: Tensor, steps: int, lr: float = 1e-3,
-            batch_size: int = 256, generator: torch.Generator | None = None) -> list[float]:
+    def fit(
+        self,
+        states: Tensor,
+        goals: Tensor,
+        actions: Tensor,
+        steps: int,
+        lr: float = 1e-3,
+        batch_size: int = 256,
+        generator: torch.Generator | None = None,
+    ) -> list[float]:
         """Regress planner actions: minimise mean ||(A(s, g) - a) / half_range||^2 over (N, D), (N, D), (N, A)."""
         if not (len(states) == len(goals) == len(actions)) or len(states) == 0:
-            raise ValueError(f"need as many states, goals and actions (> 0), got {len(states)}, {len(goals)}, {len(actions)}")
+            raise ValueError(
+                f"need as many states, goals and actions (> 0), got {len(states)}, {len(goals)}, {len(actions)}"
+            )
         optimizer = torch.optim.Adam(self.net.parameters(), lr=lr)
         losses = []
         for _ in range(steps):

@@ -159,8 +159,9 @@ class TaskSpec:
             raise ValueError(f"{source}: mode: unknown mode {mode!r}; choose one of {list(MODES)}")
         subgoals = _mapping(data.get("subgoals", {"kind": "none"}), f"{source}: subgoals")
         if subgoals.get("kind", "none") not in SUBGOALS:
-            raise ValueError(f"{source}: subgoals.kind: unknown kind {subgoals.get('kind')!r}; "
-                             f"choose one of {list(SUBGOALS)}")
+            raise ValueError(
+                f"{source}: subgoals.kind: unknown kind {subgoals.get('kind')!r}; choose one of {list(SUBGOALS)}"
+            )
         unknown = set(subgoals) - {"kind", "episodes"}
         if unknown:
             raise ValueError(f"{source}: subgoals: unknown field(s) {sorted(unknown)}; known: kind, episodes")
@@ -175,24 +176,29 @@ class TaskSpec:
             raise ValueError(f"{source}: goal_terminal: expected a number of steps >= 0, got {terminal!r}")
         levels = data.get("levels", [1])
         if levels not in LEVELS:
-            raise ValueError(f"{source}: levels: expected [1] (flat) or [2, 1] (level 2 sets level 1's subgoals), "
-                             f"got {levels!r}")
+            raise ValueError(
+                f"{source}: levels: expected [1] (flat) or [2, 1] (level 2 sets level 1's subgoals), got {levels!r}"
+            )
         level2 = _mapping(data.get("level2", {}), f"{source}: level2")
         unknown = set(level2) - set(LEVEL2_FIELDS)
         if unknown:
             raise ValueError(f"{source}: level2: unknown field(s) {sorted(unknown)}; known: {list(LEVEL2_FIELDS)}")
         if levels == [2, 1] and level2.get("search", DEFAULT_SEARCH) == "model" and not cost.get("subgoal_distance"):
-            raise ValueError(f"{source}: cost.subgoal_distance: with levels [2, 1] and level2.search model, level 1 "
-                             "plans toward level 2's subgoal through this cost; give it a positive weight")
+            raise ValueError(
+                f"{source}: cost.subgoal_distance: with levels [2, 1] and level2.search model, level 1 "
+                "plans toward level 2's subgoal through this cost; give it a positive weight"
+            )
         if levels == [2, 1] and subgoals.get("kind", "none") != "none":
-            raise ValueError(f"{source}: subgoals.kind: with levels [2, 1] level 2 sets the subgoals; "
-                             "set subgoals.kind to none")
+            raise ValueError(
+                f"{source}: subgoals.kind: with levels [2, 1] level 2 sets the subgoals; set subgoals.kind to none"
+            )
         uncertainty = _mapping(data.get("uncertainty", {}), f"{source}: uncertainty")
         if uncertainty and set(uncertainty) != {"samples", "risk"}:
             raise ValueError(f"{source}: uncertainty: expected fields samples and risk, got {sorted(uncertainty)}")
         if uncertainty and not (isinstance(uncertainty["samples"], int) and uncertainty["samples"] >= 1):
-            raise ValueError(f"{source}: uncertainty.samples: expected a positive integer, "
-                             f"got {uncertainty['samples']!r}")
+            raise ValueError(
+                f"{source}: uncertainty.samples: expected a positive integer, got {uncertainty['samples']!r}"
+            )
         if uncertainty and not (isinstance(uncertainty["risk"], (int, float)) and uncertainty["risk"] >= 0):
             raise ValueError(f"{source}: uncertainty.risk: expected a number >= 0, got {uncertainty['risk']!r}")
         critic_weight = data.get("critic_weight", 0.0)
@@ -201,12 +207,23 @@ class TaskSpec:
         max_steps = data.get("max_steps", 200)
         if not isinstance(max_steps, int) or max_steps < 1:
             raise ValueError(f"{source}: max_steps: expected a positive integer, got {max_steps!r}")
-        return cls(name=str(data["name"]), cost={k: float(v) for k, v in cost.items()}, planner=planner,
-                   region=region, mode=mode, subgoals={"kind": "none", **subgoals}, goal_metric=metric,
-                   goal_exponent=float(exponent), goal_terminal=float(terminal),
-                   levels=list(levels), level2=level2, uncertainty=uncertainty,
-                   critic_threshold=float(data.get("critic_threshold", 1.0)), critic_weight=float(critic_weight),
-                   max_steps=max_steps)
+        return cls(
+            name=str(data["name"]),
+            cost={k: float(v) for k, v in cost.items()},
+            planner=planner,
+            region=region,
+            mode=mode,
+            subgoals={"kind": "none", **subgoals},
+            goal_metric=metric,
+            goal_exponent=float(exponent),
+            goal_terminal=float(terminal),
+            levels=list(levels),
+            level2=level2,
+            uncertainty=uncertainty,
+            critic_threshold=float(data.get("critic_threshold", 1.0)),
+            critic_weight=float(critic_weight),
+            max_steps=max_steps,
+        )
 
 
 def _mapping(value: Any, where: str) -> dict[str, Any]:

@@ -25,8 +25,7 @@ class LatentRolloutModel(Protocol):
 
     latent: Latent | None
 
-    def unroll(self, s0: Tensor, actions: Tensor, z: Tensor | None = None) -> Tensor:
-        ...
+    def unroll(self, s0: Tensor, actions: Tensor, z: Tensor | None = None) -> Tensor: ...
 
 
 def prior_latents(latent: Latent, samples: int, generator: torch.Generator | None = None) -> Tensor:
@@ -44,11 +43,14 @@ class SampledLatents:
     numbers, so candidates are compared on the same futures). `resample()` draws new ones; call it once
     per plan, not per planner iteration, or the cheapest candidate is partly the luckiest draw."""
 
-    def __init__(self, world_model: LatentRolloutModel, samples: int = 8,
-                 generator: torch.Generator | int | None = None) -> None:
+    def __init__(
+        self, world_model: LatentRolloutModel, samples: int = 8, generator: torch.Generator | int | None = None
+    ) -> None:
         if world_model.latent is None:
-            raise ValueError("uncertainty: the world model has no latent (model.latent.kind none), so there is no "
-                             "future to sample; plan with the world model itself or train one with a latent")
+            raise ValueError(
+                "uncertainty: the world model has no latent (model.latent.kind none), so there is no "
+                "future to sample; plan with the world model itself or train one with a latent"
+            )
         if isinstance(generator, int):
             generator = torch.Generator().manual_seed(generator)
         self.world_model, self.samples, self.generator = world_model, samples, generator
@@ -68,8 +70,9 @@ class SampledLatents:
         """s0 (N, D), actions (N, H, A) -> (N * S, H, D), candidate-major."""
         s = self.num_latents
         z = self.latents.to(s0).repeat(len(s0), 1)  # (N * S, Dz), latent s of row n * S + s
-        return self.world_model.unroll(s0.repeat_interleave(s, 0), actions.repeat_interleave(s, 0),
-                                       over_time(z, actions.shape[1]))
+        return self.world_model.unroll(
+            s0.repeat_interleave(s, 0), actions.repeat_interleave(s, 0), over_time(z, actions.shape[1])
+        )
 
 
 def sample_costs(cost: PlanCost, states: Tensor, actions: Tensor) -> Tensor:
@@ -77,8 +80,10 @@ def sample_costs(cost: PlanCost, states: Tensor, actions: Tensor) -> Tensor:
     (N, S, ...) for a cost with trailing dims (e.g. per step, (N * S, H) -> (N, S, H))."""
     n = actions.shape[0]
     if n == 0 or states.shape[0] % n:
-        raise ValueError(f"states must hold S rollouts per candidate, (N * S, H, D) with N = {n}; "
-                         f"got {tuple(states.shape)}; roll out with SampledLatents.unroll")
+        raise ValueError(
+            f"states must hold S rollouts per candidate, (N * S, H, D) with N = {n}; "
+            f"got {tuple(states.shape)}; roll out with SampledLatents.unroll"
+        )
     s = states.shape[0] // n
     costs = cost(states, actions.repeat_interleave(s, 0))
     return costs.view(n, s, *costs.shape[1:])

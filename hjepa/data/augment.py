@@ -30,7 +30,7 @@ class ClipAugment:
     def active(self) -> bool:
         return self.crop_scale != (1.0, 1.0) or self.brightness > 0
 
-    @lru_cache(maxsize=4)
+    @lru_cache(maxsize=4)  # noqa: B019  a frozen, hashable config: at most 4 small transforms are kept
     def transform(self, height: int, width: int) -> v2.Compose:
         """uint8 frames `(T, C, H, W)` -> float `(T, C, H, W)` in [0, 1]; built once per frame size."""
         steps: list[v2.Transform] = [v2.ToDtype(torch.float32, scale=True)]

@@ -15,7 +15,9 @@ def clip_span(num_frames: int, frame_stride: int) -> int:
     return (num_frames - 1) * frame_stride + 1
 
 
-def clip_starts(total: int, num_frames: int, frame_stride: int, count: int, rng: np.random.Generator | None) -> list[int]:
+def clip_starts(
+    total: int, num_frames: int, frame_stride: int, count: int, rng: np.random.Generator | None
+) -> list[int]:
     """Start frames of `count` clips in an episode of `total` frames: random when `rng` is given
     (training), else evenly spaced and deterministic (validation)."""
     last_start = total - clip_span(num_frames, frame_stride)

@@ -28,9 +28,17 @@ import numpy as np
 from tqdm import tqdm
 
 from hjepa.data.labels import FOLDER, VideoLabels, csv_labels, folder_labels
-from hjepa.data.shards import (Episode, check_output_folder, list_shards, sample_key, shard_index, shard_metadata,
-                               shard_path, write_shard)
 from hjepa.data.segments import LONG_VIDEO_SECONDS, Segment, SegmentEncoder, segment_frames
+from hjepa.data.shards import (
+    Episode,
+    check_output_folder,
+    list_shards,
+    sample_key,
+    shard_index,
+    shard_metadata,
+    shard_path,
+    write_shard,
+)
 from hjepa.data.video import CODECS, VIDEO_EXTENSIONS, frame_rate, rgb_frame, timed_frames
 
 MANIFEST = "manifest.json"
@@ -64,7 +72,7 @@ class Manifest:
         os.replace(temporary, out / MANIFEST)
 
     @classmethod
-    def load(cls, out: Path) -> "Manifest":
+    def load(cls, out: Path) -> Manifest:
         path = out / MANIFEST
         if not path.exists():
             return cls()
@@ -81,8 +89,10 @@ def written_sources(out: Path) -> tuple[dict[str, str], int]:
     for shard in list_shards(out):
         for meta in shard_metadata(shard):
             if "source" not in meta:
-                raise ValueError(f"{shard}: holds samples not converted from videos (no 'source' in their "
-                                 "metadata); use another --out")
+                raise ValueError(
+                    f"{shard}: holds samples not converted from videos (no 'source' in their "
+                    "metadata); use another --out"
+                )
             sources[meta["source"]] = shard.name
             samples += 1
     return sources, samples
@@ -93,8 +103,9 @@ def find_videos(src: Path) -> list[Path]:
     return sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower().lstrip(".") in VIDEO_EXTENSIONS)
 
 
-def read_source(path: Path, size: int | None, fps: float | None, codec: str,
-                segment: float | None = None) -> tuple[list[Segment], str, dict[str, Any], np.ndarray]:
+def read_source(
+    path: Path, size: int | None, fps: float | None, codec: str, segment: float | None = None
+) -> tuple[list[Segment], str, dict[str, Any], np.ndarray]:
     """Validate (and re-encode if asked) one video -> (the videos of its samples, extension, meta, kept
     source frame indices). `segment` (seconds) cuts it into consecutive samples, re-encoded."""
     reencode = size is not None or fps is not None or segment is not None
@@ -144,7 +155,13 @@ def read_source(path: Path, size: int | None, fps: float | None, codec: str,
     else:
         segments, extension = [Segment(path.read_bytes(), 0, len(kept))], path.suffix.lower().lstrip(".")
         height, width = shape
-    meta = {"fps": target_fps, "num_frames": len(kept), "height": height, "width": width, "size": height if height == width else None}
+    meta = {
+        "fps": target_fps,
+        "num_frames": len(kept),
+        "height": height,
+        "width": width,
+        "size": height if height == width else None,
+    }
     return segments, extension, meta, np.asarray(kept)
 
 
@@ -190,8 +207,15 @@ def read_labels(labels: str, src: Path, videos: list[Path]) -> tuple[VideoLabels
     return classes, [src / relative for relative in sorted(classes.index)]
 
 
-def source_samples(relative: str, segments: list[Segment], extension: str, meta: dict[str, Any],
-                   actions: np.ndarray, states: np.ndarray, segmented: bool) -> list[Episode]:
+def source_samples(
+    relative: str,
+    segments: list[Segment],
+    extension: str,
+    meta: dict[str, Any],
+    actions: np.ndarray,
+    states: np.ndarray,
+    segmented: bool,
+) -> list[Episode]:
     """The samples of one source video: the whole video, or one per segment, keyed by the source and the
     time span, with the rows of the sidecars that fall in it and `group` (its video's key)."""
     base = sample_key(relative)
@@ -202,14 +226,30 @@ def source_samples(relative: str, segments: list[Segment], extension: str, meta:
         start, end = first / meta["fps"], stop / meta["fps"]
         span = {"index": index, "last": index == len(segments) - 1, "first_frame": first, "start": start, "end": end}
         key = f"{base}-{round(start * 1000):010d}ms-{round(end * 1000):010d}ms"
-        samples.append(Episode(key, video, extension, actions[first : stop - 1], states[first:stop],
-                               meta | {"num_frames": stop - first, "segment": span, "group": base}))
+        samples.append(
+            Episode(
+                key,
+                video,
+                extension,
+                actions[first : stop - 1],
+                states[first:stop],
+                meta | {"num_frames": stop - first, "segment": span, "group": base},
+            )
+        )
     return samples
 
 
-def convert_folder(src: Path, out: Path, size: int | None = None, fps: float | None = None,
-                   shard_size: int = 64, codec: str = "h264", progress: bool = True,
-                   labels: str | None = None, segment: float | None = None) -> Manifest:
+def convert_folder(
+    src: Path,
+    out: Path,
+    size: int | None = None,
+    fps: float | None = None,
+    shard_size: int = 64,
+    codec: str = "h264",
+    progress: bool = True,
+    labels: str | None = None,
+    segment: float | None = None,
+) -> Manifest:
     """Convert every video under `src` into shards in `out` (with `labels`: `folder` or a CSV file, the
     labelled ones; with `segment`, in samples of that many seconds); returns the manifest (also saved)."""
     src, out = Path(src), Path(out)
@@ -238,8 +278,10 @@ def convert_folder(src: Path, out: Path, size: int | None = None, fps: float | N
     if manifest.settings and manifest.settings != settings:
         raise ValueError(f"{out}: was converted with {manifest.settings}, now asked for {settings}; use another --out")
     if classes is not None and manifest.classes and manifest.classes != classes.classes:
-        raise ValueError(f"{out}: was converted with the classes {manifest.classes}, --labels {labels} now gives "
-                         f"{classes.classes}; use another --out")
+        raise ValueError(
+            f"{out}: was converted with the classes {manifest.classes}, --labels {labels} now gives "
+            f"{classes.classes}; use another --out"
+        )
     out.mkdir(parents=True, exist_ok=True)
     manifest.settings = settings
     manifest.sources, manifest.samples = written_sources(out)
@@ -271,8 +313,12 @@ def convert_folder(src: Path, out: Path, size: int | None = None, fps: float | N
         if relative in manifest.sources:
             continue
         if classes is not None and relative not in classes.index:
-            manifest.skipped.append({"path": str(path), "reason": f"no class: with --labels {FOLDER} each video "
-                                                                 "sits in a folder named after its class"})
+            manifest.skipped.append(
+                {
+                    "path": str(path),
+                    "reason": f"no class: with --labels {FOLDER} each video sits in a folder named after its class",
+                }
+            )
             continue
         try:
             segments, extension, meta, kept = read_source(path, size, fps, codec, segment)
@@ -282,8 +328,12 @@ def convert_folder(src: Path, out: Path, size: int | None = None, fps: float | N
             continue
         seconds = meta["num_frames"] / meta["fps"]
         if segment is None and seconds > LONG_VIDEO_SECONDS:
-            log.warning("%s: %.0f s long, kept as one sample that every clip decodes from its start; cut long "
-                        "videos into samples with --segment SECONDS", path, seconds)
+            log.warning(
+                "%s: %.0f s long, kept as one sample that every clip decodes from its start; cut long "
+                "videos into samples with --segment SECONDS",
+                path,
+                seconds,
+            )
         meta.update({"source": relative, "world": None, "labels": {}})
         if classes is not None:
             label = classes.index[relative]

@@ -12,8 +12,9 @@ import glob
 import itertools
 import math
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import braceexpand
 import lightning as L
@@ -42,7 +43,11 @@ def resolve_shards(spec: str | list[str], field: str = "shards") -> list[str]:
         if not found:
             raise FileNotFoundError(f"{field}: folder {spec} holds no shard-NNNNNN.tar files")
         return found
-    urls = [u for pattern in braceexpand.braceexpand(spec) for u in (sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern])]
+    urls = [
+        u
+        for pattern in braceexpand.braceexpand(spec)
+        for u in (sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern])
+    ]
     missing = [u for u in urls if not Path(u).is_file()]
     if not urls or missing:
         raise FileNotFoundError(f"{field}: no such shard file {missing[0] if missing else spec!r}")
@@ -104,9 +109,13 @@ class VideoDataModule(L.LightningDataModule):
         pin_memory: bool = False,
     ) -> None:
         super().__init__()
-        for name, value in (("num_frames", num_frames), ("frame_stride", frame_stride),
-                            ("clips_per_episode", clips_per_episode), ("batch_size", batch_size),
-                            ("train_batches_per_epoch", train_batches_per_epoch)):
+        for name, value in (
+            ("num_frames", num_frames),
+            ("frame_stride", frame_stride),
+            ("clips_per_episode", clips_per_episode),
+            ("batch_size", batch_size),
+            ("train_batches_per_epoch", train_batches_per_epoch),
+        ):
             if value < 1:
                 raise ValueError(f"data.{name}: expected >= 1, got {value}")
         if num_frames < 2:
@@ -165,10 +174,14 @@ class VideoDataModule(L.LightningDataModule):
             )
         return ClipDataset(
             urls,
-            ClipSpec(hp.num_frames, hp.frame_stride, hp.clips_per_episode if training else 1, filter_split, hp.val_fraction),
+            ClipSpec(
+                hp.num_frames, hp.frame_stride, hp.clips_per_episode if training else 1, filter_split, hp.val_fraction
+            ),
             decoder=self._decoder,
             resampled=training and hp.resampled,
-            samples_per_worker=math.ceil(hp.train_batches_per_epoch / workers) * hp.batch_size if training and hp.resampled else None,
+            samples_per_worker=math.ceil(hp.train_batches_per_epoch / workers) * hp.batch_size
+            if training and hp.resampled
+            else None,
             shuffle_buffer=hp.shuffle_buffer if training else 0,
             augment=self.augment if training and self.augment.active else None,
             seed=hp.seed,
@@ -210,7 +223,9 @@ class VideoDataModule(L.LightningDataModule):
             elif saved_epoch >= epoch:  # saved at the end of an epoch: the next one starts afresh
                 epoch = saved_epoch + 1
             if start and not self.hparams.resampled:
-                warnings.warn("data.resampled=False: the resumed epoch is read again from its first batch", stacklevel=2)
+                warnings.warn(
+                    "data.resampled=False: the resumed epoch is read again from its first batch", stacklevel=2
+                )
                 start = 0
         self._epoch, self._consumed = epoch, start
         return epoch, start

@@ -22,8 +22,9 @@ import logging
 import multiprocessing
 import os
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -76,9 +77,11 @@ def check_pipe_allowed(url: str, field: str) -> None:
     """Refuse a `pipe:` URL when the environment variable HJEPA_ALLOW_PIPE turns them off."""
     setting = os.environ.get(ALLOW_PIPE_VARIABLE, "1")
     if url.startswith("pipe:") and setting.strip().lower() in ("0", "false", "no"):
-        raise ValueError(f"{field}: {url!r} is a pipe: URL, which runs a shell command, and "
-                         f"{ALLOW_PIPE_VARIABLE}={setting} refuses them; give local shard paths, or unset "
-                         f"{ALLOW_PIPE_VARIABLE} if you trust the command")
+        raise ValueError(
+            f"{field}: {url!r} is a pipe: URL, which runs a shell command, and "
+            f"{ALLOW_PIPE_VARIABLE}={setting} refuses them; give local shard paths, or unset "
+            f"{ALLOW_PIPE_VARIABLE} if you trust the command"
+        )
 
 
 # Unreadable shards in a row after which a reader stops: the storage is unreachable, not one shard bad.
@@ -174,7 +177,9 @@ class ClipDataset(IterableDataset):
             return rank, world_size, 0, 1
         return rank, world_size, info.id, info.num_workers
 
-    def _shard_stream(self, rank: int, world_size: int, worker: int, workers: int, rng: np.random.Generator) -> Iterator[str]:
+    def _shard_stream(
+        self, rank: int, world_size: int, worker: int, workers: int, rng: np.random.Generator
+    ) -> Iterator[str]:
         slot, slots = rank * workers + worker, world_size * workers
         if self.resampled:
             while True:
@@ -243,8 +248,16 @@ class ClipDataset(IterableDataset):
         key, where = sample["__key__"], f"{sample.get('__url__', '?')}:{sample['__key__']}"
         meta = plan.meta
         total = int(meta["num_frames"])
-        states = load_npy(sample["states.npy"], f"{where}.states.npy") if "states.npy" in sample else np.zeros((total, 0), np.float32)
-        actions = load_npy(sample["actions.npy"], f"{where}.actions.npy") if "actions.npy" in sample else np.zeros((total - 1, 0), np.float32)
+        states = (
+            load_npy(sample["states.npy"], f"{where}.states.npy")
+            if "states.npy" in sample
+            else np.zeros((total, 0), np.float32)
+        )
+        actions = (
+            load_npy(sample["actions.npy"], f"{where}.actions.npy")
+            if "actions.npy" in sample
+            else np.zeros((total - 1, 0), np.float32)
+        )
         if states.ndim != 2 or states.shape[0] != total or actions.ndim != 2 or actions.shape[0] != total - 1:
             raise DecodeError(f"states {states.shape} / actions {actions.shape} do not match num_frames={total}")
         indices = frame_indices(plan.start, spec.num_frames, spec.frame_stride)
@@ -256,7 +269,9 @@ class ClipDataset(IterableDataset):
             frames = self.augment(frames, np.random.default_rng(plan.augment_seed))
         return {
             "frames": frames,
-            "actions": torch.from_numpy(clip_actions(actions, plan.start, spec.num_frames, spec.frame_stride).astype(np.float32)),
+            "actions": torch.from_numpy(
+                clip_actions(actions, plan.start, spec.num_frames, spec.frame_stride).astype(np.float32)
+            ),
             "states": torch.from_numpy(states[indices].astype(np.float32, copy=False)),
             "labels": {name: torch.as_tensor(value) for name, value in meta.get("labels", {}).items()},
             "key": f"{key}@{plan.start}",
@@ -269,7 +284,9 @@ class ClipDataset(IterableDataset):
             except DataConfigError:
                 raise
             except Exception as error:  # damaged metadata or a member missing: skip the sample, count it, go on
-                self.counter.add_sample(f"{sample.get('__url__', '?')}:{sample['__key__']}", f"{type(error).__name__}: {error}")
+                self.counter.add_sample(
+                    f"{sample.get('__url__', '?')}:{sample['__key__']}", f"{type(error).__name__}: {error}"
+                )
                 continue
             yield from plans
 

@@ -75,8 +75,10 @@ class GenerateSettings:
         else:
             make_world(self.world, image_size=self.image_size, **dict(self.world_kwargs))  # validates names
             if self.policy != "explore":
-                raise ValueError(f"policy: {self.world} records under its own exploration policy; --policy "
-                                 f"{self.policy} applies to gymnasium ids")
+                raise ValueError(
+                    f"policy: {self.world} records under its own exploration policy; --policy "
+                    f"{self.policy} applies to gymnasium ids"
+                )
 
     @property
     def num_shards(self) -> int:
@@ -156,14 +158,28 @@ def _explore(world: BatchedWorld, n: int, frames: int, rng: np.random.Generator)
         actions.append(action)
         states.append(world.step(action))
         video.append(world.render())
-    return Recording(np.stack(video, axis=1), np.stack(states, axis=1), np.stack(actions, axis=1), world.labels(),
-                     world.config(), world.fps, list(world.state_names), world.action_dim, [{} for _ in range(n)])
+    return Recording(
+        np.stack(video, axis=1),
+        np.stack(states, axis=1),
+        np.stack(actions, axis=1),
+        world.labels(),
+        world.config(),
+        world.fps,
+        list(world.state_names),
+        world.action_dim,
+        [{} for _ in range(n)],
+    )
 
 
 def _make_env(settings: GenerateSettings) -> gymnasium.Env:
     """The gymnasium environment `settings.world` with the settings' image size and options."""
-    return make_env(settings.world, "world", max_episode_steps=settings.frames - 1, image_size=settings.image_size,
-                    **dict(settings.world_kwargs))
+    return make_env(
+        settings.world,
+        "world",
+        max_episode_steps=settings.frames - 1,
+        image_size=settings.image_size,
+        **dict(settings.world_kwargs),
+    )
 
 
 POLICIES = {
@@ -181,8 +197,9 @@ def env_policy(env: gymnasium.Env, name: str, env_id: str) -> Callable[[], np.nd
     if act is not None:
         return act
     if name == "expert":
-        raise ValueError(f"policy: {env_id} has no expert policy; choose from {[p for p in POLICIES if p != name]} "
-                         "(--policy)")
+        raise ValueError(
+            f"policy: {env_id} has no expert policy; choose from {[p for p in POLICIES if p != name]} (--policy)"
+        )
     return env.action_space.sample
 
 
@@ -215,8 +232,17 @@ def _record_env(settings: GenerateSettings, n: int, rng: np.random.Generator) ->
     width = states[0].shape[-1]
     names = list(getattr(env.unwrapped, "state_names", [f"dim{i}" for i in range(width)]))
     config = {"image_size": settings.image_size, **dict(settings.world_kwargs)}
-    return Recording(np.stack(video), np.stack(states), np.stack(actions), {}, config,
-                     int(env.metadata.get("render_fps", 10)), names, int(env.action_space.shape[0]), episode_meta)
+    return Recording(
+        np.stack(video),
+        np.stack(states),
+        np.stack(actions),
+        {},
+        config,
+        int(env.metadata.get("render_fps", 10)),
+        names,
+        int(env.action_space.shape[0]),
+        episode_meta,
+    )
 
 
 def record_episodes(settings: GenerateSettings, shard_index: int) -> list[Episode]:
@@ -318,8 +344,9 @@ def generate_shards(settings: GenerateSettings, out: Path, workers: int = 1, pro
     bar = tqdm(total=settings.episodes, desc=f"generate {settings.world}", unit="ep", disable=not progress)
     bar.update(settings.episodes - sum(len(settings.shard_episodes(i)) for i in todo))
     if workers > 1 and len(todo) > 1:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                                 initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=get_context("spawn"), initializer=_die_with_parent, initargs=(os.getpid(),)
+        ) as pool:
             for count in pool.map(_make_shard, [settings] * len(todo), todo, [out] * len(todo)):
                 bar.update(count)
     else:

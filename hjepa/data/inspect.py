@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -16,7 +17,9 @@ from hjepa.data.datamodule import frames_to_float
 PADDING = 2  # white pixels between tiles
 
 
-def read_batches(loader: Iterable[dict[str, Any]], max_batches: int | None = None) -> tuple[list[dict[str, Any]], float]:
+def read_batches(
+    loader: Iterable[dict[str, Any]], max_batches: int | None = None
+) -> tuple[list[dict[str, Any]], float]:
     """Consume up to `max_batches` batches; returns them and the clips per second delivered."""
     batches, clips = [], 0
     start = time.perf_counter()
@@ -48,8 +51,14 @@ def data_statistics(batches: list[dict[str, Any]]) -> dict[str, Any]:
     return stats
 
 
-def contact_sheet(batch: dict[str, Any], path: Path, state_names: list[str] | None = None,
-                  max_clips: int = 8, max_frames: int = 8, scale: int = 2) -> Path:
+def contact_sheet(
+    batch: dict[str, Any],
+    path: Path,
+    state_names: list[str] | None = None,
+    max_clips: int = 8,
+    max_frames: int = 8,
+    scale: int = 2,
+) -> Path:
     """Write a PNG grid (one row per clip) of decoded frames with the ground-truth position drawn as
     a cross where the state has `x`, `y` columns (unit coordinates, pixel centre convention)."""
     frames = batch["frames"][:max_clips, :max_frames]  # (B, T, 3, H, W) uint8

@@ -77,8 +77,11 @@ def csv_labels(src: Path, file: Path) -> VideoLabels:
     classes = [str(i) for i in range(max(map(int, name.values())) + 1)] if numbered else sorted(set(name.values()))
     position = {text: i for i, text in enumerate(classes)}
     index = {path: position[name[label]] for path, (label, _) in rows.items()}
-    missing = [(path, f"listed in {file} line {line} but not a file under --src")
-               for path, (_, line) in rows.items() if not (src / path).is_file()]
+    missing = [
+        (path, f"listed in {file} line {line} but not a file under --src")
+        for path, (_, line) in rows.items()
+        if not (src / path).is_file()
+    ]
     for path, _ in missing:
         del index[path]
     return VideoLabels(classes, index, missing)

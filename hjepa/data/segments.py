@@ -28,8 +28,10 @@ def segment_frames(seconds: float, fps: float, where: str) -> int:
     """Frames in a segment of `seconds` at `fps`; ValueError naming --segment (and `where`) below 2 frames."""
     frames = round(seconds * fps)
     if frames < 2:
-        raise ValueError(f"--segment: {seconds:g} s is {frames} frame(s) at {fps:g} fps ({where}); a sample needs "
-                         f"at least 2 frames (a transition): give at least {2 / fps:g} s")
+        raise ValueError(
+            f"--segment: {seconds:g} s is {frames} frame(s) at {fps:g} fps ({where}); a sample needs "
+            f"at least 2 frames (a transition): give at least {2 / fps:g} s"
+        )
     return frames
 
 

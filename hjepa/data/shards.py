@@ -15,9 +15,10 @@ import math
 import os
 import re
 import tarfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import webdataset as wds
@@ -40,7 +41,9 @@ def load_npy(data: bytes, name: str) -> np.ndarray:
     try:
         if data[:6] != b"\x93NUMPY":
             raise ValueError("no .npy magic string")
-        header_end = 10 + int.from_bytes(data[8:10], "little") if data[6] == 1 else 12 + int.from_bytes(data[8:12], "little")
+        header_end = (
+            10 + int.from_bytes(data[8:10], "little") if data[6] == 1 else 12 + int.from_bytes(data[8:12], "little")
+        )
         dtype, shape, fortran = _npy_layout(bytes(data[:header_end]))
         array = np.frombuffer(data, dtype, count=math.prod(shape), offset=header_end)
         return array.reshape(shape, order="F" if fortran else "C")
@@ -215,8 +218,9 @@ def check_output_folder(out: Path, flag: str = "--out") -> None:
     if not existing.is_dir():
         raise ValueError(f"{flag}: {existing} is a file, not a folder; choose another {flag}")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"{flag}: cannot write in the folder {existing} (permission denied or read-only); "
-                         f"choose another {flag}")
+        raise ValueError(
+            f"{flag}: cannot write in the folder {existing} (permission denied or read-only); choose another {flag}"
+        )
 
 
 def shard_path(out: Path, index: int) -> Path:
@@ -265,8 +269,10 @@ def read_episodes(path: Path) -> list[Episode]:
         members = {k: v for k, v in sample.items() if not k.startswith("__")}
         videos = sorted(set(members) - ARRAYS_AND_META)
         if len(videos) != 1 or not ARRAYS_AND_META <= set(members):
-            raise ValueError(f"{path}: sample {key} has members {sorted(members)}; expected a video, "
-                             "actions.npy, states.npy and json")
+            raise ValueError(
+                f"{path}: sample {key} has members {sorted(members)}; expected a video, "
+                "actions.npy, states.npy and json"
+            )
         actions, states = (load_npy(members[name], f"{path}:{key}.{name}") for name in ("actions.npy", "states.npy"))
         episodes.append(Episode(key, members[videos[0]], videos[0], actions, states, json.loads(members["json"])))
     return episodes

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
-from typing import Callable, Iterator, Sequence
 
 import av
 import numpy as np

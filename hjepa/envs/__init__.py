@@ -21,6 +21,19 @@ from hjepa.registration import GYM_IDS, register_envs
 register_envs()  # also when this module is reloaded
 
 __all__ = [
-    "WORLDS", "GYM_IDS", "BatchedWorld", "PassiveWorld", "RoomsWorld", "TwoRooms", "Maze", "MovingShapes", "Fork",
-    "Crossing", "Door", "RoomLayout", "WorldEnv", "GoalReachingEnv", "make_world",
+    "WORLDS",
+    "GYM_IDS",
+    "BatchedWorld",
+    "PassiveWorld",
+    "RoomsWorld",
+    "TwoRooms",
+    "Maze",
+    "MovingShapes",
+    "Fork",
+    "Crossing",
+    "Door",
+    "RoomLayout",
+    "WorldEnv",
+    "GoalReachingEnv",
+    "make_world",
 ]

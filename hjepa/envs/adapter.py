@@ -47,9 +47,16 @@ class PixelAdapter(gymnasium.Env):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
 
-    def __init__(self, env_id: str, image_size: int = 64, state_key: str = "state", goal_image: str | None = None,
-                 reset_options: Mapping[str, str] | None = None, render_mode: str | None = "rgb_array",
-                 **env_kwargs: Any) -> None:
+    def __init__(
+        self,
+        env_id: str,
+        image_size: int = 64,
+        state_key: str = "state",
+        goal_image: str | None = None,
+        reset_options: Mapping[str, str] | None = None,
+        render_mode: str | None = "rgb_array",
+        **env_kwargs: Any,
+    ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode: unsupported {render_mode!r}; supported: {self.metadata['render_modes']}")
         if image_size < 8:
@@ -61,8 +68,10 @@ class PixelAdapter(gymnasium.Env):
         creator = load_env_creator(entry_point) if isinstance(entry_point, str) else entry_point
         modes = getattr(creator, "metadata", {}).get("render_modes", [])
         if "rgb_array" not in modes:
-            raise ValueError(f"{env_id}: renders no RGB images (its render modes: {modes}); hjepa observes images, "
-                             "so it adapts only environments with render mode 'rgb_array'")
+            raise ValueError(
+                f"{env_id}: renders no RGB images (its render modes: {modes}); hjepa observes images, "
+                "so it adapts only environments with render mode 'rgb_array'"
+            )
         self.env = gymnasium.make(env_id, render_mode="rgb_array", disable_env_checker=True, **env_kwargs)
         self.env_id, self.image_size, self.render_mode = env_id, image_size, render_mode
         self.state_key, self.goal_image_source = state_key, goal_image
@@ -74,8 +83,9 @@ class PixelAdapter(gymnasium.Env):
         self._frame = np.zeros(self.observation_space.shape, np.uint8)
         self._goal_image: np.ndarray | None = None
 
-    def reset(self, *, seed: int | None = None,
-              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         """Reset the wrapped environment with a seed drawn from `seed`, at the `start` and `goal` states of `options`
         where given."""
         super().reset(seed=seed)
@@ -83,8 +93,9 @@ class PixelAdapter(gymnasium.Env):
         goal_image = options.pop(GOAL_IMAGE_OPTION, None)
         unknown = sorted(set(options) - set(self.reset_options))
         if unknown:
-            raise ValueError(f"reset options {unknown}: {self.env_id} takes {sorted(self.reset_options)} and "
-                             f"{GOAL_IMAGE_OPTION}")
+            raise ValueError(
+                f"reset options {unknown}: {self.env_id} takes {sorted(self.reset_options)} and {GOAL_IMAGE_OPTION}"
+            )
         inner = {self.reset_options[name]: np.asarray(value, dtype=np.float32) for name, value in options.items()}
         # seeded from np_random, so that unseeded resets continue a seeded sequence (stable-worldmodel's
         # environments draw a fresh random seed otherwise)
@@ -92,8 +103,9 @@ class PixelAdapter(gymnasium.Env):
         with one_torch_thread():
             _, self.raw_info = self.env.reset(seed=inner_seed, options=inner or None)
             self._frame = self._render()
-            self._goal_image = self._resized(goal_image, GOAL_IMAGE_OPTION) if goal_image is not None else (
-                self._env_goal_image())
+            self._goal_image = (
+                self._resized(goal_image, GOAL_IMAGE_OPTION) if goal_image is not None else (self._env_goal_image())
+            )
         return self._frame.copy(), self._info()
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:

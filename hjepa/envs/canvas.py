@@ -7,7 +7,7 @@ readable from the image. Pixel convention as in `BatchedWorld`: unit (x, y) -> p
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -53,8 +53,10 @@ class Crossing(BatchedWorld):
         if not 0 <= self.block_probability <= 1:
             raise ValueError(f"block_probability must be in [0, 1], got {self.block_probability}")
         if not self.start_x < self.trigger_x < self.block_centre[0] - self.block_half - self.agent_radius:
-            raise ValueError("start_x < trigger_x < the block's left edge minus agent_radius must hold: the agent "
-                             "sees the block drop before it reaches it")
+            raise ValueError(
+                "start_x < trigger_x < the block's left edge minus agent_radius must hold: the agent "
+                "sees the block drop before it reaches it"
+            )
         if not self.block_centre[0] + self.block_half + self.agent_radius < self.finish_x <= 1:
             raise ValueError("finish_x must lie beyond the block and within the square")
         self.background = np.broadcast_to(FLOOR, (self.image_size, self.image_size, 3)).copy()

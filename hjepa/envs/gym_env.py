@@ -105,11 +105,13 @@ class GoalReachingEnv(WorldEnv):
             raise ValueError(f"unknown reset option(s) {unknown}; accepted: start, goal")
         start, goal = options.get("start"), options.get("goal")
         if goal is None:
-            start, goal = self.world.sample_start_goal(self.np_random, self.different_rooms, start=start,
-                                                       min_doors=self.min_doors)
+            start, goal = self.world.sample_start_goal(
+                self.np_random, self.different_rooms, start=start, min_doors=self.min_doors
+            )
         elif start is None:  # draw the start as the "goal" of the given goal: same rule, same distribution
-            goal, start = self.world.sample_start_goal(self.np_random, self.different_rooms, start=goal,
-                                                       min_doors=self.min_doors)
+            goal, start = self.world.sample_start_goal(
+                self.np_random, self.different_rooms, start=goal, min_doors=self.min_doors
+            )
         goal = np.asarray(goal, dtype=np.float64).reshape(1, 2)
         self.world.reset(1, self.np_random, start=start)
         # checked and drawn after the reset: a world may place its doors anew there (TwoRooms' random_door)

@@ -37,6 +37,8 @@ def make_goal_env(env_id: str, field: str, **kwargs: Any) -> gymnasium.Env:
     """`make_env` of a goal-reaching environment; any other -> ValueError naming `field` and the goal-reaching ids."""
     if env_id in gymnasium.registry and not goal_reaching(env_id):
         goal_ids = sorted(k for k in gymnasium.registry if k.startswith("hjepa/") and goal_reaching(k))
-        raise ValueError(f"{field}: {env_id!r} is not a goal-reaching environment (it gives no goal to plan toward); "
-                         f"goal-reaching ones: {goal_ids}")
+        raise ValueError(
+            f"{field}: {env_id!r} is not a goal-reaching environment (it gives no goal to plan toward); "
+            f"goal-reaching ones: {goal_ids}"
+        )
     return make_env(env_id, field, **kwargs)

@@ -6,8 +6,8 @@ door as a subgoal (paper sec. 4.7); `shortest_room_path` gives the oracle sequen
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from scipy.sparse import csr_array
@@ -84,8 +84,9 @@ class RoomLayout:
         # door graph with each room's neighbours in door order, which breaks ties between shortest paths
         targets = [b for near in self._neighbours for b in near]
         indptr = np.cumsum([0, *map(len, self._neighbours)])
-        self._graph = csr_array((np.ones(len(targets)), np.array(targets, dtype=np.int32), indptr),
-                                shape=(self.n_rooms, self.n_rooms))
+        self._graph = csr_array(
+            (np.ones(len(targets)), np.array(targets, dtype=np.int32), indptr), shape=(self.n_rooms, self.n_rooms)
+        )
 
     def room_of(self, xy: np.ndarray) -> np.ndarray:
         """Room index (...) int of points xy (..., 2)."""
@@ -141,12 +142,16 @@ class RoomLayout:
             row, col = divmod(room, self.cols)
             if col + 1 < self.cols:  # wall on the right of this room
                 x = (col + 1) / self.cols
-                rects += [[x - half, x + half, s, e]
-                          for s, e in self._solid_spans(room, room + 1, row / self.rows, (row + 1) / self.rows)]
+                rects += [
+                    [x - half, x + half, s, e]
+                    for s, e in self._solid_spans(room, room + 1, row / self.rows, (row + 1) / self.rows)
+                ]
             if row + 1 < self.rows:  # wall below this room
                 y = (row + 1) / self.rows
-                rects += [[s, e, y - half, y + half]
-                          for s, e in self._solid_spans(room, room + self.cols, col / self.cols, (col + 1) / self.cols)]
+                rects += [
+                    [s, e, y - half, y + half]
+                    for s, e in self._solid_spans(room, room + self.cols, col / self.cols, (col + 1) / self.cols)
+                ]
         return np.asarray(rects, dtype=np.float64)
 
     def _solid_spans(self, a: int, b: int, start: float, end: float) -> list[tuple[float, float]]:

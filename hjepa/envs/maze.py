@@ -49,8 +49,11 @@ def spanning_tree_doors(rows: int, cols: int, width: float, rng: np.random.Gener
     while stack:
         room = stack[-1]
         row, col = divmod(room, cols)
-        candidates = [r * cols + c for r, c in ((row - 1, col), (row + 1, col), (row, col - 1), (row, col + 1))
-                      if 0 <= r < rows and 0 <= c < cols and r * cols + c not in visited]
+        candidates = [
+            r * cols + c
+            for r, c in ((row - 1, col), (row + 1, col), (row, col - 1), (row, col + 1))
+            if 0 <= r < rows and 0 <= c < cols and r * cols + c not in visited
+        ]
         if not candidates:
             stack.pop()
             continue

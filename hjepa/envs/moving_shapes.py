@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -10,8 +10,9 @@ from hjepa.envs.base import PassiveWorld
 from hjepa.envs.canvas import blank, disc_sdf, paint, square_sdf, triangle_sdf
 
 SHAPES = ("circle", "square", "triangle")
-COLOURS = np.array([[235, 60, 60], [60, 210, 80], [70, 110, 255], [240, 210, 40], [220, 70, 220], [60, 220, 220]],
-                   dtype=np.uint8)  # one per shape slot
+COLOURS = np.array(
+    [[235, 60, 60], [60, 210, 80], [70, 110, 255], [240, 210, 40], [220, 70, 220], [60, 220, 220]], dtype=np.uint8
+)  # one per shape slot
 _EXTENT = 1.15  # largest centre-to-edge distance of any shape, in shape radii (triangle apex)
 
 
@@ -83,7 +84,7 @@ class MovingShapes(PassiveWorld):
         for k in range(self.n_shapes):
             for shape, sdf in enumerate(self._sdfs):
                 episodes = np.flatnonzero(self._shape_class[:, k] == shape)
-                paint(frames, states[episodes, 4 * k: 4 * k + 2], sdf, self._reach, COLOURS[k], episodes)
+                paint(frames, states[episodes, 4 * k : 4 * k + 2], sdf, self._reach, COLOURS[k], episodes)
         return frames
 
     def labels(self) -> dict[str, np.ndarray]:

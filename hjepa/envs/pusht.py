@@ -30,15 +30,16 @@ def _simulator(image_size: int) -> Any:
         from gym_pusht.envs import PushTEnv as Simulator
     except ImportError as error:
         raise ImportError(f"{MISSING_EXTRA} (importing gym_pusht failed: {error})") from error
-    return Simulator(obs_type="pixels", render_mode="rgb_array", observation_width=image_size,
-                     observation_height=image_size)
+    return Simulator(
+        obs_type="pixels", render_mode="rgb_array", observation_width=image_size, observation_height=image_size
+    )
 
 
 class PushTEnv(gymnasium.Env):
     """PushT with hjepa's environment contract: RGB observations (H, W, 3) uint8 and, in `info`,
     `state` (6,) float32 (agent x, y, block x, y in the unit square, y down; cos, sin of the block angle),
-    `goal_image` (the block on its goal pose) and its `goal_state`, `coverage` (share of the goal area the block covers) and
-    `block_distance` (block to goal position, unit square).
+    `goal_image` (the block on its goal pose) and its `goal_state`, `coverage` (share of the goal area the block
+    covers) and `block_distance` (block to goal position, unit square).
 
     An action (2,) moves the agent's target by at most `max_action` of the arena from the agent's
     position (gym-pusht's action is that target in pixels): "stay" is 0, as in hjepa's worlds. Success,
@@ -49,8 +50,9 @@ class PushTEnv(gymnasium.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
     state_names = ("agent_x", "agent_y", "block_x", "block_y", "block_cos", "block_sin")
 
-    def __init__(self, image_size: int = 64, max_action: float = MAX_ACTION,
-                 render_mode: str | None = "rgb_array") -> None:
+    def __init__(
+        self, image_size: int = 64, max_action: float = MAX_ACTION, render_mode: str | None = "rgb_array"
+    ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode: unsupported {render_mode!r}; supported: {self.metadata['render_modes']}")
         if image_size < 8:
@@ -67,8 +69,9 @@ class PushTEnv(gymnasium.Env):
         self._frame = np.zeros(self.observation_space.shape, np.uint8)
         self._waypoint: np.ndarray | None = None
 
-    def reset(self, *, seed: int | None = None,
-              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         """A random agent position and block pose drawn from the seeded `np_random`; no reset options."""
         super().reset(seed=seed)
         if options:
@@ -100,14 +103,18 @@ class PushTEnv(gymnasium.Env):
     def state(self) -> np.ndarray:
         """Ground-truth state (6,) float32, see the class docstring."""
         agent, block, angle = self.sim.agent.position, self.sim.block.position, self.sim.block.angle
-        return np.array([agent[0] / ARENA, agent[1] / ARENA, block[0] / ARENA, block[1] / ARENA,
-                         np.cos(angle), np.sin(angle)], dtype=np.float32)
+        return np.array(
+            [agent[0] / ARENA, agent[1] / ARENA, block[0] / ARENA, block[1] / ARENA, np.cos(angle), np.sin(angle)],
+            dtype=np.float32,
+        )
 
     def goal_state(self) -> np.ndarray:
         """The state (6,) float32 shown by the goal image: the agent at `GOAL_AGENT`, the block on its goal pose."""
         x, y, angle = self.goal
-        return np.array([GOAL_AGENT[0] / ARENA, GOAL_AGENT[1] / ARENA, x / ARENA, y / ARENA, np.cos(angle),
-                         np.sin(angle)], dtype=np.float32)
+        return np.array(
+            [GOAL_AGENT[0] / ARENA, GOAL_AGENT[1] / ARENA, x / ARENA, y / ARENA, np.cos(angle), np.sin(angle)],
+            dtype=np.float32,
+        )
 
     def exploration_action(self) -> np.ndarray:
         """The data-collection policy (2,) float32: head at full speed for a waypoint, which is half the time a

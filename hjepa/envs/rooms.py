@@ -104,7 +104,11 @@ class RoomsWorld(BatchedWorld):
         return np.stack([x0 + c + u[:, 0] * (x1 - x0 - 2 * c), y0 + c + u[:, 1] * (y1 - y0 - 2 * c)], axis=1)
 
     def sample_start_goal(
-        self, rng: np.random.Generator, different_rooms: bool = True, n: int = 1, start: np.ndarray | None = None,
+        self,
+        rng: np.random.Generator,
+        different_rooms: bool = True,
+        n: int = 1,
+        start: np.ndarray | None = None,
         min_doors: int = 0,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Random (start, goal) pairs, each (N, 2); with `different_rooms` the goal lies in another room, with
@@ -117,8 +121,10 @@ class RoomsWorld(BatchedWorld):
         rooms = self.layout.n_rooms
         needed = max(min_doors, 1 if different_rooms else 0)
         if needed > doors.max():
-            raise ValueError(f"min_doors={min_doors}: no two rooms of this layout are that many doors apart "
-                             f"(at most {int(doors.max())})")
+            raise ValueError(
+                f"min_doors={min_doors}: no two rooms of this layout are that many doors apart "
+                f"(at most {int(doors.max())})"
+            )
         if start is None:
             start = self.sample_positions(rng, n, rng.choice(np.flatnonzero(doors.max(1) >= needed), size=n))
         start = np.asarray(start, dtype=np.float64).reshape(n, 2)
@@ -126,7 +132,9 @@ class RoomsWorld(BatchedWorld):
         order = (self.room_of(start)[:, None] + np.arange(rooms)) % rooms  # (N, rooms)
         allowed = np.take_along_axis(doors[self.room_of(start)], order, axis=1) >= needed
         if not allowed.any(1).all():
-            raise ValueError(f"no room is {needed} doors away from start room(s) {self.room_of(start)[~allowed.any(1)]}")
+            raise ValueError(
+                f"no room is {needed} doors away from start room(s) {self.room_of(start)[~allowed.any(1)]}"
+            )
         k = rng.integers(0, allowed.sum(1))
         goal_rooms = order[np.arange(n), (allowed.cumsum(1) > k[:, None]).argmax(1)]
         return start, self.sample_positions(rng, n, goal_rooms)
@@ -160,6 +168,10 @@ class RoomsWorld(BatchedWorld):
         """Static frame (H, W, 3) uint8: floor, and every pixel whose centre lies in a wall."""
         centres = pixel_centres(self.image_size)
         xs, ys = centres[None, None, :], centres[None, :, None]
-        in_wall = ((xs >= rects[:, 0, None, None]) & (xs <= rects[:, 1, None, None])
-                   & (ys >= rects[:, 2, None, None]) & (ys <= rects[:, 3, None, None])).any(axis=0)
+        in_wall = (
+            (xs >= rects[:, 0, None, None])
+            & (xs <= rects[:, 1, None, None])
+            & (ys >= rects[:, 2, None, None])
+            & (ys <= rects[:, 3, None, None])
+        ).any(axis=0)
         return np.where(in_wall[:, :, None], WALL, FLOOR).astype(np.uint8)

@@ -49,20 +49,28 @@ class TwoRoomEnv(PixelAdapter):
     goal_reaching = True  # planners may run here (see `hjepa.envs.gym_ids.goal_reaching`)
     state_names = ("agent_x", "agent_y")
 
-    def __init__(self, image_size: int = 64, expert_noise: float = EXPERT_NOISE,
-                 render_mode: str | None = "rgb_array") -> None:
+    def __init__(
+        self, image_size: int = 64, expert_noise: float = EXPERT_NOISE, render_mode: str | None = "rgb_array"
+    ) -> None:
         if expert_noise < 0:
             raise ValueError(f"expert_noise: expected a standard deviation >= 0, got {expert_noise}")
         _import_swm()
         from stable_worldmodel.envs.two_room.expert_policy import ExpertPolicy
 
-        super().__init__(SWM_ID, image_size, state_key="proprio", goal_image="_target_img",
-                         reset_options={"start": "state", "goal": "target_state"}, render_mode=render_mode)
+        super().__init__(
+            SWM_ID,
+            image_size,
+            state_key="proprio",
+            goal_image="_target_img",
+            reset_options={"start": "state", "goal": "target_state"},
+            render_mode=render_mode,
+        )
         self.expert = ExpertPolicy(action_noise=expert_noise)
         self.expert.set_env(self.env)
 
-    def reset(self, *, seed: int | None = None,
-              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         """Reset as `PixelAdapter.reset`; the expert's noise is seeded with the episode."""
         if seed is not None:
             self.expert.set_seed(seed)

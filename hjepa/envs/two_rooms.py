@@ -65,5 +65,7 @@ class TwoRooms(RoomsWorld):
             raise ValueError(f"door_range: expected 0 < low < high < 1, got {list(self.door_range)}")
         margin = self.door_width / 2 + self.wall_thickness / 2  # the door's half width and the outer wall's
         if low < margin or high > 1 - margin:
-            raise ValueError(f"door_range: a door of width {self.door_width} stays clear of the outer walls only "
-                             f"for centres in [{margin:.4f}, {1 - margin:.4f}], got {list(self.door_range)}")
+            raise ValueError(
+                f"door_range: a door of width {self.door_width} stays clear of the outer walls only "
+                f"for centres in [{margin:.4f}, {1 - margin:.4f}], got {list(self.door_range)}"
+            )

@@ -19,8 +19,9 @@ from hjepa.models import WorldModel
 
 
 @torch.no_grad()
-def goal_distance_map(world_model: WorldModel, world: RoomsWorld, goal: np.ndarray, cells: int = 32,
-                      batch: int = 256) -> np.ndarray:
+def goal_distance_map(
+    world_model: WorldModel, world: RoomsWorld, goal: np.ndarray, cells: int = 32, batch: int = 256
+) -> np.ndarray:
     """Representation distance to the goal (cells, cells) at the centre of each grid cell; NaN where the agent
     cannot stand. goal (2,) is a free position."""
     centres = (np.arange(cells) + 0.5) / cells
@@ -34,8 +35,9 @@ def goal_distance_map(world_model: WorldModel, world: RoomsWorld, goal: np.ndarr
     return distances.reshape(cells, cells)
 
 
-def plot_goal_distance_map(world_model: WorldModel, world: RoomsWorld, goal: np.ndarray, path: Path,
-                           paths: dict[str, np.ndarray] | None = None) -> Path:
+def plot_goal_distance_map(
+    world_model: WorldModel, world: RoomsWorld, goal: np.ndarray, path: Path, paths: dict[str, np.ndarray] | None = None
+) -> Path:
     """The heat map of `goal_distance_map` with the goal (*) and optional agent paths (name -> (T, 2))."""
     distances = goal_distance_map(world_model, world, goal)
     fig = Figure(figsize=(4.2, 3.6), layout="constrained")

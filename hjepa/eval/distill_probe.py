@@ -28,10 +28,22 @@ from hjepa.threads import one_torch_thread
 HELD_OUT = 10_000  # evaluation seeds start here, far from the recording seeds
 
 
-def run_distillation(model_path: str | Path | None, data: str | Path | None, env_id: str, task: TaskSpec,
-                     out: str | Path, episodes: int = 40, steps: int = 2000, eval_episodes: int = 20, seed: int = 0,
-                     world_model: WorldModel | None = None, experience: Experience | None = None,
-                     parallel: int = 1, hindsight: bool = True, corrections: int = 0) -> dict[str, Any]:
+def run_distillation(
+    model_path: str | Path | None,
+    data: str | Path | None,
+    env_id: str,
+    task: TaskSpec,
+    out: str | Path,
+    episodes: int = 40,
+    steps: int = 2000,
+    eval_episodes: int = 20,
+    seed: int = 0,
+    world_model: WorldModel | None = None,
+    experience: Experience | None = None,
+    parallel: int = 1,
+    hindsight: bool = True,
+    corrections: int = 0,
+) -> dict[str, Any]:
     """Distil the task's planner into a policy saved in `out`; returns (and writes `out/distill.json`) the
     held-out comparison of Mode-2 and Mode-1.
 
@@ -63,8 +75,12 @@ def run_distillation(model_path: str | Path | None, data: str | Path | None, env
     def record(first: int, policy: Policy | None = None) -> list[EpisodeResult]:
         """Episodes `first`, ... with the planner acting, or the policy acting and the planner labelling."""
         actor = agent_actor if policy is None else lambda agent: labelled_actor(agent, policy)
-        return run_episodes(lambda: task_env(env_id, task.max_steps, data), agents(teacher, actor),
-                            range(first, first + episodes), workers)
+        return run_episodes(
+            lambda: task_env(env_id, task.max_steps, data),
+            agents(teacher, actor),
+            range(first, first + episodes),
+            workers,
+        )
 
     with one_torch_thread():
         recorded = record(seed)
@@ -78,13 +94,31 @@ def run_distillation(model_path: str | Path | None, data: str | Path | None, env
             labels = demonstrations(*corrected)  # the policy's actions were taken: no hindsight pairs
             policy, losses = distill(tuple(torch.cat(pair) for pair in zip(planned, labels)), env, steps, seed=seed)
     save_policy(policy, out)
-    summary = run_probe(PlanProbeOptions(model_path, data, env_id, task, out, Protocol(eval_episodes, seed + HELD_OUT),
-                                         world_model=world_model, experience=experience, policy=policy))
-    summary.update({"distill_episodes": episodes, "distill_decisions": len(planned[0]),
-                    "distill_hindsight": hindsight, "distill_corrections": corrections,
-                    "distill_corrected_decisions": sum(len(agent.demonstrations) for agent in corrected),
-                    "distill_recorded_success": sum(r.success for r in recorded) / episodes,
-                    "distill_loss_first": round(losses[0], 4), "distill_loss_last": round(losses[-1], 4)})
+    summary = run_probe(
+        PlanProbeOptions(
+            model_path,
+            data,
+            env_id,
+            task,
+            out,
+            Protocol(eval_episodes, seed + HELD_OUT),
+            world_model=world_model,
+            experience=experience,
+            policy=policy,
+        )
+    )
+    summary.update(
+        {
+            "distill_episodes": episodes,
+            "distill_decisions": len(planned[0]),
+            "distill_hindsight": hindsight,
+            "distill_corrections": corrections,
+            "distill_corrected_decisions": sum(len(agent.demonstrations) for agent in corrected),
+            "distill_recorded_success": sum(r.success for r in recorded) / episodes,
+            "distill_loss_first": round(losses[0], 4),
+            "distill_loss_last": round(losses[-1], 4),
+        }
+    )
     (out / "distill.json").write_text(json.dumps(summary, indent=2))
     return summary
 
@@ -92,9 +126,11 @@ def run_distillation(model_path: str | Path | None, data: str | Path | None, env
 def labelled_actor(teacher: Agent, policy: Policy) -> Actor:
     """The policy acts; the planner of `teacher` decides too, and its decision is kept as the label of the
     state the policy brought the agent to (DAgger)."""
+
     def act(observation: np.ndarray) -> tuple[np.ndarray, float]:
         decision = teacher.act(observation)
         with torch.no_grad():
             action = policy(teacher.demonstrations[-1].state, decision.subgoal)
         return action.numpy().astype(np.float32), decision.ms
+
     return act

@@ -55,8 +55,13 @@ def world_options(data: str | Path | None, env_id: str) -> dict[str, Any]:
     return {**recorded.get("world_kwargs", {}), "image_size": recorded["image_size"]}
 
 
-def task_env(env_id: str, max_steps: int, data: str | Path | None = None, env_kwargs: dict[str, Any] | None = None,
-             success_radius: float | None = None) -> gymnasium.Env:
+def task_env(
+    env_id: str,
+    max_steps: int,
+    data: str | Path | None = None,
+    env_kwargs: dict[str, Any] | None = None,
+    success_radius: float | None = None,
+) -> gymnasium.Env:
     """The environment a model plans in: `env_id` with the world options of the shards at `data` (the world it
     learned), updated with `env_kwargs`; `success_radius` sets where the environment reports success. Unknown ids
     and missing optional extras name the fix."""
@@ -69,8 +74,15 @@ def task_env(env_id: str, max_steps: int, data: str | Path | None = None, env_kw
     return env
 
 
-def run_episode(env: gymnasium.Env, actor: Actor, seed: int, start: Start | None = None, record: bool = False,
-                terminate: bool = True, options: dict[str, Any] | None = None) -> EpisodeResult:
+def run_episode(
+    env: gymnasium.Env,
+    actor: Actor,
+    seed: int,
+    start: Start | None = None,
+    record: bool = False,
+    terminate: bool = True,
+    options: dict[str, Any] | None = None,
+) -> EpisodeResult:
     """Run actor(observation) -> (action, ms) from reset(seed, options) until the time limit, or until success when
     `terminate` (otherwise the agent keeps acting after reaching the goal, and must stay there)."""
     observation, info = env.reset(seed=seed, options=options)
@@ -91,13 +103,20 @@ def run_episode(env: gymnasium.Env, actor: Actor, seed: int, start: Start | None
             frames.append(observation)
         if truncated or (terminate and terminated):
             break
-    return EpisodeResult(success, len(ms), np.stack(positions), ms, frames,
-                         None if distances is None else np.asarray(distances))
+    return EpisodeResult(
+        success, len(ms), np.stack(positions), ms, frames, None if distances is None else np.asarray(distances)
+    )
 
 
-def run_episodes(make_env_copy: Callable[[], gymnasium.Env], make_actor: ActorFactory, seeds: Sequence[int],
-                 parallel: int = 1, record_seed: int | None = None, terminate: bool = True,
-                 options: Sequence[dict[str, Any] | None] | None = None) -> list[EpisodeResult]:
+def run_episodes(
+    make_env_copy: Callable[[], gymnasium.Env],
+    make_actor: ActorFactory,
+    seeds: Sequence[int],
+    parallel: int = 1,
+    record_seed: int | None = None,
+    terminate: bool = True,
+    options: Sequence[dict[str, Any] | None] | None = None,
+) -> list[EpisodeResult]:
     """One episode per seed, each with a fresh actor from `make_actor(seed, env, batch)`, in seed order; `options`
     are the reset options of each episode (e.g. its start and goal).
 
@@ -133,20 +152,24 @@ def run_episodes(make_env_copy: Callable[[], gymnasium.Env], make_actor: ActorFa
 
 def agent_actor(agent: Agent) -> Actor:
     """The agent's decisions as an actor."""
+
     def act(observation: np.ndarray) -> tuple[np.ndarray, float]:
         decision = agent.act(observation)
         return decision.action, decision.ms
+
     return act
 
 
 def agents(make_agent: Callable[[int], Agent], actor: Callable[[Agent], Actor] = agent_actor) -> ActorFactory:
     """An actor factory of fresh agents `make_agent(episode seed)`, sharing the batch of parallel episodes;
     `actor(agent)` turns each into what acts (default: its own decisions)."""
+
     def make(seed: int, env: gymnasium.Env, batch: BatchedRollouts | None) -> tuple[Actor, Start | None]:
         agent = make_agent(seed)
         if batch is not None:
             agent.share_rollouts(batch)
         return actor(agent), agent.reset
+
     return make
 
 

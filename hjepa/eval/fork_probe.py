@@ -40,9 +40,9 @@ from torch.utils.data import DataLoader, StackDataset
 from hjepa.envs import Fork
 from hjepa.eval.experiment import PROBES, check_options, read_experiment
 from hjepa.eval.report import print_results
-from hjepa.readout.linear_probe import fit_probe
 from hjepa.models.latent import LATENTS, over_time
 from hjepa.models.predictor import Predictor, build_predictor
+from hjepa.readout.linear_probe import fit_probe
 from hjepa.train.module import JEPAModule
 
 EXPERIMENT = PROBES / "fork.yaml"
@@ -80,8 +80,9 @@ WORLD = SHIPPED.world
 """The shipped Fork world, from which `fork_clips` draws by default."""
 
 
-def fork_clips(episodes: int, frames: int, stride: int, image_size: int, seed: int,
-               world_options: Mapping[str, Any] = WORLD) -> dict[str, Tensor]:
+def fork_clips(
+    episodes: int, frames: int, stride: int, image_size: int, seed: int, world_options: Mapping[str, Any] = WORLD
+) -> dict[str, Tensor]:
     """Fork clips from the start of each episode of the world `world_options`: frames (N, T, 3, H, W) in [0, 1],
     actions (N, T-1, 0), states (N, T, 2) and branch (N,)."""
     world = Fork(image_size=image_size, **world_options)
@@ -94,20 +95,38 @@ def fork_clips(episodes: int, frames: int, stride: int, image_size: int, seed: i
             images.append(world.render())
             states.append(world.state.copy())
     video = torch.from_numpy(np.stack(images, axis=1)).permute(0, 1, 4, 2, 3).float() / 255
-    return {"frames": video, "actions": torch.zeros(episodes, frames - 1, 0),
-            "states": torch.from_numpy(np.stack(states, axis=1)), "branch": torch.from_numpy(world.labels()["branch"])}
+    return {
+        "frames": video,
+        "actions": torch.zeros(episodes, frames - 1, 0),
+        "states": torch.from_numpy(np.stack(states, axis=1)),
+        "branch": torch.from_numpy(world.labels()["branch"]),
+    }
 
 
-def train_model(clips: dict[str, Tensor], latent: dict[str, Any] | None, steps: int, batch_size: int,
-                seed: int, config: dict[str, Any] | None = None) -> JEPAModule:
+def train_model(
+    clips: dict[str, Tensor],
+    latent: dict[str, Any] | None,
+    steps: int,
+    batch_size: int,
+    seed: int,
+    config: dict[str, Any] | None = None,
+) -> JEPAModule:
     """A tiny JEPA (`JEPAModule` fields `config`, default those of the shipped experiment) trained on the clips for
     `steps` steps with Lightning."""
     torch.manual_seed(seed)
     model = JEPAModule(**{**(config or SHIPPED.model), "latent": latent})
     data = StackDataset(frames=clips["frames"], actions=clips["actions"])
     loader = DataLoader(data, batch_size=batch_size, shuffle=True, drop_last=True)
-    trainer = L.Trainer(max_steps=steps, accelerator="cpu", logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, max_epochs=-1, limit_val_batches=0)
+    trainer = L.Trainer(
+        max_steps=steps,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        max_epochs=-1,
+        limit_val_batches=0,
+    )
     trainer.fit(model, loader)
     return model.eval()
 
@@ -115,8 +134,12 @@ def train_model(clips: dict[str, Tensor], latent: dict[str, Any] | None, steps: 
 def code_rollouts(model: JEPAModule, states: Tensor, actions: Tensor) -> Tensor:
     """Rollouts from the first state (N, T, D) under each of the K codes of a discrete latent: (K, N, T-1, D)."""
     wm = model.world_model
-    return torch.stack([wm.unroll(states[:, :1], actions, over_time(code.expand(len(states), -1), actions.shape[1]))
-                        for code in wm.latent.codebook.detach()])
+    return torch.stack(
+        [
+            wm.unroll(states[:, :1], actions, over_time(code.expand(len(states), -1), actions.shape[1]))
+            for code in wm.latent.codebook.detach()
+        ]
+    )
 
 
 def fit_without_latent(model: JEPAModule, states: Tensor, actions: Tensor, steps: int, seed: int) -> Predictor:
@@ -135,7 +158,9 @@ def fit_without_latent(model: JEPAModule, states: Tensor, actions: Tensor, steps
 
 
 @torch.no_grad()
-def fork_errors(model: JEPAModule, train: dict[str, Tensor], val: dict[str, Tensor], steps: int, seed: int) -> dict[str, Any]:
+def fork_errors(
+    model: JEPAModule, train: dict[str, Tensor], val: dict[str, Tensor], steps: int, seed: int
+) -> dict[str, Any]:
     """Rollout error after the junction, in the discrete-latent model's representation space (relative to
     the spread of the target states): without a latent and min over the codes, overall and per true branch.
     Also the predicted distance from the centre line y = 0.5 read out by a linear probe, and how well the
@@ -144,7 +169,10 @@ def fork_errors(model: JEPAModule, train: dict[str, Tensor], val: dict[str, Tens
     train_states, states = encode(train["frames"]), encode(val["frames"])
     with torch.enable_grad():
         none = fit_without_latent(model, train_states, train["actions"], steps, seed)
-    preds = {"none": none.unroll(states[:, :1], val["actions"])[None], "z": code_rollouts(model, states, val["actions"])}
+    preds = {
+        "none": none.unroll(states[:, :1], val["actions"])[None],
+        "z": code_rollouts(model, states, val["actions"]),
+    }
     target, true = states[:, 1:], val["states"][:, 1:]
     after = (true[..., 0] > 0.5 + 0.1).float()  # steps well into the branches, (N, T-1)
     scale = target.flatten(0, 1).var(0).sum()
@@ -154,13 +182,17 @@ def fork_errors(model: JEPAModule, train: dict[str, Tensor], val: dict[str, Tens
         per_clip = ((pred - target).square().sum(-1) / scale * after).sum(-1) / after.sum(-1).clamp_min(1)  # (K, N)
         best, code = per_clip.min(0)
         offset = (head(pred[code, torch.arange(len(code))])[..., 1] - 0.5).abs()[after.bool()]
-        out[name] = {"error": best.mean().item(), "error_branch": [best[branch == b].mean().item() for b in (0, 1)],
-                     "offset": offset.mean().item()}
+        out[name] = {
+            "error": best.mean().item(),
+            "error_branch": [best[branch == b].mean().item() for b in (0, 1)],
+            "offset": offset.mean().item(),
+        }
     out["offset_true"] = (true[..., 1] - 0.5).abs()[after.bool()].mean().item()
     code = (preds["z"] - target).square().mean(dim=(2, 3)).argmin(0)  # ž: the code of least energy E(x, y, z)
     # cluster purity: share of clips whose branch is the majority branch of their code ž
-    majority = torch.stack([branch[code == k].mode().values if (code == k).any() else branch.new_tensor(0)
-                            for k in range(len(preds["z"]))])
+    majority = torch.stack(
+        [branch[code == k].mode().values if (code == k).any() else branch.new_tensor(0) for k in range(len(preds["z"]))]
+    )
     out["code_purity"] = (majority[code] == branch).float().mean().item()
     return out
 
@@ -182,14 +214,27 @@ def mismatch(model: JEPAModule, clips: dict[str, Tensor], seed: int = 0) -> dict
     with torch.no_grad():
         z_q = wm.latent.amortize(states[:, :1], states[:, 1:])
         amortized = wm.energy(states[:, :1], states[:, 1:], actions, z_q[None])[0]
-    return {"energy_matched": matched.mean().item(), "energy_mismatched": mismatched.mean().item(),
-            "mismatch_ratio": (mismatched.mean() / matched.mean()).item(),
-            "energy_amortized": amortized.mean().item(), "amortized_energy_ratio": (amortized.mean() / matched.mean()).item()}
+    return {
+        "energy_matched": matched.mean().item(),
+        "energy_mismatched": mismatched.mean().item(),
+        "mismatch_ratio": (mismatched.mean() / matched.mean()).item(),
+        "energy_amortized": amortized.mean().item(),
+        "amortized_energy_ratio": (amortized.mean() / matched.mean()).item(),
+    }
 
 
-def run_fork_probe(out_dir: str | Path, episodes: int = 256, frames: int = 8, stride: int = 3, image_size: int = 32,
-                   steps: int = 200, batch_size: int = 16, all_latents: bool = False, seed: int = 0,
-                   experiment: str | Path = EXPERIMENT) -> dict[str, Any]:
+def run_fork_probe(
+    out_dir: str | Path,
+    episodes: int = 256,
+    frames: int = 8,
+    stride: int = 3,
+    image_size: int = 32,
+    steps: int = 200,
+    batch_size: int = 16,
+    all_latents: bool = False,
+    seed: int = 0,
+    experiment: str | Path = EXPERIMENT,
+) -> dict[str, Any]:
     """Train a tiny JEPA with each latent of the experiment at `experiment` (its `latents`, or its `all_latents`)
     on Fork clips, and for the first discrete one a predictor without a latent on its frozen encoder; return the
     figures (also written to `out_dir/fork_probe.json`)."""
@@ -202,18 +247,26 @@ def run_fork_probe(out_dir: str | Path, episodes: int = 256, frames: int = 8, st
     for name, cfg in latents.items():
         model = train_model(train, cfg, steps, batch_size, seed, settings.model)
         figures = mismatch(model, val, seed)
-        results |= {f"mismatch_ratio_{name}": round(figures["mismatch_ratio"], 2),
-                    f"energy_matched_{name}": round(figures["energy_matched"], 5),
-                    f"energy_mismatched_{name}": round(figures["energy_mismatched"], 5),
-                    f"amortized_energy_ratio_{name}": round(figures["amortized_energy_ratio"], 3)}
+        results |= {
+            f"mismatch_ratio_{name}": round(figures["mismatch_ratio"], 2),
+            f"energy_matched_{name}": round(figures["energy_matched"], 5),
+            f"energy_mismatched_{name}": round(figures["energy_mismatched"], 5),
+            f"amortized_energy_ratio_{name}": round(figures["amortized_energy_ratio"], 3),
+        }
         if cfg["kind"] == "discrete" and "fork_error_ratio" not in results:
             fit = fork_errors(model, train, val, 2 * steps, seed)
-            results |= {"fork_error_none": round(fit["none"]["error"], 4), "fork_error_min_z": round(fit["z"]["error"], 4),
-                        "fork_error_ratio": round(fit["none"]["error"] / max(fit["z"]["error"], 1e-12), 2),
-                        "fork_error_ratio_branch": [round(a / max(b, 1e-12), 2)
-                                                    for a, b in zip(fit["none"]["error_branch"], fit["z"]["error_branch"])],
-                        "fork_offset_none": round(fit["none"]["offset"], 3), "fork_offset_min_z": round(fit["z"]["offset"], 3),
-                        "fork_offset_true": round(fit["offset_true"], 3), "fork_code_purity": round(fit["code_purity"], 3)}
+            results |= {
+                "fork_error_none": round(fit["none"]["error"], 4),
+                "fork_error_min_z": round(fit["z"]["error"], 4),
+                "fork_error_ratio": round(fit["none"]["error"] / max(fit["z"]["error"], 1e-12), 2),
+                "fork_error_ratio_branch": [
+                    round(a / max(b, 1e-12), 2) for a, b in zip(fit["none"]["error_branch"], fit["z"]["error_branch"])
+                ],
+                "fork_offset_none": round(fit["none"]["offset"], 3),
+                "fork_offset_min_z": round(fit["z"]["offset"], 3),
+                "fork_offset_true": round(fit["offset_true"], 3),
+                "fork_code_purity": round(fit["code_purity"], 3),
+            }
     results["fork_probe_seconds"] = round(time.perf_counter() - start, 1)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

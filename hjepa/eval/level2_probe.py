@@ -23,14 +23,14 @@ from torch import Tensor
 from torch.nn.functional import one_hot
 
 from hjepa.data.datamodule import VideoDataModule
-from hjepa.readout.features import EncodedSplit, encode_split
-from hjepa.readout.linear_probe import fit_probe, r2_per_dim
 from hjepa.eval.rollout_probe import rollout_probe
 from hjepa.eval.targets import class_targets, shard_world
 from hjepa.export import load_world_model, model_levels
 from hjepa.models import WorldModel
 from hjepa.models.level2 import Level2WorldModel, window_actions
 from hjepa.models.tubelet import tubelet_states
+from hjepa.readout.features import EncodedSplit, encode_split
+from hjepa.readout.linear_probe import fit_probe, r2_per_dim
 
 
 def _r(value: float | Tensor) -> float:
@@ -60,8 +60,9 @@ def _r2(features: tuple[Tensor, Tensor], targets: tuple[Tensor, Tensor], seed: i
     return _r(r2_per_dim(head(features[1]), targets[1]).mean())
 
 
-def level2_scores(level1: WorldModel, level2: Level2WorldModel, train: Level2Split, val: Level2Split,
-                  horizon: int, seed: int = 0) -> dict[str, float]:
+def level2_scores(
+    level1: WorldModel, level2: Level2WorldModel, train: Level2Split, val: Level2Split, horizon: int, seed: int = 0
+) -> dict[str, float]:
     """Slow-variable and far-prediction scores of both levels (see the module docstring)."""
     window, scores = level2.encoder.window, {}
     later = {"level1": (train.last1[:, :-1], val.last1[:, :-1]), "level2": (train.reprs2[:, :-1], val.reprs2[:, :-1])}
@@ -74,13 +75,21 @@ def level2_scores(level1: WorldModel, level2: Level2WorldModel, train: Level2Spl
             scores[f"probe_r2_{level}_room"] = _r2(features, (rooms[0][:, 1:], rooms[1][:, 1:]), seed)
     head1 = fit_probe(train.reprs1, train.states1, seed=seed)
     head2 = fit_probe(train.reprs2, train.states2, seed=seed)
-    far1 = rollout_probe(level1, head1, val.reprs1[:, window - 1 :], val.states1[:, window - 1 :],
-                         val.actions1[:, window - 1 :], horizon * window)
+    far1 = rollout_probe(
+        level1,
+        head1,
+        val.reprs1[:, window - 1 :],
+        val.states1[:, window - 1 :],
+        val.actions1[:, window - 1 :],
+        horizon * window,
+    )
     far2 = rollout_probe(level2, head2, val.reprs2, val.states2, val.actions2, horizon)
     for level, far in (("level1", far1), ("level2", far2)):
-        scores |= {f"{level}_far_r2": _r(far.r2["rollout"][-1].mean()),
-                   f"{level}_far_r2_copy_last": _r(far.r2["copy_last"][-1].mean()),
-                   f"{level}_far_r2_encoder": _r(far.r2["encoder"][-1].mean())}
+        scores |= {
+            f"{level}_far_r2": _r(far.r2["rollout"][-1].mean()),
+            f"{level}_far_r2_copy_last": _r(far.r2["copy_last"][-1].mean()),
+            f"{level}_far_r2_encoder": _r(far.r2["encoder"][-1].mean()),
+        }
     return scores | {"far_frames": horizon * level2.encoder.tubelet, "window": window, "horizon": horizon}
 
 
@@ -114,22 +123,36 @@ def run_level2_probe(
     windows = num_frames // frames_per_window
     horizon = windows - 1 if horizon is None else horizon
     if not 1 <= horizon <= windows - 1:
-        raise ValueError(f"horizon={horizon}: clips of num_frames={num_frames} hold {windows} windows of "
-                         f"{frames_per_window} frames; k windows ahead needs k + 1 <= {windows}")
-    dm = VideoDataModule(data, num_frames=num_frames, batch_size=batch_size, num_workers=num_workers,
-                         resampled=False, val_fraction=val_fraction, seed=seed)
+        raise ValueError(
+            f"horizon={horizon}: clips of num_frames={num_frames} hold {windows} windows of "
+            f"{frames_per_window} frames; k windows ahead needs k + 1 <= {windows}"
+        )
+    dm = VideoDataModule(
+        data,
+        num_frames=num_frames,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        resampled=False,
+        val_fraction=val_fraction,
+        seed=seed,
+    )
     world = shard_world(data) if isinstance(data, (str, Path)) else None
     splits = []
     for split in ("train", "val"):
         encoded = encode_split({"level1": level1}, dm.loader(dm.dataset(split)), max_batches=max_batches)
         if len(encoded.states) < 2:
-            raise ValueError(f"{data}: the {split} split holds {len(encoded.states)} clips, the probe needs at "
-                             "least 2; add episodes or change val_fraction")
+            raise ValueError(
+                f"{data}: the {split} split holds {len(encoded.states)} clips, the probe needs at "
+                "least 2; add episodes or change val_fraction"
+            )
         rooms = class_targets(world, encoded.states, encoded.labels).get("room")
         splits.append(Level2Split(encoded, level2, rooms))
     scores = level2_scores(level1, level2, *splits, horizon=horizon, seed=seed)
-    scores |= {"probe_level2_train_clips": len(splits[0].reprs1), "probe_level2_val_clips": len(splits[1].reprs1),
-               "probe_level2_seconds": round(time.perf_counter() - start, 1)}
+    scores |= {
+        "probe_level2_train_clips": len(splits[0].reprs1),
+        "probe_level2_val_clips": len(splits[1].reprs1),
+        "probe_level2_seconds": round(time.perf_counter() - start, 1),
+    }
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "probe_level2.json").write_text(json.dumps(scores, indent=2))

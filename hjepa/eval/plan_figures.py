@@ -17,8 +17,9 @@ from hjepa.eval.episodes import EpisodeResult
 from hjepa.models import WorldModel
 
 
-def plot_trajectories(results: dict[str, list[EpisodeResult]], background: np.ndarray, goals: list[np.ndarray],
-                      path: Path) -> Path:
+def plot_trajectories(
+    results: dict[str, list[EpisodeResult]], background: np.ndarray, goals: list[np.ndarray], path: Path
+) -> Path:
     """One panel per actor: every episode's path (start o, goal *) over the world's empty frame (the first
     episode's, where each episode has its own door); paths and goals are the first two state coordinates (the
     agent's position), in the unit square."""
@@ -48,8 +49,14 @@ def save_gif(frames: list[np.ndarray], path: Path, fps: int = 10, scale: int = 4
     return path
 
 
-def write_figures(out: Path, env: gymnasium.Env, actors: dict[str, list[EpisodeResult]], first: str,
-                  world_model: WorldModel, seeds: Sequence[int]) -> None:
+def write_figures(
+    out: Path,
+    env: gymnasium.Env,
+    actors: dict[str, list[EpisodeResult]],
+    first: str,
+    world_model: WorldModel,
+    seeds: Sequence[int],
+) -> None:
     """`plan_trajectories.png` (the paths of `actors`, one episode per seed), `plan_episode.gif` (the recorded first
     episode of actor `first`) and, in a rooms world, `plan_cost_map.png` (the model's goal cost over the map, with the
     paths of `first` and the random policy in the first episode)."""

@@ -28,9 +28,11 @@ def load_level2(model_path: str | Path, field: str) -> Level2WorldModel:
     """Level 2 of the exported model, or an error naming `field` and how to get one."""
     levels = model_levels(model_path)
     if 2 not in levels:
-        raise ValueError(f"{field}: hierarchical planning (levels [2, 1]) needs level 2, but {model_path} has levels "
-                         f"{levels}; train it (hjepa fit --config configs/level2_tiny_cpu.yaml "
-                         f"--model.level1_checkpoint {model_path}), export both levels, or plan with levels: [1]")
+        raise ValueError(
+            f"{field}: hierarchical planning (levels [2, 1]) needs level 2, but {model_path} has levels "
+            f"{levels}; train it (hjepa fit --config configs/level2_tiny_cpu.yaml "
+            f"--model.level1_checkpoint {model_path}), export both levels, or plan with levels: [1]"
+        )
     model = load_world_model(model_path, level=2)
     assert isinstance(model, Level2WorldModel)
     return model
@@ -41,15 +43,22 @@ def remembered_experience(task: TaskSpec, world_model: WorldModel, data: str | P
     if not needs_experience(task):
         return None
     if data is None:
-        raise ValueError(f"task {task.name!r}: {', '.join(experience_fields(task))} read(s) recorded episodes: give "
-                         "the shards to remember with --data, or plan like-for-like without them "
-                         "(configs/tasks/reach.yaml)")
+        raise ValueError(
+            f"task {task.name!r}: {', '.join(experience_fields(task))} read(s) recorded episodes: give "
+            "the shards to remember with --data, or plan like-for-like without them "
+            "(configs/tasks/reach.yaml)"
+        )
     return record_experience(world_model, data, task.subgoals.get("episodes", 256))
 
 
-def agent_models(world_model: WorldModel, variants: Mapping[str, TaskSpec], model_path: str | Path | None,
-                 data: str | Path | None, level2: Level2WorldModel | None = None,
-                 experience: Experience | None = None) -> AgentModels:
+def agent_models(
+    world_model: WorldModel,
+    variants: Mapping[str, TaskSpec],
+    model_path: str | Path | None,
+    data: str | Path | None,
+    level2: Level2WorldModel | None = None,
+    experience: Experience | None = None,
+) -> AgentModels:
     """The models the `variants` (the task first) need, `level2` and `experience` where given: level 2 read from
     `model_path` when a variant plans on two levels, the episodes at `data` remembered when a variant reads them."""
     task = next(iter(variants.values()))

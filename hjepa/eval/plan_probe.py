@@ -87,8 +87,15 @@ class PlanProbeOptions:
             object.__setattr__(self, "task", self.task.replace(max_steps=self.protocol.max_steps))
 
 
-def run_plan_probe(model_path: str | Path | None, data: str | Path | None, env_id: str, task: TaskSpec,
-                   out: str | Path, protocol: Protocol | None = None, **options: Any) -> dict[str, Any]:
+def run_plan_probe(
+    model_path: str | Path | None,
+    data: str | Path | None,
+    env_id: str,
+    task: TaskSpec,
+    out: str | Path,
+    protocol: Protocol | None = None,
+    **options: Any,
+) -> dict[str, Any]:
     """`run_probe` with the options as arguments: these five and the protocol in order, any other field of
     `PlanProbeOptions` by keyword."""
     return run_probe(PlanProbeOptions(model_path, data, env_id, task, Path(out), protocol or Protocol(), **options))
@@ -103,34 +110,43 @@ def run_probe(options: PlanProbeOptions) -> dict[str, Any]:
         protocol, task = options.protocol, options.task
 
         def new_env() -> gymnasium.Env:  # the environment's success is "first within the smallest radius"
-            return task_env(options.env_id, task.max_steps, options.data, options.env_kwargs,
-                            success_radius=protocol.radii[0])
+            return task_env(
+                options.env_id, task.max_steps, options.data, options.env_kwargs, success_radius=protocol.radii[0]
+            )
 
         env = new_env()
         size = env.observation_space.shape[0]
         if size != world_model.encoder.img_size:
-            raise ValueError(f"{options.env_id} renders {size}x{size} images but the model at {options.model_path} "
-                             f"takes {world_model.encoder.img_size}x{world_model.encoder.img_size} (encoder.img_size)")
+            raise ValueError(
+                f"{options.env_id} renders {size}x{size} images but the model at {options.model_path} "
+                f"takes {world_model.encoder.img_size}x{world_model.encoder.img_size} (encoder.img_size)"
+            )
         start = time.perf_counter()
         variants = task_variants(task, options.planners, options.baselines)
-        models = agent_models(world_model, variants, options.model_path, options.data, options.level2,
-                              options.experience)
+        models = agent_models(
+            world_model, variants, options.model_path, options.data, options.level2, options.experience
+        )
         actors, aliases = run_actors(options, variants, models, new_env, env.action_space)
         first = next(iter(variants))
         table = {name: summarize(results, protocol) for name, results in actors.items()}
         summary = plan_summary(task, options.env_id, protocol, table, first, options.baselines)
         summary["plan_seconds"] = round(time.perf_counter() - start, 1)
         options.out.mkdir(parents=True, exist_ok=True)  # only now: a run that fails leaves no folder behind
-        write_figures(options.out, env, {k: v for k, v in actors.items() if k not in aliases}, first, world_model,
-                      protocol.seeds)
+        write_figures(
+            options.out, env, {k: v for k, v in actors.items() if k not in aliases}, first, world_model, protocol.seeds
+        )
         (options.out / "plan.json").write_text(json.dumps(summary, indent=2))
         print_table(table, protocol)
         return summary
 
 
-def run_actors(options: PlanProbeOptions, variants: dict[str, TaskSpec], models: AgentModels,
-               new_env: Callable[[], gymnasium.Env],
-               action_space: gymnasium.spaces.Box) -> tuple[dict[str, list[EpisodeResult]], set[str]]:
+def run_actors(
+    options: PlanProbeOptions,
+    variants: dict[str, TaskSpec],
+    models: AgentModels,
+    new_env: Callable[[], gymnasium.Env],
+    action_space: gymnasium.spaces.Box,
+) -> tuple[dict[str, list[EpisodeResult]], set[str]]:
     """The episodes of each variant's agent (those of the first recorded), then of the Mode-1 policy and the random
     policy where the options ask for them: name -> results, and the names of variants identical to an earlier one,
     which share its episodes (e.g. the hierarchical baseline of a hierarchical task)."""
@@ -143,8 +159,14 @@ def run_actors(options: PlanProbeOptions, variants: dict[str, TaskSpec], models:
 
     def episodes(configurator: Configurator, record: bool = False, **agent_options: Any) -> list[EpisodeResult]:
         make = agents(lambda seed: Agent(models.world_model, configurator, seed=seed, **agent_options))
-        return run_episodes(new_env, make, seeds, options.parallel if configurator.concurrent else 1,
-                            seeds[0] if record else None, protocol.terminate)
+        return run_episodes(
+            new_env,
+            make,
+            seeds,
+            options.parallel if configurator.concurrent else 1,
+            seeds[0] if record else None,
+            protocol.terminate,
+        )
 
     actors: dict[str, list[EpisodeResult]] = {}
     aliases: set[str] = set()

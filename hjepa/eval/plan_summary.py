@@ -41,29 +41,49 @@ def summarize(results: Sequence[EpisodeResult], protocol: Protocol = Protocol())
     return row
 
 
-def plan_summary(task: TaskSpec, env_id: str, protocol: Protocol, table: dict[str, dict[str, Any]],
-                 first: str, baselines: Sequence[str] = ()) -> dict[str, Any]:
+def plan_summary(
+    task: TaskSpec,
+    env_id: str,
+    protocol: Protocol,
+    table: dict[str, dict[str, Any]],
+    first: str,
+    baselines: Sequence[str] = (),
+) -> dict[str, Any]:
     """The flat keys of `plan.json`: the protocol, the task's headline figures (`plan_*`, from the row `first`), the
     random policy's and a distilled policy's success, the whole table, and the success of each of `baselines`.
     `plan_aids` names any decision-time aid of the task (then the headline is an ablation, not a like-for-like
     figure)."""
     main = table[first]
     summary: dict[str, Any] = {
-        "plan_task": task.name, "plan_env": env_id, "plan_episodes": protocol.episodes,
-        "plan_planner": task.planner["name"], "plan_horizon": task.planner["horizon"],
-        "plan_aids": list(task.aids), "plan_max_steps": task.max_steps, "plan_terminate": protocol.terminate,
+        "plan_task": task.name,
+        "plan_env": env_id,
+        "plan_episodes": protocol.episodes,
+        "plan_planner": task.planner["name"],
+        "plan_horizon": task.planner["horizon"],
+        "plan_aids": list(task.aids),
+        "plan_max_steps": task.max_steps,
+        "plan_terminate": protocol.terminate,
         "plan_success_radius": protocol.success_radius,
-        "plan_success": main["success"], "plan_success_ci": main["success_ci"], "plan_steps": main["steps"],
+        "plan_success": main["success"],
+        "plan_success_ci": main["success_ci"],
+        "plan_steps": main["steps"],
         "plan_ms_per_step": main["ms_per_step"],
     }
-    for key in ("final_distance_median", *(f"{kind}_{radius_key(r)}" for r in protocol.radii for kind in ("ever", "end"))):
+    for key in (
+        "final_distance_median",
+        *(f"{kind}_{radius_key(r)}" for r in protocol.radii for kind in ("ever", "end")),
+    ):
         if key in main:
             summary[f"plan_{key}"] = main[key]
     if "random" in table:
         summary["plan_success_random"] = table["random"]["success"]
     if "policy" in table:
-        summary.update({"policy_success_distilled": table["policy"]["success"],
-                        "policy_ms_per_step": table["policy"]["ms_per_step"]})
+        summary.update(
+            {
+                "policy_success_distilled": table["policy"]["success"],
+                "policy_ms_per_step": table["policy"]["ms_per_step"],
+            }
+        )
     summary["plan_table"] = table
     summary.update({SUMMARY_NAMES[name]: table[name]["success"] for name in baselines})
     return summary
@@ -72,8 +92,17 @@ def plan_summary(task: TaskSpec, env_id: str, protocol: Protocol, table: dict[st
 def print_table(table: dict[str, dict[str, Any]], protocol: Protocol) -> None:
     """Success with its 95% interval, the per-radius scores where distances are known, steps and planning time."""
     keys = [radius_key(r) for r in protocol.radii if any(f"ever_{radius_key(r)}" in row for row in table.values())]
-    print_results(table, {
-        "success [95% CI]": lambda row: "{:.2f} [{:.2f}, {:.2f}]".format(row["success"], *row["success_ci"]),
-        **{f"ever/end {key}": lambda row, key=key: f"{row[f'ever_{key}']:.2f}/{row[f'end_{key}']:.2f}" for key in keys},
-        "final d": lambda row: row.get("final_distance_median", ""),
-        "steps": "steps", "ms/step": "ms_per_step", "ms/episode": "ms_per_episode"})
+    print_results(
+        table,
+        {
+            "success [95% CI]": lambda row: "{:.2f} [{:.2f}, {:.2f}]".format(row["success"], *row["success_ci"]),
+            **{
+                f"ever/end {key}": lambda row, key=key: f"{row[f'ever_{key}']:.2f}/{row[f'end_{key}']:.2f}"
+                for key in keys
+            },
+            "final d": lambda row: row.get("final_distance_median", ""),
+            "steps": "steps",
+            "ms/step": "ms_per_step",
+            "ms/episode": "ms_per_episode",
+        },
+    )

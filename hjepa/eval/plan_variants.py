@@ -30,8 +30,11 @@ def baseline(task: TaskSpec, name: str) -> TaskSpec:
     task's `subgoal_distance` weight or 1)."""
     if name == "flat":
         return task.replace(levels=[1], subgoals={"kind": "none"})
-    return task.replace(levels=[2, 1], subgoals={"kind": "none"},
-                        cost={**task.cost, "subgoal_distance": task.cost.get("subgoal_distance") or 1.0})
+    return task.replace(
+        levels=[2, 1],
+        subgoals={"kind": "none"},
+        cost={**task.cost, "subgoal_distance": task.cost.get("subgoal_distance") or 1.0},
+    )
 
 
 def label(task: TaskSpec) -> str:

@@ -16,12 +16,12 @@ from torch import nn
 
 from hjepa.data.datamodule import VideoDataModule
 from hjepa.envs import BatchedWorld
-from hjepa.readout.features import EncodedSplit, encode_split
-from hjepa.readout.linear_probe import LinearHead, accuracy, fit_classifier, fit_probe, r2_per_dim
 from hjepa.eval.plots import plot_r2_curve, plot_scatter
 from hjepa.eval.rollout_probe import rollout_probe
 from hjepa.eval.targets import class_targets, shard_world, state_names
 from hjepa.export import read_world_model, restore_world_model
+from hjepa.readout.features import EncodedSplit, encode_split
+from hjepa.readout.linear_probe import LinearHead, accuracy, fit_classifier, fit_probe, r2_per_dim
 
 
 def _r(value: float | torch.Tensor) -> float:
@@ -38,13 +38,16 @@ def trained_and_random(model_path: str | Path, seed: int, device: torch.device) 
     return {name: model.to(device) for name, model in models.items()}
 
 
-def encode_probe_split(dm: VideoDataModule, split: str, models: dict[str, nn.Module], device: torch.device,
-            max_batches: int | None) -> EncodedSplit:
+def encode_probe_split(
+    dm: VideoDataModule, split: str, models: dict[str, nn.Module], device: torch.device, max_batches: int | None
+) -> EncodedSplit:
     """encode_split of one split, refusing splits too small to score (R^2 needs two clips)."""
     encoded = encode_split(models, dm.loader(dm.dataset(split)), device, max_batches)
     if len(encoded.states) < 2:
-        raise ValueError(f"{dm.hparams.shards}: the {split} split holds {len(encoded.states)} clips, the probe "
-                         "needs at least 2; add episodes or change val_fraction")
+        raise ValueError(
+            f"{dm.hparams.shards}: the {split} split holds {len(encoded.states)} clips, the probe "
+            "needs at least 2; add episodes or change val_fraction"
+        )
     return encoded
 
 
@@ -89,18 +92,30 @@ def run_linear_probe(
     if max_batches is not None and max_batches < 1:
         raise ValueError(f"max_batches (--max-batches): expected at least 1 batch, got {max_batches}")
     if not 0 < val_fraction < 1:  # with no held-out episodes the heads would be scored on their own training clips
-        raise ValueError(f"val_fraction (--val-fraction): expected a share of held-out episodes in (0, 1), got "
-                         f"{val_fraction}; the probe is scored only on episodes it was not fitted on")
+        raise ValueError(
+            f"val_fraction (--val-fraction): expected a share of held-out episodes in (0, 1), got "
+            f"{val_fraction}; the probe is scored only on episodes it was not fitted on"
+        )
     start = time.perf_counter()
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     models = trained_and_random(model_path, seed + 1, device)
     tubelet = models["trained"].encoder.tubelet  # frames per encoded state (1: per-frame encoder)
     num_frames = (rollout_k + 1) * tubelet if num_frames is None else num_frames
     if num_frames // tubelet < rollout_k + 1:
-        raise ValueError(f"num_frames={num_frames} gives {num_frames // tubelet} states (encoder.tubelet="
-                         f"{tubelet}); rollout_k={rollout_k} needs rollout_k + 1 = {rollout_k + 1}")
-    dm = VideoDataModule(data, num_frames=num_frames, frame_stride=frame_stride, batch_size=batch_size,
-                         num_workers=num_workers, resampled=False, val_fraction=val_fraction, seed=seed)
+        raise ValueError(
+            f"num_frames={num_frames} gives {num_frames // tubelet} states (encoder.tubelet="
+            f"{tubelet}); rollout_k={rollout_k} needs rollout_k + 1 = {rollout_k + 1}"
+        )
+    dm = VideoDataModule(
+        data,
+        num_frames=num_frames,
+        frame_stride=frame_stride,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        resampled=False,
+        val_fraction=val_fraction,
+        seed=seed,
+    )
     train, val = (encode_probe_split(dm, split, models, device, max_batches) for split in ("train", "val"))
     world = shard_world(data) if isinstance(data, (str, Path)) else None
     names = state_names(world, train.states.shape[-1])
@@ -115,11 +130,17 @@ def run_linear_probe(
         per_dim[name] = {n: _r(v) for n, v in zip(names, r2)}
     results |= _class_scores(world, train, val, seed)
 
-    rollout = rollout_probe(models["trained"], heads["trained"], val.reprs["trained"], val.states, val.actions,
-                            rollout_k, device)
+    rollout = rollout_probe(
+        models["trained"], heads["trained"], val.reprs["trained"], val.states, val.actions, rollout_k, device
+    )
     curves = {name: [_r(v) for v in r2.mean(-1)] for name, r2 in rollout.r2.items()}
-    results |= {"probe_r2_rollout": curves["rollout"][-1], "probe_r2_copy_last": curves["copy_last"][-1],
-                "rollout_k": rollout_k, "probe_train_clips": len(train.states), "probe_val_clips": len(val.states)}
+    results |= {
+        "probe_r2_rollout": curves["rollout"][-1],
+        "probe_r2_copy_last": curves["copy_last"][-1],
+        "rollout_k": rollout_k,
+        "probe_train_clips": len(train.states),
+        "probe_val_clips": len(val.states),
+    }
     per_dim |= {f"{name}_at_k": {n: _r(v) for n, v in zip(names, r2[-1])} for name, r2 in rollout.r2.items()}
 
     out_dir = Path(out_dir)
@@ -129,7 +150,8 @@ def run_linear_probe(
         {"encoder (trained)": frame_truth, "encoder (random)": frame_truth, rollout_name: val.states[:, rollout_k]},
         {f"encoder ({name})": heads[name](val.reprs[name]).flatten(0, 1) for name in models}
         | {rollout_name: rollout.predicted[:, -1]},
-        names, out_dir / "probe_scatter.png",
+        names,
+        out_dir / "probe_scatter.png",
     )
     plot_r2_curve(curves, out_dir / "probe_rollout_r2.png")
     results["probe_seconds"] = round(time.perf_counter() - start, 1)

@@ -19,9 +19,10 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import gymnasium
 import numpy as np
@@ -66,22 +67,33 @@ TASK = read_experiment(EXPERIMENT, PushTExperiment).task
 def pretrain_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """What the PushT run changes in the base `hjepa fit` config (configs/tiny_cpu.yaml by default)."""
     base = yaml.safe_load(Path(args.base_config).read_text())
-    trainer = {"max_steps": args.steps, "enable_progress_bar": False,
-               "val_check_interval": min(base["trainer"].get("val_check_interval", args.steps), args.steps)}
+    trainer = {
+        "max_steps": args.steps,
+        "enable_progress_bar": False,
+        "val_check_interval": min(base["trainer"].get("val_check_interval", args.steps), args.steps),
+    }
     if args.accelerator is not None:
         trainer["accelerator"] = args.accelerator
     return {
         "seed_everything": args.seed,
         "trainer": trainer,
-        "model": {"encoder": {"img_size": args.image_size}, "action_dim": 2,
-                  "predictor": {"action_scale": 1.0 / MAX_ACTION}},  # actions of at most MAX_ACTION -> O(1)
-        "data": {"num_frames": args.clip_frames, "batch_size": args.batch_size, "num_workers": args.workers,
-                 "val_fraction": 0.1},
+        "model": {
+            "encoder": {"img_size": args.image_size},
+            "action_dim": 2,
+            "predictor": {"action_scale": 1.0 / MAX_ACTION},
+        },  # actions of at most MAX_ACTION -> O(1)
+        "data": {
+            "num_frames": args.clip_frames,
+            "batch_size": args.batch_size,
+            "num_workers": args.workers,
+            "val_fraction": 0.1,
+        },
     }
 
 
-def evaluate(env: gymnasium.Env, make_actor: Callable[[int], tuple[Callable, Callable | None]],
-             seeds: list[int]) -> dict[str, Any]:
+def evaluate(
+    env: gymnasium.Env, make_actor: Callable[[int], tuple[Callable, Callable | None]], seeds: list[int]
+) -> dict[str, Any]:
     """Run one actor from each seed. Means at the start and the end of the episodes: coverage, block-to-goal
     distance and agent-to-`GOAL_AGENT` distance (where the goal image shows the agent: an actor that only
     matches the goal image's agent moves that one, not the block); success rate and planning ms per step.
@@ -93,12 +105,18 @@ def evaluate(env: gymnasium.Env, make_actor: Callable[[int], tuple[Callable, Cal
         actor, start = make_actor(seed)
         result = run_episode(env, actor, seed, start)
         agent_start, agent_end = np.linalg.norm(result.positions[[0, -1], :2] - goal_agent, axis=1)
-        rows.append({"success": result.success,
-                     "coverage_start": info["coverage"], "coverage_end": env.unwrapped.coverage(),
-                     "block_distance_start": info["block_distance"],
-                     "block_distance_end": env.unwrapped.block_distance(),
-                     "agent_distance_start": agent_start, "agent_distance_end": agent_end,
-                     "ms_per_step": np.mean(result.ms) if result.ms else 0.0})
+        rows.append(
+            {
+                "success": result.success,
+                "coverage_start": info["coverage"],
+                "coverage_end": env.unwrapped.coverage(),
+                "block_distance_start": info["block_distance"],
+                "block_distance_end": env.unwrapped.block_distance(),
+                "agent_distance_start": agent_start,
+                "agent_distance_end": agent_end,
+                "ms_per_step": np.mean(result.ms) if result.ms else 0.0,
+            }
+        )
     return {key: round(float(np.mean([row[key] for row in rows])), 4) for key in rows[0]}
 
 
@@ -116,8 +134,10 @@ def plan_vs_random(world_model: WorldModel, task: TaskSpec, episodes: int, seed:
         return agent_actor(agent), agent.reset
 
     with one_torch_thread():
-        return {task.planner["name"]: evaluate(env, planner, seeds),
-                "random": evaluate(env, lambda s: (random_actor(env, s), None), seeds)}
+        return {
+            task.planner["name"]: evaluate(env, planner, seeds),
+            "random": evaluate(env, lambda s: (random_actor(env, s), None), seeds),
+        }
 
 
 def run_pusht_probe(args: argparse.Namespace) -> dict[str, Any]:
@@ -128,15 +148,24 @@ def run_pusht_probe(args: argparse.Namespace) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     data = out / "data"
-    settings = GenerateSettings(PUSHT_ID, args.episodes, args.frames, args.seed, args.shard_size,
-                                image_size=args.image_size)
+    settings = GenerateSettings(
+        PUSHT_ID, args.episodes, args.frames, args.seed, args.shard_size, image_size=args.image_size
+    )
     report = generate_shards(settings, data, workers=args.generate_workers, progress=False)
     trained = pretrain(data, args.base_config, pretrain_overrides(args), out)
     table = plan_vs_random(load_world_model(out / "export"), task, args.plan_episodes, args.seed)
-    summary = {"pusht_episodes": args.episodes, "pusht_frames": args.frames, "pusht_image_size": args.image_size,
-               "pusht_generate_seconds": round(report.seconds, 1), **trained,
-               "plan_episodes": args.plan_episodes, "plan_max_steps": args.max_steps, "plan_task": task.as_dict(),
-               "plan_table": table, "seconds_total": round(time.perf_counter() - start, 1)}
+    summary = {
+        "pusht_episodes": args.episodes,
+        "pusht_frames": args.frames,
+        "pusht_image_size": args.image_size,
+        "pusht_generate_seconds": round(report.seconds, 1),
+        **trained,
+        "plan_episodes": args.plan_episodes,
+        "plan_max_steps": args.max_steps,
+        "plan_task": task.as_dict(),
+        "plan_table": table,
+        "seconds_total": round(time.perf_counter() - start, 1),
+    }
     (out / "pusht.json").write_text(json.dumps(summary, indent=2))
     print_table(table)
     return summary
@@ -145,15 +174,23 @@ def run_pusht_probe(args: argparse.Namespace) -> dict[str, Any]:
 def print_table(table: dict[str, dict[str, Any]]) -> None:
     """One row per actor: success, then coverage and distances as start -> end, ms per step."""
     measures = ("coverage", "block_distance", "agent_distance")
-    print_results(table, {"success": "success",
-                          **{f"{m} start->end": lambda row, m=m: f"{row[m + '_start']:.3f} -> {row[m + '_end']:.3f}"
-                             for m in measures},
-                          "ms/step": "ms_per_step"})
+    print_results(
+        table,
+        {
+            "success": "success",
+            **{
+                f"{m} start->end": lambda row, m=m: f"{row[m + '_start']:.3f} -> {row[m + '_end']:.3f}"
+                for m in measures
+            },
+            "ms/step": "ms_per_step",
+        },
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     parser.add_argument("--out", default="runs/pusht")
     parser.add_argument("--experiment", default=EXPERIMENT, help="the probe's YAML (the task)")
     parser.add_argument("--episodes", type=int, default=128, help="recorded exploration episodes")

@@ -16,8 +16,10 @@ def format_table(rows: Iterable[Sequence[object]], header: Sequence[str] = (), l
     """
     lines = ([list(header)] if header else []) + [[str(cell) for cell in row] for row in rows]
     widths = [max(map(len, column)) for column in zip(*lines)]
-    aligned = [[cell.ljust(w) if i < left else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths))]
-               for line in lines]
+    aligned = [
+        [cell.ljust(w) if i < left else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths))]
+        for line in lines
+    ]
     return "\n".join("  ".join(line).rstrip() for line in aligned)
 
 
@@ -29,6 +31,8 @@ def print_results(rows: Mapping[str, Any] | Sequence[Any], columns: Mapping[str,
     """
     named = isinstance(rows, Mapping)
     items = rows.items() if named else ((None, row) for row in rows)
-    cells = [[*([key] if named else []), *(column(row) if callable(column) else row[column]
-                                          for column in columns.values())] for key, row in items]
+    cells = [
+        [*([key] if named else []), *(column(row) if callable(column) else row[column] for column in columns.values())]
+        for key, row in items
+    ]
     print(format_table(cells, [*([name] if named else []), *columns], left=int(named)))

@@ -34,9 +34,9 @@ from hjepa.agent.uncertainty import RiskCost, SampledLatents, cost_spread
 from hjepa.envs import Crossing
 from hjepa.eval.experiment import PROBES, check_options, read_experiment
 from hjepa.eval.fork_probe import train_model
-from hjepa.readout.linear_probe import fit_probe
 from hjepa.eval.report import print_results
 from hjepa.models import WorldModel
+from hjepa.readout.linear_probe import fit_probe
 from hjepa.threads import one_torch_thread
 from hjepa.train.module import JEPAModule
 
@@ -85,13 +85,16 @@ def crossing_clips(episodes: int, frames: int, seed: int, world_options: dict[st
         images.append(world.render())
     video, state, action = np.stack(images, 1), np.stack(states, 1), np.stack(actions, 1)
     starts = range(0, length + 2 - frames, 2)
-    return {"frames": torch.cat([to_frames(video[:, s:s + frames]) for s in starts]),
-            "actions": torch.from_numpy(np.concatenate([action[:, s:s + frames - 1] for s in starts])),
-            "states": torch.from_numpy(np.concatenate([state[:, s:s + frames] for s in starts]))}
+    return {
+        "frames": torch.cat([to_frames(video[:, s : s + frames]) for s in starts]),
+        "actions": torch.from_numpy(np.concatenate([action[:, s : s + frames - 1] for s in starts])),
+        "states": torch.from_numpy(np.concatenate([state[:, s : s + frames] for s in starts])),
+    }
 
 
-def crossing_cost(world_model: WorldModel, clips: dict[str, Tensor], world: Crossing,
-                  lateral_weight: float) -> IntrinsicCost:
+def crossing_cost(
+    world_model: WorldModel, clips: dict[str, Tensor], world: Crossing, lateral_weight: float
+) -> IntrinsicCost:
     """Sum over the horizon of the squared distance to the finish (finish_x, 0.5), read from predicted states
     by a linear probe onto (x, y), the lateral term weighted by `lateral_weight`. The goal is the encoded frame
     of the agent at the finish, as an agent given a goal image would hold it."""
@@ -99,13 +102,21 @@ def crossing_cost(world_model: WorldModel, clips: dict[str, Tensor], world: Cros
         head = fit_probe(world_model.encode(clips["frames"]), clips["states"])
         goal = world.render_states(np.array([[world.finish_x, 0.5, 0.0]]))
         goal_state = world_model.encode(to_frames(goal)[None])[0, 0]
-    scale = torch.tensor([1.0, lateral_weight ** 0.5], dtype=head.weight.dtype)
+    scale = torch.tensor([1.0, lateral_weight**0.5], dtype=head.weight.dtype)
     projection = (head.weight[:, :2] * scale).float()  # (D, 2): probe onto (x, sqrt(w) y)
     return IntrinsicCost({"goal": GoalDistanceCost(goal_state, projection)})
 
 
-def run_episodes(world_model: WorldModel, cost: IntrinsicCost, risk: float, episodes: int, seed: int,
-                 samples: int, planner: dict[str, Any], world_options: dict[str, Any]) -> dict[str, float]:
+def run_episodes(
+    world_model: WorldModel,
+    cost: IntrinsicCost,
+    risk: float,
+    episodes: int,
+    seed: int,
+    samples: int,
+    planner: dict[str, Any],
+    world_options: dict[str, Any],
+) -> dict[str, float]:
     """Model-predictive control on `episodes` episodes of the Crossing world `world_options` (seeded alike for
     every risk): the first action of each plan over the latents, replanned every step from the encoded frame, plan
     warm-started."""
@@ -134,15 +145,29 @@ def run_episodes(world_model: WorldModel, cost: IntrinsicCost, risk: float, epis
             plans[i] = shift_plan(plan.actions)
         world.step(actions)
     crashed = world.crashed
-    return {"risk": risk, "collision": round(float(crashed.mean()), 4), "success": round(float(1 - crashed.mean()), 4),
-            "offset": round(float(np.abs(world.state[~crashed, 1] - 0.5).mean()) if (~crashed).any() else 0.0, 3),
-            "collision_when_block_drops": round(float(crashed[world.labels()["drops"]].mean()), 4),
-            "spread": round(float(np.mean(spreads)), 4), "ms_per_step": round(float(np.mean(ms)), 2)}
+    return {
+        "risk": risk,
+        "collision": round(float(crashed.mean()), 4),
+        "success": round(float(1 - crashed.mean()), 4),
+        "offset": round(float(np.abs(world.state[~crashed, 1] - 0.5).mean()) if (~crashed).any() else 0.0, 3),
+        "collision_when_block_drops": round(float(crashed[world.labels()["drops"]].mean()), 4),
+        "spread": round(float(np.mean(spreads)), 4),
+        "ms_per_step": round(float(np.mean(ms)), 2),
+    }
 
 
-def run_risk_probe(out_dir: str | Path, episodes: int = 512, steps: int = 600, batch_size: int = 32,
-                   plan_episodes: int = 40, risks: Sequence[float] = (0.0, 2.0), samples: int = 2,
-                   lateral_weight: float = 2.0, seed: int = 0, experiment: str | Path = EXPERIMENT) -> dict[str, Any]:
+def run_risk_probe(
+    out_dir: str | Path,
+    episodes: int = 512,
+    steps: int = 600,
+    batch_size: int = 32,
+    plan_episodes: int = 40,
+    risks: Sequence[float] = (0.0, 2.0),
+    samples: int = 2,
+    lateral_weight: float = 2.0,
+    seed: int = 0,
+    experiment: str | Path = EXPERIMENT,
+) -> dict[str, Any]:
     """Train the tiny world model of the experiment at `experiment`, then run `plan_episodes` episodes per risk
     setting with its planner; returns the figures (also written to `out_dir/risk.json`)."""
     start = time.perf_counter()
@@ -152,10 +177,16 @@ def run_risk_probe(out_dir: str | Path, episodes: int = 512, steps: int = 600, b
         model = train_model(clips, settings.model["latent"], steps, batch_size, seed, settings.model)
         world_model = model.world_model
         cost = crossing_cost(world_model, clips, Crossing(**settings.world), lateral_weight)
-        rows = [run_episodes(world_model, cost, risk, plan_episodes, seed + 1, samples, settings.planner,
-                             settings.world) for risk in risks]
-    results = {"risk_table": rows, "risk_train_steps": steps, "risk_plan_episodes": plan_episodes,
-               "risk_seconds": round(time.perf_counter() - start, 1)}
+        rows = [
+            run_episodes(world_model, cost, risk, plan_episodes, seed + 1, samples, settings.planner, settings.world)
+            for risk in risks
+        ]
+    results = {
+        "risk_table": rows,
+        "risk_train_steps": steps,
+        "risk_plan_episodes": plan_episodes,
+        "risk_seconds": round(time.perf_counter() - start, 1),
+    }
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "risk.json").write_text(json.dumps(results, indent=2))
@@ -164,8 +195,17 @@ def run_risk_probe(out_dir: str | Path, episodes: int = 512, steps: int = 600, b
 
 def print_table(rows: Sequence[dict[str, float]]) -> None:
     """One row per risk aversion: collision and success rates, lateral offset, cost spread, ms per step."""
-    print_results(rows, {"risk": "risk", "collision": "collision", "success": "success", "offset": "offset",
-                         "spread": "spread", "ms/step": "ms_per_step"})
+    print_results(
+        rows,
+        {
+            "risk": "risk",
+            "collision": "collision",
+            "success": "success",
+            "offset": "offset",
+            "spread": "spread",
+            "ms/step": "ms_per_step",
+        },
+    )
 
 
 def main() -> None:
@@ -176,8 +216,9 @@ def main() -> None:
     parser.add_argument("--risk", type=float, default=2.0, help="risk aversion of the risk-aware planner")
     parser.add_argument("--experiment", default=EXPERIMENT, help="the probe's YAML (world, model, planner)")
     args = parser.parse_args()
-    results = run_risk_probe(args.out, steps=args.steps, plan_episodes=args.episodes, risks=(0.0, args.risk),
-                             experiment=args.experiment)
+    results = run_risk_probe(
+        args.out, steps=args.steps, plan_episodes=args.episodes, risks=(0.0, args.risk), experiment=args.experiment
+    )
     print_table(results["risk_table"])
 
 

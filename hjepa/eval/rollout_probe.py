@@ -42,8 +42,9 @@ def rollout_probe(
     reprs (N, T, D) encoder representations, states (N, T, S) ground truth, actions (N, T-1, A), k < T.
     """
     if not 1 <= k < reprs.shape[1]:
-        raise ValueError(f"rollout_k must be in [1, {reprs.shape[1] - 1}] for clips of {reprs.shape[1]} frames, "
-                         f"got {k}")
+        raise ValueError(
+            f"rollout_k must be in [1, {reprs.shape[1] - 1}] for clips of {reprs.shape[1]} frames, got {k}"
+        )
     predicted_reprs = model.unroll(reprs[:, 0].to(device), actions[:, :k].to(device)).cpu()
     truth = states[:, 1 : k + 1]
     readouts = {

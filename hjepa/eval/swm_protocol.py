@@ -59,16 +59,22 @@ def recorded_env(data: str | Path) -> str:
     gymnasium environment -> ValueError naming the fix."""
     settings_path = Path(data) / SETTINGS_FILE
     if not settings_path.is_file():
-        raise ValueError(f"--data: {data} has no {SETTINGS_FILE}; record expert episodes with hjepa generate "
-                         f"--world {SWM_TWOROOM_ID} --policy expert")
+        raise ValueError(
+            f"--data: {data} has no {SETTINGS_FILE}; record expert episodes with hjepa generate "
+            f"--world {SWM_TWOROOM_ID} --policy expert"
+        )
     settings = json.loads(settings_path.read_text())
     world, policy = settings["world"], settings.get("policy", "explore")
     if not is_env_id(world):
-        raise ValueError(f"--data: {data} was recorded in the procedural world {world}; the protocol resets a "
-                         f"gymnasium environment to recorded states, e.g. {SWM_TWOROOM_ID}")
+        raise ValueError(
+            f"--data: {data} was recorded in the procedural world {world}; the protocol resets a "
+            f"gymnasium environment to recorded states, e.g. {SWM_TWOROOM_ID}"
+        )
     if policy != "expert":
-        raise ValueError(f"--data: {data} was recorded with --policy {policy}; the protocol draws its starts and goals "
-                         f"from expert episodes: hjepa generate --world {world} --policy expert")
+        raise ValueError(
+            f"--data: {data} was recorded with --policy {policy}; the protocol draws its starts and goals "
+            f"from expert episodes: hjepa generate --world {world} --policy expert"
+        )
     return world
 
 
@@ -92,10 +98,12 @@ def draw_pairs(episodes: list[Episode], protocol: SwmProtocol) -> list[Pair]:
     offset = protocol.goal_offset
     valid = [Pair(i, start) for i, episode in enumerate(episodes) for start in start_frames(episode, offset)]
     if len(valid) - 1 < protocol.pairs:
-        raise ValueError(f"--data: {len(episodes)} episodes hold {len(valid)} starts whose goal, {offset} steps "
-                         "later, comes before the episode ends or first reaches its target; the protocol draws "
-                         f"{protocol.pairs} from all but the last: record more or longer episodes (--episodes, "
-                         f"--frames above {offset + 1})")
+        raise ValueError(
+            f"--data: {len(episodes)} episodes hold {len(valid)} starts whose goal, {offset} steps "
+            "later, comes before the episode ends or first reaches its target; the protocol draws "
+            f"{protocol.pairs} from all but the last: record more or longer episodes (--episodes, "
+            f"--frames above {offset + 1})"
+        )
     chosen = np.random.default_rng(protocol.seed).choice(len(valid) - 1, size=protocol.pairs, replace=False)
     return [valid[i] for i in np.sort(chosen)]
 
@@ -103,12 +111,20 @@ def draw_pairs(episodes: list[Episode], protocol: SwmProtocol) -> list[Pair]:
 def pair_options(episode: Episode, start: int, goal_offset: int) -> dict[str, Any]:
     """The reset options of a pair: the recorded start and goal states, and the recorded goal frame."""
     goal = start + goal_offset
-    return {"start": episode.states[start], "goal": episode.states[goal],
-            "goal_image": decode_video(episode.video, [goal])[0]}
+    return {
+        "start": episode.states[start],
+        "goal": episode.states[goal],
+        "goal_image": decode_video(episode.video, [goal])[0],
+    }
 
 
-def run_swm_protocol(data: str | Path, actors: Mapping[str, ActorFactory], protocol: SwmProtocol = SwmProtocol(),
-                     env_kwargs: dict[str, Any] | None = None, parallel: int = 1) -> dict[str, Any]:
+def run_swm_protocol(
+    data: str | Path,
+    actors: Mapping[str, ActorFactory],
+    protocol: SwmProtocol = SwmProtocol(),
+    env_kwargs: dict[str, Any] | None = None,
+    parallel: int = 1,
+) -> dict[str, Any]:
     """Each actor of `actors` (name -> `ActorFactory`) on the pairs drawn from the expert episodes at `data`.
 
     Returns the protocol, the pairs (episode key, start frame), for each actor its success rate with the Wilson 95%
@@ -121,10 +137,15 @@ def run_swm_protocol(data: str | Path, actors: Mapping[str, ActorFactory], proto
     options = [pair_options(episodes[p.episode], p.start, protocol.goal_offset) for p in pairs]
     seeds = [episodes[p.episode].meta["reset_seed"] for p in pairs]
     with one_torch_thread():
-        table = {name: summarize(run_episodes(lambda: protocol_env(data, protocol, env_kwargs), make, seeds, parallel,
-                                              options=options))
-                 for name, make in actors.items()}
-    return {"protocol": {**asdict(protocol), "env": env_id, "data": str(data)},
-            "pairs": [[episodes[p.episode].key, p.start] for p in pairs],
-            "table": table, "published": PUBLISHED.get(env_id, {})}
-
+        table = {
+            name: summarize(
+                run_episodes(lambda: protocol_env(data, protocol, env_kwargs), make, seeds, parallel, options=options)
+            )
+            for name, make in actors.items()
+        }
+    return {
+        "protocol": {**asdict(protocol), "env": env_id, "data": str(data)},
+        "pairs": [[episodes[p.episode].key, p.start] for p in pairs],
+        "table": table,
+        "published": PUBLISHED.get(env_id, {}),
+    }

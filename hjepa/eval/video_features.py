@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import av
 import numpy as np
@@ -40,8 +40,9 @@ class FeatureReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
-def sliding_windows(frames: Iterable[tuple[float, np.ndarray]], window: int, stride: int,
-                    frame_seconds: float) -> Iterator[Window]:
+def sliding_windows(
+    frames: Iterable[tuple[float, np.ndarray]], window: int, stride: int, frame_seconds: float
+) -> Iterator[Window]:
     """Every window of `window` consecutive frames starting at a multiple of `stride`, from timed frames
     (time, (H, W, 3)); a window ends `frame_seconds` after its last frame starts."""
     held: deque[tuple[float, np.ndarray]] = deque(maxlen=window)
@@ -53,8 +54,9 @@ def sliding_windows(frames: Iterable[tuple[float, np.ndarray]], window: int, str
 
 
 @torch.no_grad()
-def encode_windows(encoder: FrameEncoder, windows: Iterable[Window], batch_size: int,
-                   device: torch.device) -> tuple[Tensor, Tensor]:
+def encode_windows(
+    encoder: FrameEncoder, windows: Iterable[Window], batch_size: int, device: torch.device
+) -> tuple[Tensor, Tensor]:
     """(features (N, window // t, D) float32, timestamps (N, 2) float64) of the windows, encoded
     `batch_size` at a time."""
     features, spans, batch = [], [], []
@@ -86,8 +88,12 @@ def video_windows(path: Path, size: int, window: int, stride: int) -> Iterator[W
         if not rate:
             raise DecodeError("frame rate unknown")
         frames = ((time, rgb_frame(frame, size)) for time, frame in timed_frames(stream))
-        yield from sliding_windows(tqdm(frames, total=stream.frames or None, unit="frame", leave=False,
-                                        desc=path.name), window, stride, 1.0 / rate)
+        yield from sliding_windows(
+            tqdm(frames, total=stream.frames or None, unit="frame", leave=False, desc=path.name),
+            window,
+            stride,
+            1.0 / rate,
+        )
 
 
 def check_window(window: int, stride: int, tubelet: int) -> None:
@@ -95,12 +101,20 @@ def check_window(window: int, stride: int, tubelet: int) -> None:
     if stride < 1:
         raise ValueError(f"--stride: expected >= 1 frame, got {stride}")
     if window < 1 or window % tubelet:
-        raise ValueError(f"--window: expected a positive multiple of the encoder's tubelet ({tubelet} frames), "
-                         f"got {window}")
+        raise ValueError(
+            f"--window: expected a positive multiple of the encoder's tubelet ({tubelet} frames), got {window}"
+        )
 
 
-def extract_features(ckpt: str | Path, src: str | Path, out: str | Path, window: int = 16, stride: int = 8,
-                     batch_size: int = 32, device: str | None = None) -> FeatureReport:
+def extract_features(
+    ckpt: str | Path,
+    src: str | Path,
+    out: str | Path,
+    window: int = 16,
+    stride: int = 8,
+    batch_size: int = 32,
+    device: str | None = None,
+) -> FeatureReport:
     """Write `out/<video path relative to src>.safetensors` for the video file `src` or every video under
     the folder `src`, with the encoder of the export folder or Lightning checkpoint `ckpt`."""
     src, out = Path(src), Path(out)
@@ -119,8 +133,9 @@ def extract_features(ckpt: str | Path, src: str | Path, out: str | Path, window:
     for path in tqdm(videos, desc="features", unit="video"):
         relative = path.relative_to(src) if src.is_dir() else Path(path.name)
         try:
-            features, timestamps = encode_windows(encoder, video_windows(path, encoder.img_size, window, stride),
-                                                  batch_size, run_on)
+            features, timestamps = encode_windows(
+                encoder, video_windows(path, encoder.img_size, window, stride), batch_size, run_on
+            )
         except (DecodeError, av.error.FFmpegError) as error:
             report.skipped.append((str(path), f"not a readable video ({error})"))
             continue
@@ -131,8 +146,11 @@ def extract_features(ckpt: str | Path, src: str | Path, out: str | Path, window:
         target.parent.mkdir(parents=True, exist_ok=True)
         settings = {"source": str(relative), "ckpt": str(ckpt), "window": window, "stride": stride}
         temporary = target.with_name(target.name + ".tmp")  # renamed once whole
-        save_file({"features": features.contiguous(), "timestamps": timestamps}, temporary,
-                  metadata={key: str(value) for key, value in settings.items()})
+        save_file(
+            {"features": features.contiguous(), "timestamps": timestamps},
+            temporary,
+            metadata={key: str(value) for key, value in settings.items()},
+        )
         os.replace(temporary, target)
         report.written.append(target)
         report.windows += len(features)

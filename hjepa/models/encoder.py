@@ -40,7 +40,11 @@ def _unknown_name_error(name: str) -> ValueError:
 
 
 def _create_timm(
-    name: str, img_size: int, in_chans: int, pretrained: bool, timm_kwargs: dict[str, Any],
+    name: str,
+    img_size: int,
+    in_chans: int,
+    pretrained: bool,
+    timm_kwargs: dict[str, Any],
     checkpoint_path: str | None = None,
 ) -> nn.Module:
     """timm backbone without classifier; img_size goes to models that take it (ViTs), not to CNNs.
@@ -51,8 +55,10 @@ def _create_timm(
     if checkpoint_path is not None:
         path = Path(checkpoint_path)
         if path.suffix != ".safetensors" or not path.is_file():
-            raise ValueError(f"encoder.checkpoint_path: {path} is not a .safetensors file (a pickle is never loaded; "
-                             "convert with safetensors.torch.save_file(model.state_dict(), ...))")
+            raise ValueError(
+                f"encoder.checkpoint_path: {path} is not a .safetensors file (a pickle is never loaded; "
+                "convert with safetensors.torch.save_file(model.state_dict(), ...))"
+            )
         kwargs.update(pretrained=True, pretrained_cfg_overlay={"file": str(path)})
     try:
         try:
@@ -97,8 +103,9 @@ class FrameEncoder(nn.Module):
         if name in LOCAL_BACKBONES:
             if pretrained or checkpoint_path is not None:
                 field = "checkpoint_path" if checkpoint_path is not None else "pretrained"
-                raise ValueError(f"encoder.{field}: local backbone {name!r} loads no pretrained weights; "
-                                 "use a timm backbone")
+                raise ValueError(
+                    f"encoder.{field}: local backbone {name!r} loads no pretrained weights; use a timm backbone"
+                )
             try:
                 self.backbone = LOCAL_BACKBONES[name](in_chans=in_chans, **timm_kwargs)
             except TypeError as err:

@@ -111,8 +111,9 @@ class DiscreteLatent(Latent):
 
     kind = "discrete"
 
-    def __init__(self, state_dim: int, num_codes: int = 2, dim: int = 8, relaxation: float = 0.05,
-                 amortizer_hidden: int = 64) -> None:
+    def __init__(
+        self, state_dim: int, num_codes: int = 2, dim: int = 8, relaxation: float = 0.05, amortizer_hidden: int = 64
+    ) -> None:
         if num_codes < 2:
             raise ValueError(f"model.latent.num_codes: expected >= 2 codes, got {num_codes}")
         if not 0 <= relaxation < 1:
@@ -158,7 +159,9 @@ class ContinuousLatent(Latent):
 
     kind = "low_dim"
 
-    def __init__(self, state_dim: int, dim: int = 2, steps: int = 10, lr: float = 0.1, amortizer_hidden: int = 64) -> None:
+    def __init__(
+        self, state_dim: int, dim: int = 2, steps: int = 10, lr: float = 0.1, amortizer_hidden: int = 64
+    ) -> None:
         super().__init__(dim, state_dim, amortizer_hidden, dim)
         if steps < 1:
             raise ValueError(f"model.latent.steps: expected >= 1 gradient steps, got {steps}")
@@ -198,8 +201,15 @@ class SparseLatent(ContinuousLatent):
 
     kind = "sparse"
 
-    def __init__(self, state_dim: int, dim: int = 16, l1: float = 0.05, steps: int = 10, lr: float = 0.1,
-                 amortizer_hidden: int = 64) -> None:
+    def __init__(
+        self,
+        state_dim: int,
+        dim: int = 16,
+        l1: float = 0.05,
+        steps: int = 10,
+        lr: float = 0.1,
+        amortizer_hidden: int = 64,
+    ) -> None:
         super().__init__(state_dim, dim, steps, lr, amortizer_hidden)
         if l1 <= 0:
             raise ValueError(f"model.latent.l1: expected > 0, got {l1}")
@@ -216,8 +226,16 @@ class NoisyLatent(ContinuousLatent):
 
     kind = "noisy"
 
-    def __init__(self, state_dim: int, dim: int = 16, noise_std: float = 0.5, power: float = 0.01, steps: int = 10,
-                 lr: float = 0.1, amortizer_hidden: int = 64) -> None:
+    def __init__(
+        self,
+        state_dim: int,
+        dim: int = 16,
+        noise_std: float = 0.5,
+        power: float = 0.01,
+        steps: int = 10,
+        lr: float = 0.1,
+        amortizer_hidden: int = 64,
+    ) -> None:
         super().__init__(state_dim, dim, steps, lr, amortizer_hidden)
         if noise_std <= 0:
             raise ValueError(f"model.latent.noise_std: expected > 0, got {noise_std}")
@@ -264,7 +282,9 @@ def latent_loss(terms: dict[str, Tensor]) -> Tensor | float:
     return sum(terms[k] for k in LATENT_LOSSES if k in terms)
 
 
-LATENTS: dict[str, type[Latent]] = {cls.kind: cls for cls in (DiscreteLatent, ContinuousLatent, SparseLatent, NoisyLatent)}
+LATENTS: dict[str, type[Latent]] = {
+    cls.kind: cls for cls in (DiscreteLatent, ContinuousLatent, SparseLatent, NoisyLatent)
+}
 
 
 def build_latent(cfg: dict[str, Any] | None, state_dim: int) -> Latent | None:

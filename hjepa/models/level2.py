@@ -77,8 +77,9 @@ class Level2Encoder(nn.Module):
     `tubelet` = frames per level-2 state, so probes align ground truth with windows as with tubelets.
     """
 
-    def __init__(self, level1: FrameEncoder, window: int, pool: str = "mean", embed_dim: int = 32,
-                 hidden_dim: int = 128) -> None:
+    def __init__(
+        self, level1: FrameEncoder, window: int, pool: str = "mean", embed_dim: int = 32, hidden_dim: int = 128
+    ) -> None:
         super().__init__()
         self.level1 = level1
         self.pool = TemporalPool(pool, level1.embed_dim, window)

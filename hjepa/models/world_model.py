@@ -21,7 +21,10 @@ class WorldModel(nn.Module):
     """
 
     def __init__(
-        self, encoder: FrameEncoder, predictor: Predictor, latent: Latent | None = None,
+        self,
+        encoder: FrameEncoder,
+        predictor: Predictor,
+        latent: Latent | None = None,
         config: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -65,7 +68,9 @@ def build_world_model(cfg: dict[str, Any]) -> WorldModel:
     """
     for section in cfg:
         if section not in ("encoder", "predictor", "latent"):
-            raise ValueError(f"{section}: unknown world-model config section; expected 'encoder', 'predictor', 'latent'")
+            raise ValueError(
+                f"{section}: unknown world-model config section; expected 'encoder', 'predictor', 'latent'"
+            )
     predictor_cfg = dict(cfg.get("predictor") or {})
     if "state_dim" in predictor_cfg:
         raise ValueError("predictor.state_dim: leave it out, it is set from encoder.embed_dim")

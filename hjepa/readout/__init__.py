@@ -6,5 +6,13 @@ Below both the agent (its configurator reads positions for aided tasks) and the 
 from hjepa.readout.features import EncodedSplit, encode_split
 from hjepa.readout.linear_probe import LinearHead, accuracy, fit_classifier, fit_probe, fit_ridge, r2_per_dim
 
-__all__ = ["EncodedSplit", "LinearHead", "accuracy", "encode_split", "fit_classifier", "fit_probe", "fit_ridge",
-           "r2_per_dim"]
+__all__ = [
+    "EncodedSplit",
+    "LinearHead",
+    "accuracy",
+    "encode_split",
+    "fit_classifier",
+    "fit_probe",
+    "fit_ridge",
+    "r2_per_dim",
+]

@@ -20,12 +20,17 @@ class LossCurvePlot(L.Callback):
     The history is part of the checkpoint, so a resumed run draws one continuous curve.
     """
 
-    def __init__(self, metrics: tuple[str, ...] = ("train/loss", "train/pred_loss_rollout", "train/pred_loss_one_step"),
-                 filename: str = "loss_curve.png") -> None:
+    def __init__(
+        self,
+        metrics: tuple[str, ...] = ("train/loss", "train/pred_loss_rollout", "train/pred_loss_one_step"),
+        filename: str = "loss_curve.png",
+    ) -> None:
         self.metrics, self.filename = tuple(metrics), filename
         self.history: dict[str, list[tuple[int, float]]] = {m: [] for m in self.metrics}
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         for name in self.metrics:
             value = trainer.callback_metrics.get(name)
             if value is not None:
@@ -64,8 +69,9 @@ class SkippedDataMonitor(L.Callback):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         data = trainer.datamodule
         if data is not None and hasattr(data, "skipped_samples"):
-            pl_module.log_dict({"data/skipped_samples": float(data.skipped_samples),
-                                "data/skipped_shards": float(data.skipped_shards)})
+            pl_module.log_dict(
+                {"data/skipped_samples": float(data.skipped_samples), "data/skipped_shards": float(data.skipped_shards)}
+            )
 
 
 class StepCheckpoint(ModelCheckpoint):
@@ -93,7 +99,9 @@ class SampleKeyLog(L.Callback):
     def __init__(self, dirpath: str | None = None) -> None:
         self.dirpath = dirpath
 
-    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         folder = Path(self.dirpath or Path(trainer.default_root_dir) / "sample_keys")
         folder.mkdir(parents=True, exist_ok=True)
         with open(folder / f"rank{trainer.global_rank}.tsv", "a") as handle:
@@ -120,8 +128,13 @@ class EncoderOptions(L.Callback):
         compile_backend, compile_mode: passed to `torch.compile` (`inductor`; `max-autotune`, ...).
     """
 
-    def __init__(self, grad_checkpointing: bool = False, compile: bool = False, compile_backend: str = "inductor",
-                 compile_mode: str | None = None) -> None:
+    def __init__(
+        self,
+        grad_checkpointing: bool = False,
+        compile: bool = False,
+        compile_backend: str = "inductor",
+        compile_mode: str | None = None,
+    ) -> None:
         self.grad_checkpointing, self.compile = grad_checkpointing, compile
         self.compile_backend, self.compile_mode = compile_backend, compile_mode
 
@@ -129,8 +142,10 @@ class EncoderOptions(L.Callback):
         encoder = pl_module.world_model.encoder
         if self.grad_checkpointing:
             if not hasattr(encoder.backbone, "set_grad_checkpointing"):
-                raise ValueError(f"EncoderOptions.grad_checkpointing: the backbone {type(encoder.backbone).__name__} "
-                                 "cannot checkpoint its activations (timm backbones can)")
+                raise ValueError(
+                    f"EncoderOptions.grad_checkpointing: the backbone {type(encoder.backbone).__name__} "
+                    "cannot checkpoint its activations (timm backbones can)"
+                )
             encoder.backbone.set_grad_checkpointing(True)
         if self.compile:
             encoder.compile(backend=self.compile_backend, mode=self.compile_mode)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
@@ -23,8 +24,10 @@ class CorruptCheckpointError(ValueError):
     @classmethod
     def of(cls, path: str | Path, error: Exception) -> CorruptCheckpointError:
         """The error naming `path` and the first line of what reading it raised."""
-        return cls(f"checkpoint {path} cannot be read ({type(error).__name__}: {(str(error).splitlines() or [''])[0]}); "
-                   "it is damaged or truncated")
+        return cls(
+            f"checkpoint {path} cannot be read ({type(error).__name__}: {(str(error).splitlines() or [''])[0]}); "
+            "it is damaged or truncated"
+        )
 
 
 def _is_local(path: str | Path) -> bool:
@@ -61,8 +64,12 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             temporary.unlink(missing_ok=True)
         _fsync_folder(path.parent)
 
-    def load_checkpoint(self, path: str | Path, map_location: Callable | None = lambda storage, loc: storage,
-                        weights_only: bool | None = None) -> dict[str, Any]:
+    def load_checkpoint(
+        self,
+        path: str | Path,
+        map_location: Callable | None = lambda storage, loc: storage,
+        weights_only: bool | None = None,
+    ) -> dict[str, Any]:
         try:
             return self._read(path, map_location, weights_only)
         except CorruptCheckpointError as error:
@@ -74,8 +81,11 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 except CorruptCheckpointError as other:
                     warnings.warn(str(other), stacklevel=2)
                     continue
-                warnings.warn(f"{error}; resuming from the previous good checkpoint {candidate} "
-                              f"(step {checkpoint.get('global_step')})", stacklevel=2)
+                warnings.warn(
+                    f"{error}; resuming from the previous good checkpoint {candidate} "
+                    f"(step {checkpoint.get('global_step')})",
+                    stacklevel=2,
+                )
                 return checkpoint
             raise CorruptCheckpointError(f"{error}; no other readable checkpoint in {Path(path).parent}") from error
 

@@ -36,8 +36,10 @@ class JEPACLI(LightningCLI):
     def before_instantiate_classes(self) -> None:
         config = self.config.get(self.subcommand, self.config) if self.subcommand else self.config
         if config.get("weights_only") is False:
-            raise ValueError("weights_only: false would unpickle arbitrary code from the checkpoint; hjepa reads "
-                             "checkpoints with weights_only=True only (leave weights_only out)")
+            raise ValueError(
+                "weights_only: false would unpickle arbitrary code from the checkpoint; hjepa reads "
+                "checkpoints with weights_only=True only (leave weights_only out)"
+            )
         check_launch(config.trainer.num_nodes, config.trainer.devices)
 
     def before_fit(self) -> None:

@@ -33,8 +33,10 @@ def check_levels(levels: list[int], level2: dict[str, Any] | None, level1_checkp
     if 2 not in levels and level2:
         raise ValueError("model.level2: given but model.levels is [1]; add 2 to model.levels or drop the section")
     if levels == [2] and level1_checkpoint is None:
-        raise ValueError("model.level1_checkpoint: levels [2] trains level 2 on a frozen level 1, which must be "
-                         "loaded from a level-1 checkpoint (.ckpt) or export folder; set model.level1_checkpoint")
+        raise ValueError(
+            "model.level1_checkpoint: levels [2] trains level 2 on a frozen level 1, which must be "
+            "loaded from a level-1 checkpoint (.ckpt) or export folder; set model.level1_checkpoint"
+        )
     return levels
 
 
@@ -48,14 +50,17 @@ def read_level1(
     """(encoder, predictor and latent fields, weights) of the level-1 world model at `path` (.ckpt or export)."""
     for name, given in (("encoder", encoder), ("predictor", predictor), ("latent", latent)):
         if given is not None:
-            raise ValueError(f"model.{name}: leave it out when model.level1_checkpoint is set; the level-1 "
-                             f"architecture comes from {path}")
+            raise ValueError(
+                f"model.{name}: leave it out when model.level1_checkpoint is set; the level-1 "
+                f"architecture comes from {path}"
+            )
     config, weights = read_world_model(path)
     encoder, predictor = dict(config["encoder"]), dict(config["predictor"])
     width = predictor.pop("action_dim", 0)
     if width != action_dim * encoder.get("tubelet", 1):
-        raise ValueError(f"model.action_dim={action_dim} does not match {path}, whose predictor takes actions of "
-                         f"width {width}")
+        raise ValueError(
+            f"model.action_dim={action_dim} does not match {path}, whose predictor takes actions of width {width}"
+        )
     return encoder, predictor, config.get("latent"), weights
 
 
@@ -101,8 +106,13 @@ class Level2JEPA(nn.Module):
             raise ValueError(f"model.level2.rollout_weight: expected in [0, 1], got {rollout_weight}")
         self.horizon, self.rollout_weight, self.weight = horizon, rollout_weight, weight
         predictor = {**(predictor or {"kind": "gru"}), "action_dim": action_dim}
-        self.config = {"window": window, "pool": pool, "embed_dim": embed_dim, "hidden_dim": hidden_dim,
-                       "predictor": predictor}
+        self.config = {
+            "window": window,
+            "pool": pool,
+            "embed_dim": embed_dim,
+            "hidden_dim": hidden_dim,
+            "predictor": predictor,
+        }
         if latent is not None:
             self.config["latent"] = dict(latent)
         try:
@@ -122,12 +132,16 @@ class Level2JEPA(nn.Module):
         cannot hold one window, or k windows ahead of a first one."""
         window = self.config["window"]
         if window > num_states:
-            raise ValueError(f"model.level2.window={window} is longer than the clip: data.num_frames={num_frames} "
-                             f"frames give {num_states} level-1 states")
+            raise ValueError(
+                f"model.level2.window={window} is longer than the clip: data.num_frames={num_frames} "
+                f"frames give {num_states} level-1 states"
+            )
         if (self.horizon + 1) * window > num_states:
-            raise ValueError(f"model.level2.horizon={self.horizon}: predicting k windows ahead needs (k + 1) * window = "
-                             f"{(self.horizon + 1) * window} level-1 states, but data.num_frames={num_frames} frames "
-                             f"give {num_states} (k * W beyond the clip)")
+            raise ValueError(
+                f"model.level2.horizon={self.horizon}: predicting k windows ahead needs (k + 1) * window = "
+                f"{(self.horizon + 1) * window} level-1 states, but data.num_frames={num_frames} frames "
+                f"give {num_states} (k * W beyond the clip)"
+            )
 
     def losses(self, states: Tensor, actions: Tensor, num_frames: int) -> dict[str, Tensor]:
         """Level-2 loss terms (`level2/<name>`) of level-1 states (B, T1, D1) and per-frame actions (B, T-1, A).

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 # The variables by which Lightning recognises each launcher (TorchElasticEnvironment, SLURMEnvironment).
 TORCHRUN_VARIABLES = ("RANK", "GROUP_RANK", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "WORLD_SIZE")
+
 
 def _device_count(devices: Any) -> int | None:
     """Devices per node as a number, or None when Lightning decides (`auto`, -1)."""
@@ -34,12 +36,22 @@ def launcher_layout(env: Mapping[str, str] | None = None) -> tuple[str, int, int
     env = os.environ if env is None else env
     if all(name in env for name in TORCHRUN_VARIABLES):
         world, local = int(env["WORLD_SIZE"]), int(env["LOCAL_WORLD_SIZE"])
-        return "torchrun", world, local, f"WORLD_SIZE={world}, LOCAL_WORLD_SIZE={local} (torchrun --nnodes x --nproc_per_node)"
+        return (
+            "torchrun",
+            world,
+            local,
+            f"WORLD_SIZE={world}, LOCAL_WORLD_SIZE={local} (torchrun --nnodes x --nproc_per_node)",
+        )
     if "SLURM_NTASKS" in env and env.get("SLURM_JOB_NAME") not in ("bash", "interactive"):
         world = int(env["SLURM_NTASKS"])
         nodes = int(env.get("SLURM_NNODES", env.get("SLURM_JOB_NUM_NODES", 1)))
         per_node = int(re.match(r"\d+", env.get("SLURM_NTASKS_PER_NODE", str(world // max(nodes, 1)))).group())
-        return "SLURM", world, per_node, f"SLURM_NTASKS={world}, SLURM_NNODES={nodes} (sbatch --nodes x --ntasks-per-node)"
+        return (
+            "SLURM",
+            world,
+            per_node,
+            f"SLURM_NTASKS={world}, SLURM_NNODES={nodes} (sbatch --nodes x --ntasks-per-node)",
+        )
     return None
 
 

@@ -71,11 +71,15 @@ class JEPAModule(L.LightningModule):
         self.levels = check_levels(levels or [1], level2, level1_checkpoint)
         level1_weights = None
         if level1_checkpoint is not None:
-            encoder, predictor, latent, level1_weights = read_level1(level1_checkpoint, encoder, predictor, latent,
-                                                                     action_dim)
+            encoder, predictor, latent, level1_weights = read_level1(
+                level1_checkpoint, encoder, predictor, latent, action_dim
+            )
         self.world_model_config = {
             "encoder": dict(encoder or {"name": "convnet_tiny", "embed_dim": 128}),
-            "predictor": {**(predictor or {"kind": "gru"}), "action_dim": action_dim * (encoder or {}).get("tubelet", 1)},
+            "predictor": {
+                **(predictor or {"kind": "gru"}),
+                "action_dim": action_dim * (encoder or {}).get("tubelet", 1),
+            },
         }
         if latent is not None:
             self.world_model_config["latent"] = dict(latent)
@@ -127,12 +131,15 @@ class JEPAModule(L.LightningModule):
         frame_actions = actions
         actions = tubelet_actions(actions, self.world_model.encoder.tubelet)
         states = self.world_model.encode(frames)  # (B, T // tubelet, D)
-        terms = {**jepa_losses(self.world_model, self.expander, self.vicreg, self.hparams.rollout_weight, states,
-                               actions), "states": states.detach()}
+        terms = {
+            **jepa_losses(self.world_model, self.expander, self.vicreg, self.hparams.rollout_weight, states, actions),
+            "states": states.detach(),
+        }
         if self.level2 is None:
             return terms
-        level2 = self.level2.losses(states.detach() if self.hparams.stop_gradient else states, frame_actions,
-                                    frames.shape[1])
+        level2 = self.level2.losses(
+            states.detach() if self.hparams.stop_gradient else states, frame_actions, frames.shape[1]
+        )
         total = terms["loss"] + self.level2.weight * level2["level2/loss"]
         return {**terms, "level1/loss": terms["loss"], **level2, "loss": total}
 
@@ -140,8 +147,13 @@ class JEPAModule(L.LightningModule):
         """Log every loss term as `<split>/<name>` (validation values averaged over ranks)."""
         for name, value in terms.items():
             if name != "states":
-                self.log(f"{split}/{name}", value, batch_size=batch_size, sync_dist=split == "val",
-                         prog_bar=split == "train" and name in ("loss", "pred_loss_rollout"))
+                self.log(
+                    f"{split}/{name}",
+                    value,
+                    batch_size=batch_size,
+                    sync_dist=split == "val",
+                    prog_bar=split == "train" and name in ("loss", "pred_loss_rollout"),
+                )
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         terms = self.losses(batch)
@@ -160,13 +172,15 @@ class JEPAModule(L.LightningModule):
         states = torch.cat(self._val_states)
         self._val_states.clear()
         std_min, std_mean = embedding_std(states)
-        self.log_dict({"diag/std_min": std_min, "diag/std_mean": std_mean, "diag/effective_rank": effective_rank(states)})
+        self.log_dict(
+            {"diag/std_min": std_min, "diag/std_mean": std_mean, "diag/effective_rank": effective_rank(states)}
+        )
 
     # ----- optimisation
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams
         decay, no_decay = [], []
-        for name, parameter in self.named_parameters():
+        for parameter in self.parameters():
             if parameter.requires_grad:
                 (no_decay if parameter.ndim <= 1 else decay).append(parameter)
         optimizer = torch.optim.AdamW(
@@ -174,7 +188,11 @@ class JEPAModule(L.LightningModule):
         )
         total = max(int(self.trainer.estimated_stepping_batches), 1)
         warmup = min(hp.warmup_steps, max(total - 1, 0))
-        schedulers = [torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=1e-3, end_factor=1.0, total_iters=max(warmup, 1))]
-        cosine = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total - warmup, 1), eta_min=hp.lr * hp.min_lr_ratio)
+        schedulers = [
+            torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=1e-3, end_factor=1.0, total_iters=max(warmup, 1))
+        ]
+        cosine = torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=max(total - warmup, 1), eta_min=hp.lr * hp.min_lr_ratio
+        )
         scheduler = torch.optim.lr_scheduler.SequentialLR(optimizer, schedulers + [cosine], milestones=[max(warmup, 1)])
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -33,8 +33,15 @@ def rollout_starts(x: Tensor, horizon: int) -> Tensor:
     return x.unfold(1, horizon, 1).transpose(-1, -2).flatten(0, 1)
 
 
-def jepa_losses(model: PredictiveModel, expander: nn.Module, vicreg: VICReg, rollout_weight: float, states: Tensor,
-                actions: Tensor, horizon: int | None = None) -> dict[str, Tensor]:
+def jepa_losses(
+    model: PredictiveModel,
+    expander: nn.Module,
+    vicreg: VICReg,
+    rollout_weight: float,
+    states: Tensor,
+    actions: Tensor,
+    horizon: int | None = None,
+) -> dict[str, Tensor]:
     """Loss terms of one level on its states (B, n, D) under actions (B, n - 1, A); `loss` is what is minimised.
 
     Teacher-forced one-step prediction of every state, and autoregressive rollouts of `horizon` steps (default:
@@ -49,8 +56,9 @@ def jepa_losses(model: PredictiveModel, expander: nn.Module, vicreg: VICReg, rol
     teacher_forced = model.predictor.predict_teacher_forced(states, actions, z)  # (B, n-1, D)
     s0 = states[:, : n - horizon].flatten(0, 1)
     rollout_target = rollout_starts(target, horizon)  # (B (n - horizon), horizon, D)
-    rollout = model.predictor.unroll(s0, rollout_starts(actions, horizon),
-                                     None if z is None else rollout_starts(z, horizon))
+    rollout = model.predictor.unroll(
+        s0, rollout_starts(actions, horizon), None if z is None else rollout_starts(z, horizon)
+    )
     tf: VICRegOutput = vicreg(expander(teacher_forced.flatten(0, 1)), expander(target.flatten(0, 1)))
     ar: VICRegOutput = vicreg(expander(rollout.flatten(0, 1)), expander(rollout_target.flatten(0, 1)))
     error = F.mse_loss(rollout, rollout_target)

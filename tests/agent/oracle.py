@@ -89,7 +89,7 @@ class LastOfWindow(nn.Module):
     def abstract(self, states: Tensor) -> Tensor:
         """(B, T, 2) -> (B, T // W, 2)."""
         n = states.shape[1] // self.window
-        return states[:, self.window - 1: n * self.window: self.window]
+        return states[:, self.window - 1 : n * self.window : self.window]
 
 
 class OracleLevel2(nn.Module):
@@ -114,4 +114,4 @@ class WallOracleLevel2(OracleLevel2):
 
     def unroll(self, s0: Tensor, actions: Tensor) -> Tensor:
         steps = (actions / self.encoder.window).repeat_interleave(self.encoder.window, dim=1)
-        return self.level1.unroll(s0, steps)[:, self.encoder.window - 1:: self.encoder.window]
+        return self.level1.unroll(s0, steps)[:, self.encoder.window - 1 :: self.encoder.window]

@@ -1,7 +1,6 @@
 """The agent loop (sec. 3, fig. 2) on a world model that knows the truth: reaching goals, tasks, the goal in
 short-term memory, Mode 1 and the auto mode; the planning probe and CLI that run it."""
 
-
 import numpy as np
 import pytest
 import torch
@@ -13,7 +12,6 @@ from hjepa.agent.distill import demonstrations
 from hjepa.agent.policy import Policy
 from hjepa.agent.task import TaskSpec
 from hjepa.eval.episodes import agent_actor, run_episode, task_env
-from hjepa.eval.protocol import Protocol
 from tests.agent.oracle import OracleWorldModel
 from tests.agent.two_rooms import BOX, RADIUS, min_distance_to_region, oracle_agent
 
@@ -60,10 +58,12 @@ def test_goal_image_in_floats_is_not_divided_again(experience):
         agent.reset(image)
         assert torch.allclose(agent.recall_goal(), torch.as_tensor(info["goal_state"]), atol=0.02)
         assert torch.allclose(agent.perceive(image), agent.perceive(goal))
-    refused = [(goal.astype(np.float32), r"values in \[0, 1\], got \[24\.0, 255\.0\]"),  # floats in 0-255
-               (np.full(goal.shape, np.nan, np.float32), r"values in \[0, 1\]"),
-               (goal.astype(np.int64), r"expected uint8 .* got dtype int64"),
-               (goal > 0, "got dtype bool")]
+    refused = [
+        (goal.astype(np.float32), r"values in \[0, 1\], got \[24\.0, 255\.0\]"),  # floats in 0-255
+        (np.full(goal.shape, np.nan, np.float32), r"values in \[0, 1\]"),
+        (goal.astype(np.int64), r"expected uint8 .* got dtype int64"),
+        (goal > 0, "got dtype bool"),
+    ]
     for image, message in refused:
         with pytest.raises(ValueError, match=message):
             agent.reset(image)
@@ -81,7 +81,6 @@ def test_mode1_needs_a_policy_and_runs_it(experience):
     decision = agent.act(env.unwrapped.render())
     assert decision.mode == 1 and not agent.demonstrations
     assert np.all(np.abs(decision.action) <= 0.05 + 1e-6)
-
 
 
 def test_auto_mode_plans_where_the_critic_predicts_a_high_cost(experience):

@@ -18,8 +18,9 @@ START, GOAL = torch.tensor([0.2, 0.5]), torch.tensor([0.8, 0.5])
 DANGER, DANGER_RADIUS = torch.tensor([0.4, 0.5]), 0.1  # where a short plan from START toward GOAL would end
 
 
-@pytest.mark.parametrize(("change", "field"), [({}, "subgoals.kind: landmarks"),
-                                              ({"subgoals": {"kind": "none"}}, "goal_metric: probe")])
+@pytest.mark.parametrize(
+    ("change", "field"), [({}, "subgoals.kind: landmarks"), ({"subgoals": {"kind": "none"}}, "goal_metric: probe")]
+)
 def test_configurator_names_the_field_that_needs_recorded_data(change, field):
     spec = TaskSpec.from_yaml("configs/tasks/reach_aided.yaml").replace(**change)
     with pytest.raises(ValueError, match=field) as error:
@@ -43,8 +44,9 @@ def danger_critic() -> TrainableCritic:
 def _plan_end(critic_weight: float, critic: TrainableCritic | None, seed: int) -> torch.Tensor:
     """Where the task's planner, minimising the configurator's cost, plans to be after 4 steps from START."""
     task = TaskSpec.from_yaml("configs/tasks/reach.yaml").replace(
-        critic_weight=critic_weight, planner={"name": "cem", "horizon": 4, "population": 128, "elites": 16,
-                                              "iterations": 5})
+        critic_weight=critic_weight,
+        planner={"name": "cem", "horizon": 4, "population": 128, "elites": 16, "iterations": 5},
+    )
     configurator = Configurator(task, 2, *BOX)
     cost = configurator.cost(configurator.intrinsic_cost(GOAL), critic)
     cost.set_goal(GOAL)
@@ -64,7 +66,8 @@ def test_the_plan_avoids_where_the_critic_predicts_a_high_cost_only_when_the_tas
 @pytest.mark.parametrize("critic_weight", [0.0, 2.0])
 def test_the_configurators_weights_reach_the_cost_the_planner_sees(monkeypatch, critic_weight):
     task = TaskSpec.from_yaml("configs/tasks/reach.yaml").replace(
-        cost={"goal_distance": 1.5, "action_magnitude": 0.5}, critic_weight=critic_weight)
+        cost={"goal_distance": 1.5, "action_magnitude": 0.5}, critic_weight=critic_weight
+    )
     torch.manual_seed(0)
     critic = TrainableCritic(4, hidden_dim=8)
     agent = Agent(OracleWorldModel(), Configurator(task, 2, *BOX), critic=critic, seed=0)
@@ -88,8 +91,10 @@ def test_the_configurators_weights_reach_the_cost_the_planner_sees(monkeypatch, 
     for n in range(3):
         # reach.yaml: goal_exponent 1, so each step costs its distance; no recorded data, so goal_distance is in
         # representation units; action_magnitude is in units of the largest action, 0.05, squared
-        expected = sum(1.5 * math.dist(states[n, h].tolist(), goal)
-                       + 0.5 / 0.05**2 * sum(a * a for a in actions[n, h].tolist()) for h in range(5))
+        expected = sum(
+            1.5 * math.dist(states[n, h].tolist(), goal) + 0.5 / 0.05**2 * sum(a * a for a in actions[n, h].tolist())
+            for h in range(5)
+        )
         assert float(got[n]) == pytest.approx(expected + critic_weight * critic_cost[n], rel=1e-5)
 
 

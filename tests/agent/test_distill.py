@@ -14,9 +14,16 @@ from tests.agent.two_rooms import BOX, oracle_agent
 
 def _agent(lengths: list[int], first: int = 0) -> SimpleNamespace:
     """An agent-like holder of decisions: episode e has lengths[e] steps; state = (100 e + t, 0), action = (t, e)."""
-    decisions = [Demonstration(first + e, torch.tensor([100.0 * e + t, 0.0]), torch.tensor([-1.0, -1.0]),
-                               torch.tensor([float(t), float(e)]))
-                 for e, length in enumerate(lengths) for t in range(length)]
+    decisions = [
+        Demonstration(
+            first + e,
+            torch.tensor([100.0 * e + t, 0.0]),
+            torch.tensor([-1.0, -1.0]),
+            torch.tensor([float(t), float(e)]),
+        )
+        for e, length in enumerate(lengths)
+        for t in range(length)
+    ]
     return SimpleNamespace(demonstrations=decisions)
 
 
@@ -35,7 +42,7 @@ def test_hindsight_pairs_each_decision_with_every_later_state_of_its_own_episode
         for episode in by_episode.values():
             for t, d in enumerate(episode):
                 expected.append((d.state, d.subgoal, d.action))  # the goal it was given
-                for later in episode[t + 1:]:
+                for later in episode[t + 1 :]:
                     expected.append((d.state, later.state, d.action))  # a state it went on to reach
     assert len(states) == len(expected) == (3 + 2 + 4) + (3 + 1 + 6)
     assert _rows(states, goals, actions) == _rows(*(torch.stack(c) for c in zip(*expected)))

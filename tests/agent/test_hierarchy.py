@@ -86,8 +86,13 @@ def test_subgoal_cost_matches_a_loop_over_each_predicted_window():
     """Each predicted level-1 state closes a window of the states seen before the plan and the plan's own; the
     level-2 encoder abstracts it; the cost is its squared distance to the subgoal."""
     torch.manual_seed(0)
-    encoder = Level2Encoder(FrameEncoder("convnet_tiny", embed_dim=6, img_size=16, width=8),
-                            window=4, pool="conv", embed_dim=5, hidden_dim=8)
+    encoder = Level2Encoder(
+        FrameEncoder("convnet_tiny", embed_dim=6, img_size=16, width=8),
+        window=4,
+        pool="conv",
+        embed_dim=5,
+        hidden_dim=8,
+    )
     cost = SubgoalCost(encoder.abstract, 4, 6, 5)
     seen, subgoal = torch.randn(2, 6), torch.randn(5)  # fewer states than a window: the first stands still before
     cost.set_subgoal(subgoal, seen)
@@ -97,7 +102,7 @@ def test_subgoal_cost_matches_a_loop_over_each_predicted_window():
         for n in range(7):
             sequence = [seen[0], seen[0], seen[0], seen[1], *states[b, n]]  # padded to W - 1 seen states, then H
             for h in range(5):
-                window = torch.stack(sequence[h + 1: h + 5])  # the window of W = 4 that ends at predicted step h
+                window = torch.stack(sequence[h + 1 : h + 5])  # the window of W = 4 that ends at predicted step h
                 abstract = encoder.abstract(window[None])[0, 0]
                 expected[b, n, h] = ((abstract - subgoal) ** 2).sum()
     torch.testing.assert_close(cost(states, torch.zeros(3, 7, 5, 2)), expected)
@@ -109,9 +114,19 @@ def test_hierarchical_agent_reaches_far_goals_through_the_model_that_the_flat_ag
     world = make_world("maze", **MAZE)
     task = TaskSpec.from_yaml("configs/tasks/maze_reach.yaml").replace(max_steps=100)
     assert task.aids == ()
-    summary = run_plan_probe(None, None, "hjepa/Maze-v0", task, tmp_path, Protocol(2, 3), baselines=["flat"],
-                             env_kwargs={**MAZE, "min_doors": 3}, world_model=WallOracleWorldModel(world),
-                             level2=WallOracleLevel2(world, 8), random_baseline=False)
+    summary = run_plan_probe(
+        None,
+        None,
+        "hjepa/Maze-v0",
+        task,
+        tmp_path,
+        Protocol(2, 3),
+        baselines=["flat"],
+        env_kwargs={**MAZE, "min_doors": 3},
+        world_model=WallOracleWorldModel(world),
+        level2=WallOracleLevel2(world, 8),
+        random_baseline=False,
+    )
     # Level 2's search can miss the longest way round (five doors in the U), where it leads level 1 to a wall
     assert summary["plan_success"] >= 0.5, summary["plan_table"]
     assert summary["plan_success_flat"] == 0.0, summary["plan_table"]  # walls block the straight way
@@ -121,9 +136,20 @@ def test_memory_subgoals_reach_far_goals_that_the_flat_agent_does_not(maze_exper
     """The memory-assisted ablation: level 2 searches a graph over recorded windows, a probe reads positions."""
     task = TaskSpec.from_yaml("configs/tasks/maze_reach_aided.yaml").replace(max_steps=100)
     assert task.aids == ("level-2 memory", "probe")
-    summary = run_plan_probe(None, None, "hjepa/Maze-v0", task, tmp_path, Protocol(3, 3), baselines=["flat"],
-                             env_kwargs={**MAZE, "min_doors": 3}, world_model=OracleWorldModel(),
-                             level2=OracleLevel2(8), experience=maze_experience, random_baseline=False)
+    summary = run_plan_probe(
+        None,
+        None,
+        "hjepa/Maze-v0",
+        task,
+        tmp_path,
+        Protocol(3, 3),
+        baselines=["flat"],
+        env_kwargs={**MAZE, "min_doors": 3},
+        world_model=OracleWorldModel(),
+        level2=OracleLevel2(8),
+        experience=maze_experience,
+        random_baseline=False,
+    )
     assert summary["plan_success"] == 1.0, summary["plan_table"]
     assert summary["plan_success_flat"] == 0.0, summary["plan_table"]
 
@@ -154,12 +180,22 @@ def test_hierarchical_task_without_level_2_names_the_fix(maze_experience, tmp_pa
     aided = TaskSpec.from_yaml("configs/tasks/maze_reach_aided.yaml").replace(goal_metric="representation")
     with pytest.raises(ValueError, match="level2.search: memory read\\(s\\) recorded episodes: pass the shards"):
         Configurator(aided, 2, *BOX, level2=OracleLevel2(8))
-    config = {"encoder": {"name": "convnet_tiny", "embed_dim": 8, "img_size": 64, "width": 8},
-              "predictor": {"kind": "gru", "action_dim": 2, "hidden_dim": 8}}
+    config = {
+        "encoder": {"name": "convnet_tiny", "embed_dim": 8, "img_size": 64, "width": 8},
+        "predictor": {"kind": "gru", "action_dim": 2, "hidden_dim": 8},
+    }
     export_world_model(build_world_model(config), config, tmp_path / "level1_only")
     flat = task.replace(levels=[1])
     with pytest.raises(ValueError, match=r"--baselines hierarchical: .* has levels \[1\]; train it \(hjepa fit"):
-        run_plan_probe(tmp_path / "level1_only", None, "hjepa/Maze-v0", flat, tmp_path / "out", Protocol(1),
-                       baselines=["hierarchical"], experience=maze_experience)
+        run_plan_probe(
+            tmp_path / "level1_only",
+            None,
+            "hjepa/Maze-v0",
+            flat,
+            tmp_path / "out",
+            Protocol(1),
+            baselines=["hierarchical"],
+            experience=maze_experience,
+        )
     with pytest.raises(ValueError, match="--baselines: unknown baseline"):
         run_plan_probe(tmp_path / "level1_only", None, "hjepa/Maze-v0", flat, tmp_path / "out", baselines=["tall"])

@@ -82,8 +82,10 @@ def test_gradients_reach_query_and_values():
     mem.values.requires_grad_(True)
     mem.read(q).sum().backward()
     # d/dv_j of sum_b sum_i Mem(q_b)_i = sum_b c_bj, for every value coordinate
-    c_sum = [sum(reference_read(q[b].tolist(), mem.keys[:4].tolist(), mem.values[:4].tolist(), 0.8)[1][j]
-                 for b in range(3)) for j in range(4)]
+    c_sum = [
+        sum(reference_read(q[b].tolist(), mem.keys[:4].tolist(), mem.values[:4].tolist(), 0.8)[1][j] for b in range(3))
+        for j in range(4)
+    ]
     assert mem.values.grad[:4, 0].tolist() == pytest.approx(c_sum, rel=1e-12)
     assert torch.all(mem.values.grad[4:] == 0)
 

@@ -10,10 +10,10 @@ from hjepa.agent.planners import build_planner
 from hjepa.agent.task import TaskSpec
 from hjepa.agent.uncertainty import RiskCost, SampledLatents, cost_spread, prior_latents, sample_costs
 from hjepa.envs import Fork
-from hjepa.eval.fork_probe import WORLD, fork_clips, train_model
-from hjepa.readout.linear_probe import fit_probe
 from hjepa.eval.episodes import task_env
+from hjepa.eval.fork_probe import WORLD, fork_clips, train_model
 from hjepa.models.latent import ContinuousLatent, DiscreteLatent
+from hjepa.readout.linear_probe import fit_probe
 from tests.agent.oracle import OracleWorldModel, PositionEncoder
 
 
@@ -44,9 +44,11 @@ def test_risk_cost_is_mean_plus_risk_times_std_over_every_code():
     for risk in (0.0, 1.5):
         got = RiskCost(toy_cost, risk)(states, actions)
         for n in range(4):  # slow transcription: one rollout per candidate and code
-            one = s0[n:n + 1], actions[n:n + 1]
-            costs = [float(toy_cost(model.unroll(*one, code.expand(1, 5, 1)), one[1]))
-                     for code in model.latent.codebook.detach()]
+            one = s0[n : n + 1], actions[n : n + 1]
+            costs = [
+                float(toy_cost(model.unroll(*one, code.expand(1, 5, 1)), one[1]))
+                for code in model.latent.codebook.detach()
+            ]
             mean = sum(costs) / 3
             std = (sum((c - mean) ** 2 for c in costs) / 3) ** 0.5
             assert got[n].item() == pytest.approx(mean + risk * std, rel=1e-5, abs=1e-6)
@@ -105,8 +107,9 @@ def test_the_risk_aware_plan_avoids_the_outcome_the_mean_plan_runs_into(risk, ex
 def test_planning_over_latents_works_with_a_gradient_planner():
     model = ToyModel([0.0, 1.0])
     planner = build_planner("gradient", action_low=0.0, action_high=1.0, horizon=1)
-    plan = planner.plan(torch.zeros(2), RiskCost(toy_cost, 1.0), SampledLatents(model, samples=2),
-                        init=torch.full((1, 1), 0.9))
+    plan = planner.plan(
+        torch.zeros(2), RiskCost(toy_cost, 1.0), SampledLatents(model, samples=2), init=torch.full((1, 1), 0.9)
+    )
     assert plan.actions.item() < 0.9  # the gradient of mean + std pushes away from the risky action
 
 
@@ -157,8 +160,14 @@ class LatentOracle(torch.nn.Module):
 
 
 def test_agent_plans_over_sampled_futures_when_the_task_asks(one_thread):
-    task = TaskSpec.from_dict({"name": "risky", "cost": {"goal_distance": 1.0}, "uncertainty": {"samples": 4, "risk": 1.0},
-                               "planner": {"name": "cem", "horizon": 3, "population": 16, "elites": 4, "iterations": 2}})
+    task = TaskSpec.from_dict(
+        {
+            "name": "risky",
+            "cost": {"goal_distance": 1.0},
+            "uncertainty": {"samples": 4, "risk": 1.0},
+            "planner": {"name": "cem", "horizon": 3, "population": 16, "elites": 4, "iterations": 2},
+        }
+    )
     env = task_env("hjepa/TwoRooms-v0", 5)
     observation, info = env.reset(seed=0)
     box = env.action_space.low.tolist(), env.action_space.high.tolist()

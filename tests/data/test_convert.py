@@ -24,7 +24,9 @@ GOOD = [
 ]
 
 
-def write_video(path: Path, muxer: str, encoder: str, pix_fmt: str, frames: int = 20, width: int = 96, height: int = 72) -> None:
+def write_video(
+    path: Path, muxer: str, encoder: str, pix_fmt: str, frames: int = 20, width: int = 96, height: int = 72
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w", format=muxer) as container:
         stream = container.add_stream(encoder, rate=25)
@@ -67,8 +69,9 @@ def test_good_videos_written_bad_ones_skipped_with_reasons(video_folder, tmp_pat
 def test_converted_videos_read_back_through_the_data_module(video_folder, tmp_path):
     out = tmp_path / "shards"
     convert_folder(video_folder, out, size=64, fps=10, progress=False)
-    data = VideoDataModule(str(out), num_frames=4, batch_size=8, num_workers=0, decoder="pyav",
-                           resampled=False, val_fraction=0.0)
+    data = VideoDataModule(
+        str(out), num_frames=4, batch_size=8, num_workers=0, decoder="pyav", resampled=False, val_fraction=0.0
+    )
     batches = list(data.loader(data.dataset("all")))
     frames = batches[0]["frames"]
     assert frames.shape[1:] == (4, 3, 64, 64)
@@ -131,7 +134,9 @@ def assert_each_video_once(out: Path, names: list[str]) -> None:
     assert sorted(held) == sorted(names), "no video lost, none duplicated"
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["shards"] == [p.name for p in list_shards(out)]
-    assert manifest["sources"] == {meta["source"]: shard.name for shard in list_shards(out) for meta in shard_metadata(shard)}
+    assert manifest["sources"] == {
+        meta["source"]: shard.name for shard in list_shards(out) for meta in shard_metadata(shard)
+    }
     assert manifest["written"] == len(names)
 
 
@@ -179,8 +184,9 @@ def test_kill_at_any_rename_then_rerun_loses_and_duplicates_nothing(three_videos
     assert_each_video_once(out, ["a.mp4", "b.mp4", "c.mp4"])
 
 
-@pytest.mark.parametrize("flag, value", [("--fps", "-1"), ("--fps", "0"), ("--fps", "nan"), ("--shard-size", "0"),
-                                         ("--shard-size", "-2")])
+@pytest.mark.parametrize(
+    "flag, value", [("--fps", "-1"), ("--fps", "0"), ("--fps", "nan"), ("--shard-size", "0"), ("--shard-size", "-2")]
+)
 def test_impossible_frame_rate_or_shard_size_is_refused_by_name(three_videos, tmp_path, capsys, flag, value):
     out = tmp_path / "shards"
     assert main(["shard", "--src", str(three_videos), "--out", str(out), flag, value]) == 2
@@ -202,13 +208,17 @@ def test_folder_labels_reach_the_metadata_the_manifest_and_the_batches(class_fol
     assert main(["shard", "--src", str(class_folders), "--out", str(out), "--labels", "folder"]) == 0
     meta = {m["source"]: m for m in shard_metadata(out / "shard-000000.tar")}
     assert {s: (m["labels"], m["class_name"]) for s, m in meta.items()} == {
-        "jump/a.mp4": ({"class": 0}, "jump"), "jump/b.mp4": ({"class": 0}, "jump"), "run/c.mp4": ({"class": 1}, "run")}
+        "jump/a.mp4": ({"class": 0}, "jump"),
+        "jump/b.mp4": ({"class": 0}, "jump"),
+        "run/c.mp4": ({"class": 1}, "run"),
+    }
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["classes"] == ["jump", "run"] and manifest["class_counts"] == {"jump": 2, "run": 1}
     assert [Path(s["path"]).name for s in manifest["skipped"]] == ["top.mp4"]
     assert "top.mp4: no class" in capsys.readouterr().err
-    data = VideoDataModule(str(out), num_frames=2, batch_size=3, num_workers=0, decoder="pyav", resampled=False,
-                           val_fraction=0.0)
+    data = VideoDataModule(
+        str(out), num_frames=2, batch_size=3, num_workers=0, decoder="pyav", resampled=False, val_fraction=0.0
+    )
     batch = next(iter(data.loader(data.dataset("all"))))
     assert sorted(batch["labels"]["class"].tolist()) == [0, 0, 1]
 
@@ -269,9 +279,12 @@ def test_segments_hold_every_frame_once_in_order_with_their_sidecars(tmp_path, f
     firsts = np.cumsum([0] + lengths[:-1])
     assert [m["segment"]["first_frame"] for m in metas] == firsts.tolist()
     assert [(m["segment"]["start"], m["segment"]["end"]) for m in metas] == [
-        (first / 10, (first + n) / 10) for first, n in zip(firsts, lengths)]
-    assert [s["__key__"] for s in samples][:2] == ["long_mkv-0000000000ms-0000001000ms",
-                                                   "long_mkv-0000001000ms-0000002000ms"]
+        (first / 10, (first + n) / 10) for first, n in zip(firsts, lengths)
+    ]
+    assert [s["__key__"] for s in samples][:2] == [
+        "long_mkv-0000000000ms-0000001000ms",
+        "long_mkv-0000001000ms-0000002000ms",
+    ]
     assert {m["source"] for m in metas} == {"long.mkv"} and {m["group"] for m in metas} == {"long_mkv"}
     for sample, first, n in zip(samples, firsts, lengths):
         states, actions = (load_npy(sample[member], member) for member in ("states.npy", "actions.npy"))
@@ -286,8 +299,9 @@ def test_segments_of_a_video_stay_on_one_side_of_the_split_and_short_ends_are_pa
     convert_folder(tmp_path / "videos", out, codec="ffv1", segment=1.0, progress=False)  # 10, 10, 5 frames
     keys = {}
     for split in ("train", "val"):
-        data = VideoDataModule(str(out), num_frames=8, batch_size=4, num_workers=0, decoder="pyav", resampled=False,
-                               val_fraction=0.5)
+        data = VideoDataModule(
+            str(out), num_frames=8, batch_size=4, num_workers=0, decoder="pyav", resampled=False, val_fraction=0.5
+        )
         keys[split] = [key for batch in data.loader(data.dataset(split)) for key in batch["key"]]
     sources = {split: {key[0] for key in keys[split]} for split in keys}
     assert sources["train"] and sources["val"] and not sources["train"] & sources["val"]
@@ -299,18 +313,28 @@ def test_a_segment_shorter_than_a_clip_is_named_when_read(tmp_path):
 
     write_counting_video(tmp_path / "videos" / "a.mkv", 25)
     convert_folder(tmp_path / "videos", tmp_path / "shards", codec="ffv1", segment=0.5, progress=False)
-    data = VideoDataModule(str(tmp_path / "shards"), num_frames=8, batch_size=4, num_workers=0, decoder="pyav",
-                           resampled=False, val_fraction=0.0)
+    data = VideoDataModule(
+        str(tmp_path / "shards"),
+        num_frames=8,
+        batch_size=4,
+        num_workers=0,
+        decoder="pyav",
+        resampled=False,
+        val_fraction=0.0,
+    )
     with pytest.raises(DataConfigError, match=r"data.num_frames: .*longer segments \(hjepa shard --segment\)"):
         next(iter(data.loader(data.dataset("all"))))
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--segment", "0.05"], ("--segment: 0.05 s is 1 frame(s) at 25 fps", "a.mp4", "at least 0.08 s")),
-    (["--segment", "0.1", "--fps", "10"], ("--segment: 0.1 s is 1 frame(s) at 10 fps (--fps)",)),
-    (["--segment", "0"], ("--segment: expected a positive number of seconds",)),
-    (["--segment", "nan"], ("--segment: expected a positive number of seconds",)),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--segment", "0.05"], ("--segment: 0.05 s is 1 frame(s) at 25 fps", "a.mp4", "at least 0.08 s")),
+        (["--segment", "0.1", "--fps", "10"], ("--segment: 0.1 s is 1 frame(s) at 10 fps (--fps)",)),
+        (["--segment", "0"], ("--segment: expected a positive number of seconds",)),
+        (["--segment", "nan"], ("--segment: expected a positive number of seconds",)),
+    ],
+)
 def test_segment_under_two_frames_is_refused_by_name(three_videos, tmp_path, capsys, args, words):
     out = tmp_path / "shards"
     assert main(["shard", "--src", str(three_videos), "--out", str(out)] + args) == 2

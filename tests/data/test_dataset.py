@@ -12,8 +12,8 @@ from torch.utils.data import DataLoader
 
 from hjepa.data.augment import ClipAugment
 from hjepa.data.clips import clip_actions, frame_indices
-from hjepa.data.dataset import ClipDataset, ClipSpec, DataConfigError, episode_split
 from hjepa.data.datamodule import VideoDataModule, resolve_shards
+from hjepa.data.dataset import ClipDataset, ClipSpec, DataConfigError, episode_split
 from hjepa.data.video import decode_video
 from tests.data.synthetic import synthetic_frames, write_synthetic_shards
 
@@ -38,8 +38,16 @@ def test_exact_mode_sees_every_sample_once_across_ranks_and_workers(shard_dir):
 def test_resampled_mode_gives_every_rank_the_same_number_of_batches(tmp_path):
     # 3 shards of unequal size: exact splitting would give ranks different amounts of data.
     write_synthetic_shards(tmp_path, episodes=11, frames=8, shard_size=5)
-    data = VideoDataModule(str(tmp_path), num_frames=4, batch_size=3, num_workers=2, decoder="pyav",
-                           resampled=True, train_batches_per_epoch=5, val_fraction=0.0)
+    data = VideoDataModule(
+        str(tmp_path),
+        num_frames=4,
+        batch_size=3,
+        num_workers=2,
+        decoder="pyav",
+        resampled=True,
+        train_batches_per_epoch=5,
+        val_fraction=0.0,
+    )
     counts = []
     for rank in range(2):
         loader = data.loader(data.dataset("train", rank=rank, world_size=2))
@@ -49,7 +57,9 @@ def test_resampled_mode_gives_every_rank_the_same_number_of_batches(tmp_path):
 
 def test_frames_states_and_actions_stay_aligned_with_stride(shard_dir):
     urls = resolve_shards(str(shard_dir))
-    dataset = ClipDataset(urls, ClipSpec(num_frames=4, frame_stride=3, clips_per_episode=2, split="train", val_fraction=0.0))
+    dataset = ClipDataset(
+        urls, ClipSpec(num_frames=4, frame_stride=3, clips_per_episode=2, split="train", val_fraction=0.0)
+    )
     clips = list(dataset)
     assert len(clips) == 80
     for clip in clips:
@@ -95,23 +105,38 @@ def episodes_in(folder: Path) -> dict[str, dict[str, bytes]]:
     return episodes
 
 
-def slow_clip(episode: dict[str, bytes], start: int, num_frames: int, stride: int, decoder: str) -> dict[str, torch.Tensor]:
+def slow_clip(
+    episode: dict[str, bytes], start: int, num_frames: int, stride: int, decoder: str
+) -> dict[str, torch.Tensor]:
     """A clip the obvious way: decode the whole episode, then index its frames, states and actions."""
     indices = frame_indices(start, num_frames, stride)
     frames = decode_video(episode["mp4"], None, decoder)[indices]
     states = np.load(io.BytesIO(episode["states.npy"]))[indices]
     actions = clip_actions(np.load(io.BytesIO(episode["actions.npy"])), start, num_frames, stride)
-    return {"frames": torch.from_numpy(frames).permute(0, 3, 1, 2), "states": torch.from_numpy(states),
-            "actions": torch.from_numpy(actions)}
+    return {
+        "frames": torch.from_numpy(frames).permute(0, 3, 1, 2),
+        "states": torch.from_numpy(states),
+        "actions": torch.from_numpy(actions),
+    }
 
 
 @pytest.mark.parametrize("decoder", ["pyav", "decord"])
 @pytest.mark.parametrize("mode", ["exact", "resampled"])
 def test_loader_yields_the_clips_of_the_slow_path_in_the_recorded_order(tmp_path, decoder, mode):
     write_synthetic_shards(tmp_path, episodes=40, frames=12, shard_size=5, codec="h264")
-    data = VideoDataModule(str(tmp_path), num_frames=4, frame_stride=2, clips_per_episode=2, batch_size=4,
-                           num_workers=2, decoder=decoder, resampled=mode == "resampled", train_batches_per_epoch=6,
-                           val_fraction=0.0, shuffle_buffer=8)
+    data = VideoDataModule(
+        str(tmp_path),
+        num_frames=4,
+        frame_stride=2,
+        clips_per_episode=2,
+        batch_size=4,
+        num_workers=2,
+        decoder=decoder,
+        resampled=mode == "resampled",
+        train_batches_per_epoch=6,
+        val_fraction=0.0,
+        shuffle_buffer=8,
+    )
     episodes, keys = episodes_in(tmp_path), []
     for batch in data.train_dataloader():
         assert batch["frames"].shape == (4, 4, 3, 32, 32) and batch["frames"].is_contiguous()
@@ -126,8 +151,9 @@ def test_loader_yields_the_clips_of_the_slow_path_in_the_recorded_order(tmp_path
 
 
 def test_train_and_val_split_by_episode(shard_dir):
-    data = VideoDataModule(str(shard_dir), num_frames=4, batch_size=4, num_workers=0, decoder="pyav",
-                           resampled=False, val_fraction=0.25)
+    data = VideoDataModule(
+        str(shard_dir), num_frames=4, batch_size=4, num_workers=0, decoder="pyav", resampled=False, val_fraction=0.25
+    )
     train = {k.split("@")[0] for b in data.train_dataloader() for k in b["key"]}
     val = {k.split("@")[0] for b in data.val_dataloader() for k in b["key"]}
     assert not train & val and len(train | val) == 40
@@ -150,8 +176,9 @@ def corrupt_member(shard: Path, key: str, extension: str) -> None:
 @pytest.mark.parametrize("decoder", ["pyav", "decord"])
 def test_corrupt_sample_is_skipped_and_counted(shard_dir, decoder):
     corrupt_member(shard_dir / "shard-000002.tar", "ep00012", "mkv")
-    data = VideoDataModule(str(shard_dir), num_frames=4, batch_size=4, num_workers=2, decoder=decoder,
-                           resampled=False, val_fraction=0.0)
+    data = VideoDataModule(
+        str(shard_dir), num_frames=4, batch_size=4, num_workers=2, decoder=decoder, resampled=False, val_fraction=0.0
+    )
     keys = {k.split("@")[0] for b in data.loader(data.dataset("all")) for k in b["key"]}
     assert len(keys) == 39 and "ep00012" not in keys
     assert data.skipped_samples == 1
@@ -172,8 +199,9 @@ def all_keys(data: VideoDataModule) -> set[str]:
 
 def test_sample_without_its_video_is_skipped_and_counted(shard_dir):
     remove_member(shard_dir / "shard-000002.tar", "ep00012.mkv")
-    data = VideoDataModule(str(shard_dir), num_frames=4, batch_size=4, num_workers=0, decoder="pyav",
-                           resampled=False, val_fraction=0.0)
+    data = VideoDataModule(
+        str(shard_dir), num_frames=4, batch_size=4, num_workers=0, decoder="pyav", resampled=False, val_fraction=0.0
+    )
     assert all_keys(data) == {f"ep{e:05d}" for e in range(40)} - {"ep00012"}
     assert data.skipped_samples == 1
 
@@ -183,17 +211,20 @@ def test_shard_cut_between_two_members_skips_and_counts_the_incomplete_sample(sh
     with tarfile.open(shard) as tar:
         cut = tar.getmember("ep00007.actions.npy").offset  # its header: a 512-byte boundary
     shard.write_bytes(shard.read_bytes()[:cut])
-    data = VideoDataModule(str(shard_dir), num_frames=4, batch_size=4, num_workers=0, decoder="pyav",
-                           resampled=False, val_fraction=0.0)
+    data = VideoDataModule(
+        str(shard_dir), num_frames=4, batch_size=4, num_workers=0, decoder="pyav", resampled=False, val_fraction=0.0
+    )
     assert all_keys(data) == {f"ep{e:05d}" for e in range(40)} - {"ep00007", "ep00008", "ep00009"}
     assert data.skipped_samples == 1  # ep00007 kept only its video; 8 and 9 are gone with the cut
 
 
 def test_truncated_shard_is_skipped_and_counted(shard_dir):
     shard = shard_dir / "shard-000005.tar"
-    shard.write_bytes(shard.read_bytes()[: 1000])
+    shard.write_bytes(shard.read_bytes()[:1000])
     (shard_dir / "shard-000006.tar").unlink()
-    data = VideoDataModule(str(shard_dir), num_frames=4, batch_size=4, num_workers=0, decoder="pyav", resampled=False, val_fraction=0.0)
+    data = VideoDataModule(
+        str(shard_dir), num_frames=4, batch_size=4, num_workers=0, decoder="pyav", resampled=False, val_fraction=0.0
+    )
     keys = {k.split("@")[0] for b in data.loader(data.dataset("all")) for k in b["key"]}
     assert len(keys) == 30 and data.skipped_shards == 1
 
@@ -258,11 +289,15 @@ def test_augmentation_is_the_same_for_every_frame():
 
 
 def test_only_training_clips_are_augmented(shard_dir):
-    kwargs = dict(num_frames=4, batch_size=2, num_workers=0, decoder="pyav", val_fraction=0.0,
-                  resampled=False, shuffle_buffer=0)
+    kwargs = dict(
+        num_frames=4, batch_size=2, num_workers=0, decoder="pyav", val_fraction=0.0, resampled=False, shuffle_buffer=0
+    )
     plain = VideoDataModule(str(shard_dir), **kwargs)
     augmented = VideoDataModule(str(shard_dir), crop_scale=(0.5, 0.6), **kwargs)
-    first = lambda data, split: next(iter(data.dataset(split)))["frames"]
+
+    def first(data, split):
+        return next(iter(data.dataset(split)))["frames"]
+
     assert torch.equal(first(plain, "all"), first(augmented, "all"))
     # same seed, so the same first clip: it differs only by the augmentation
     assert plain.dataset("train").augment is None
@@ -271,16 +306,30 @@ def test_only_training_clips_are_augmented(shard_dir):
 
 
 def test_batches_become_float_after_transfer(shard_dir):
-    data = VideoDataModule(str(shard_dir), num_frames=4, batch_size=2, num_workers=0, decoder="pyav",
-                           train_batches_per_epoch=1, val_fraction=0.0)
+    data = VideoDataModule(
+        str(shard_dir),
+        num_frames=4,
+        batch_size=2,
+        num_workers=0,
+        decoder="pyav",
+        train_batches_per_epoch=1,
+        val_fraction=0.0,
+    )
     batch = data.on_after_batch_transfer(next(iter(data.train_dataloader())), 0)
     assert batch["frames"].dtype == torch.float32 and batch["frames"].max() <= 1.0
     assert batch["frames"].shape == (2, 4, 3, 32, 32) and batch["actions"].shape == (2, 3, 2)
 
 
 def test_pipe_urls_stream_shards_from_a_command(shard_dir):
-    data = VideoDataModule(f"pipe:cat {shard_dir}/shard-{{000000..000007}}.tar", num_frames=4, batch_size=8,
-                           num_workers=2, decoder="pyav", resampled=False, val_fraction=0.0)
+    data = VideoDataModule(
+        f"pipe:cat {shard_dir}/shard-{{000000..000007}}.tar",
+        num_frames=4,
+        batch_size=8,
+        num_workers=2,
+        decoder="pyav",
+        resampled=False,
+        val_fraction=0.0,
+    )
     keys = {k.split("@")[0] for b in data.loader(data.dataset("all")) for k in b["key"]}
     assert len(keys) == 40 and data.skipped_shards == 0
 

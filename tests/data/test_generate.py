@@ -56,7 +56,9 @@ def test_lossless_frames_equal_the_rendered_frames(world):
 
 
 def test_random_door_episodes_each_have_their_own_door_and_cross_it():
-    settings = GenerateSettings("two_rooms", episodes=16, frames=48, codec="ffv1", world_kwargs=(("random_door", True),))
+    settings = GenerateSettings(
+        "two_rooms", episodes=16, frames=48, codec="ffv1", world_kwargs=(("random_door", True),)
+    )
     episodes = record_episodes(settings, 0)
     doors = [episode.meta["labels"]["door_centre"] for episode in episodes]
     assert len(set(doors)) == 16 and all(0.2 <= door < 0.8 for door in doors)
@@ -72,8 +74,21 @@ def test_random_door_episodes_each_have_their_own_door_and_cross_it():
 
 
 def test_random_door_through_the_cli_gives_byte_identical_shards(tmp_path):
-    args = ["generate", "--world", "two_rooms", "--world-kwargs", '{"random_door": true}', "--episodes", "3",
-            "--frames", "5", "--seed", "2", "--codec", "ffv1"]
+    args = [
+        "generate",
+        "--world",
+        "two_rooms",
+        "--world-kwargs",
+        '{"random_door": true}',
+        "--episodes",
+        "3",
+        "--frames",
+        "5",
+        "--seed",
+        "2",
+        "--codec",
+        "ffv1",
+    ]
     assert main(args + ["--out", str(tmp_path / "a")]) == 0
     assert main(args + ["--out", str(tmp_path / "b")]) == 0
     assert shards_bytes(tmp_path / "a") == shards_bytes(tmp_path / "b")
@@ -144,8 +159,10 @@ def test_a_gymnasium_id_is_recorded_through_the_environment():
 
 
 def test_policy_acts_in_the_environment_and_each_episode_keeps_its_reset_seed():
-    explored, uniform = (record_episodes(GenerateSettings("hjepa/TwoRooms-v0", episodes=2, frames=6, policy=policy), 0)
-                         for policy in ("explore", "random"))
+    explored, uniform = (
+        record_episodes(GenerateSettings("hjepa/TwoRooms-v0", episodes=2, frames=6, policy=policy), 0)
+        for policy in ("explore", "random")
+    )
     env = gymnasium.make("hjepa/TwoRooms-v0")
     for episode in uniform:  # uniform actions from the box, seeded with the episode's reset seed
         assert episode.meta["policy"] == "random" and episode.meta["terminated_at"] is None
@@ -154,7 +171,9 @@ def test_policy_acts_in_the_environment_and_each_episode_keeps_its_reset_seed():
         np.testing.assert_array_equal(info["state"], episode.states[0])
         np.testing.assert_array_equal(episode.actions, [env.action_space.sample() for _ in range(5)])
     # without an exploration policy of its own, the environment is explored with uniform actions
-    assert all(np.array_equal(e.actions, u.actions) and e.meta["policy"] == "explore" for e, u in zip(explored, uniform))
+    assert all(
+        np.array_equal(e.actions, u.actions) and e.meta["policy"] == "explore" for e, u in zip(explored, uniform)
+    )
     with pytest.raises(ValueError, match="policy: two_rooms records under its own exploration policy; --policy random"):
         GenerateSettings("two_rooms", episodes=1, frames=4, policy="random")
 
@@ -208,8 +227,26 @@ def alive(pid: int) -> bool:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_killed_generate_leaves_no_worker_behind(tmp_path):
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "hjepa.cli", "generate", "--world", "two_rooms", "--episodes", "500",
-               "--frames", "4", "--shard-size", "1", "--image-size", "32", "--workers", "2", "--out", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "hjepa.cli",
+        "generate",
+        "--world",
+        "two_rooms",
+        "--episodes",
+        "500",
+        "--frames",
+        "4",
+        "--shard-size",
+        "1",
+        "--image-size",
+        "32",
+        "--workers",
+        "2",
+        "--out",
+        str(out),
+    ]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     workers: list[int] = []

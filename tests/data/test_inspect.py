@@ -18,8 +18,12 @@ from tests.data.synthetic import synthetic_frames
 def tile_origin(sheet: np.ndarray, tile: np.ndarray) -> list[tuple[int, int]]:
     """(row, col) of every place where `tile` (h, w, 3) appears in `sheet` (H, W, 3): the slow, obvious search."""
     h, w, _ = tile.shape
-    return [(r, c) for r in range(sheet.shape[0] - h + 1) for c in range(sheet.shape[1] - w + 1)
-            if np.array_equal(sheet[r:r + h, c:c + w], tile)]
+    return [
+        (r, c)
+        for r in range(sheet.shape[0] - h + 1)
+        for c in range(sheet.shape[1] - w + 1)
+        if np.array_equal(sheet[r : r + h, c : c + w], tile)
+    ]
 
 
 def test_frames_are_tiled_by_clip_and_step_with_crosses_on_the_states(tmp_path):
@@ -40,20 +44,42 @@ def test_frames_are_tiled_by_clip_and_step_with_crosses_on_the_states(tmp_path):
     marked = np.asarray(Image.open(contact_sheet(batch, tmp_path / "marked.png", ["x", "y"], 2, 3)))
     yellow = np.all(marked == [255, 255, 0], axis=-1)
     for r, c in origins:  # a cross centred on the tile: the state is (0.5, 0.5)
-        assert yellow[r + 8, c + 4:c + 13].all() and yellow[r + 4:r + 13, c + 8].all()
+        assert yellow[r + 8, c + 4 : c + 13].all() and yellow[r + 4 : r + 13, c + 8].all()
 
 
 def test_inspect_command_shows_the_frames_of_the_shards_and_their_statistics(shard_dir, tmp_path):
     out = tmp_path / "inspect"
-    assert main(["inspect", "--data", str(shard_dir), "--out", str(out), "--num-frames", "4", "--frame-stride", "2",
-                 "--batch-size", "3", "--max-batches", "2", "--workers", "0", "--decoder", "pyav"]) == 0
+    assert (
+        main(
+            [
+                "inspect",
+                "--data",
+                str(shard_dir),
+                "--out",
+                str(out),
+                "--num-frames",
+                "4",
+                "--frame-stride",
+                "2",
+                "--batch-size",
+                "3",
+                "--max-batches",
+                "2",
+                "--workers",
+                "0",
+                "--decoder",
+                "pyav",
+            ]
+        )
+        == 0
+    )
     sheet = np.asarray(Image.open(out / "contact_sheet.png"))
     size = 2 * 32  # 32x32 frames at scale 2
     assert sheet.shape == (PADDING + 3 * (size + PADDING), PADDING + 4 * (size + PADDING), 3)  # 3 clips x 4 steps
     episodes = []
     for row in range(3):
         top = PADDING + row * (size + PADDING)
-        tiles = [sheet[top:top + size, PADDING + step * (size + PADDING):][:, :size] for step in range(4)]
+        tiles = [sheet[top : top + size, PADDING + step * (size + PADDING) :][:, :size] for step in range(4)]
         episode = (np.arange(40) * 7 % 200).tolist().index(tiles[0][0, 0, 2])  # its blue level (synthetic_frames)
         video = synthetic_frames(episode, 12).repeat(2, 1).repeat(2, 2)
         starts = [t for t in range(12 - 6) if np.array_equal(tiles[0], video[t])]

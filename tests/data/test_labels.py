@@ -41,13 +41,16 @@ def test_csv_integer_labels_are_the_class_index(src, tmp_path):
     assert labels.classes == ["0", "1", "2", "3"] and labels.index == {"jump/a.mp4": 3, "run/c.mp4": 0}
 
 
-@pytest.mark.parametrize("text, line, words", [
-    ("jump/a.mp4\n", 1, "expected 'path,label'"),
-    ("jump/a.mp4,walk\nrun/c.mp4,run,fast\n", 2, "expected 'path,label'"),
-    ("jump/a.mp4,walk\n,walk\n", 2, "expected 'path,label'"),
-    ("jump/a.mp4,walk\n../outside.mp4,walk\n", 2, "outside --src"),
-    ("jump/a.mp4,walk\nrun/c.mp4,run\n./jump/a.mp4,sit\n", 3, "listed again (first on line 1)"),
-])
+@pytest.mark.parametrize(
+    "text, line, words",
+    [
+        ("jump/a.mp4\n", 1, "expected 'path,label'"),
+        ("jump/a.mp4,walk\nrun/c.mp4,run,fast\n", 2, "expected 'path,label'"),
+        ("jump/a.mp4,walk\n,walk\n", 2, "expected 'path,label'"),
+        ("jump/a.mp4,walk\n../outside.mp4,walk\n", 2, "outside --src"),
+        ("jump/a.mp4,walk\nrun/c.mp4,run\n./jump/a.mp4,sit\n", 3, "listed again (first on line 1)"),
+    ],
+)
 def test_malformed_csv_lines_are_named_by_file_and_line(src, tmp_path, text, line, words):
     file = write_csv(tmp_path, text)
     with pytest.raises(ValueError, match=rf"{file}:{line}: .*{words}".replace("(", r"\(").replace(")", r"\)")):

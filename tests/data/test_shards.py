@@ -28,11 +28,20 @@ def test_shards_read_back_with_webdataset(tmp_path):
         assert all(m.mtime == 0 for m in tar.getmembers())
 
 
-@pytest.mark.parametrize("tar_format", [tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT], ids=["ustar", "gnu", "pax"])
+@pytest.mark.parametrize(
+    "tar_format", [tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT], ids=["ustar", "gnu", "pax"]
+)
 def test_shards_are_read_as_webdataset_reads_them(tmp_path, tar_format):
     folder = "f" * 120  # a long path: ustar prefix, GNU long-name member or pax record, by format
-    members = [("a.mp4", b"v" * 700), ("a.JSON", b"{}"), ("__meta__", b"m"), (f"{folder}/b.states.npy", b"s"),
-               (f"{folder}/b.json", b"1"), ("no_extension", b"x"), ("c.txt", b"")]
+    members = [
+        ("a.mp4", b"v" * 700),
+        ("a.JSON", b"{}"),
+        ("__meta__", b"m"),
+        (f"{folder}/b.states.npy", b"s"),
+        (f"{folder}/b.json", b"1"),
+        ("no_extension", b"x"),
+        ("c.txt", b""),
+    ]
     path = tmp_path / "shard.tar"
     with tarfile.open(path, "w", format=tar_format) as tar:
         folder_info = tarfile.TarInfo("a_folder")
@@ -54,8 +63,11 @@ def test_cut_or_damaged_shard_raises_after_the_samples_before_the_damaged_one(tm
         header = tar.getmember("ep00002.mkv").offset
     whole = path.read_bytes()
     # ep00001 is being grouped when the damage is found (its last member or the next header): it is dropped
-    for data, error in ((whole[:inside_member], "cut inside a member"), (whole[: header + 100], "cut inside a header"),
-                        (whole[:header] + b"X" + whole[header + 1 :], "bad checksum")):
+    for data, error in (
+        (whole[:inside_member], "cut inside a member"),
+        (whole[: header + 100], "cut inside a header"),
+        (whole[:header] + b"X" + whole[header + 1 :], "bad checksum"),
+    ):
         path.write_bytes(data)
         keys = []
         with pytest.raises(ValueError, match=error):
@@ -76,13 +88,16 @@ def saved(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("array", [
-    np.arange(12, dtype=np.float32).reshape(3, 4),
-    np.asfortranarray(np.arange(12, dtype=np.int64).reshape(3, 4)),
-    np.zeros((5, 0), np.float32),
-    np.array(3.5),
-    np.arange(6, dtype=">u2"),
-])
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.arange(12, dtype=np.float32).reshape(3, 4),
+        np.asfortranarray(np.arange(12, dtype=np.int64).reshape(3, 4)),
+        np.zeros((5, 0), np.float32),
+        np.array(3.5),
+        np.arange(6, dtype=">u2"),
+    ],
+)
 def test_npy_members_read_back_as_numpy_saved_them(array):
     loaded = load_npy(saved(array), "member")
     assert loaded.dtype == array.dtype and loaded.shape == array.shape and np.array_equal(loaded, array)
@@ -94,11 +109,14 @@ def test_npy_with_version_2_header_reads():
     assert np.array_equal(load_npy(buffer.getvalue(), "member"), np.ones((2, 3), np.float32))
 
 
-@pytest.mark.parametrize("data", [
-    saved(np.array([{"a": 1}], dtype=object)),  # would need pickle
-    npy_bytes(np.ones((4, 4), np.float32))[:-8],  # cut short
-    b"not an array at all",
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        saved(np.array([{"a": 1}], dtype=object)),  # would need pickle
+        npy_bytes(np.ones((4, 4), np.float32))[:-8],  # cut short
+        b"not an array at all",
+    ],
+)
 def test_npy_that_cannot_be_read_safely_names_the_member(data):
     with pytest.raises(ValueError, match="ep00001.states.npy: not a valid .npy array"):
         load_npy(data, "ep00001.states.npy")
@@ -110,7 +128,11 @@ def test_read_episodes_gives_back_the_written_episodes(tmp_path):
     for index, episode in enumerate(episodes):
         written = synthetic_episode(index, 5)
         assert (episode.key, episode.video, episode.video_ext, episode.meta) == (
-            written.key, written.video, written.video_ext, written.meta)
+            written.key,
+            written.video,
+            written.video_ext,
+            written.meta,
+        )
         np.testing.assert_array_equal(episode.actions, written.actions)
         np.testing.assert_array_equal(episode.states, written.states)
     with tarfile.open(path, "a") as tar:  # a sample without its arrays and metadata

@@ -55,7 +55,7 @@ class Dot(gymnasium.Env):
     @staticmethod
     def draw(xy: np.ndarray) -> np.ndarray:
         image = np.zeros((SIZE, SIZE, 3), np.uint8)
-        image[int(xy[1]) - 2:int(xy[1]) + 3, int(xy[0]) - 2:int(xy[0]) + 3] = 255
+        image[int(xy[1]) - 2 : int(xy[1]) + 3, int(xy[0]) - 2 : int(xy[0]) + 3] = 255
         return image
 
 
@@ -65,8 +65,13 @@ class Blind(Dot):
     metadata = {"render_modes": [], "render_fps": 5}
 
 
-ADAPTED = {"env_id": "tests/Dot-v0", "image_size": 20, "state_key": "position", "goal_image": "target_picture",
-           "reset_options": {"start": "xy", "goal": "target"}}
+ADAPTED = {
+    "env_id": "tests/Dot-v0",
+    "image_size": 20,
+    "state_key": "position",
+    "goal_image": "target_picture",
+    "reset_options": {"start": "xy", "goal": "target"},
+}
 
 
 @pytest.fixture(autouse=True)

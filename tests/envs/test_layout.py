@@ -79,8 +79,10 @@ def test_shortest_room_paths_and_door_distances_match_floyd_warshall(seed: int) 
 
 @pytest.mark.parametrize("reverse", [False, True])
 def test_ties_between_shortest_paths_follow_the_order_of_the_doors(reverse: bool) -> None:
-    doors = [grid_door(3, 3, a, b, 0.1) for a, b in
-             [(0, 1), (0, 3), (1, 2), (1, 4), (2, 5), (3, 4), (3, 6), (4, 5), (4, 7), (5, 8), (6, 7), (7, 8)]]
+    doors = [
+        grid_door(3, 3, a, b, 0.1)
+        for a, b in [(0, 1), (0, 3), (1, 2), (1, 4), (2, 5), (3, 4), (3, 6), (4, 5), (4, 7), (5, 8), (6, 7), (7, 8)]
+    ]
     layout = RoomLayout(3, 3, doors[::-1] if reverse else doors, 0.02)  # every wall has a door: many ties
     expected = {(0, 8): [0, 1, 2, 5, 8], (2, 6): [2, 1, 0, 3, 6], (6, 2): [6, 3, 0, 1, 2], (0, 4): [0, 1, 4]}
     if reverse:
@@ -102,8 +104,9 @@ def test_wall_rects_leave_exactly_the_door_open() -> None:
     layout = RoomLayout(1, 2, [grid_door(1, 2, 0, 1, width=0.2, position=0.3)], wall_thickness=0.02)
     rects = layout.wall_rects()
     ys = np.linspace(0.0, 1.0, 1001)
-    on_middle_wall = ((rects[:, None, 0] <= 0.5) & (rects[:, None, 1] >= 0.5)
-                      & (rects[:, None, 2] <= ys) & (rects[:, None, 3] >= ys)).any(axis=0)
+    on_middle_wall = (
+        (rects[:, None, 0] <= 0.5) & (rects[:, None, 1] >= 0.5) & (rects[:, None, 2] <= ys) & (rects[:, None, 3] >= ys)
+    ).any(axis=0)
     in_door = (ys > 0.2) & (ys < 0.4)
     clear = (np.abs(ys - 0.2) > 1e-9) & (np.abs(ys - 0.4) > 1e-9)  # door edges: either answer is right
     np.testing.assert_array_equal(on_middle_wall[clear], ~in_door[clear])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -84,7 +84,7 @@ def test_shape_centroids_match_state(centroids: Callable) -> None:
         # other shapes' colours leak into the projection; the unwanted ones are far, so look near shape k only
         window = np.zeros(frames.shape[:3], dtype=bool)
         for i, (x, y) in enumerate(xy[apart, k]):
-            window[i, max(0, int(y) - 8): int(y) + 9, max(0, int(x) - 8): int(x) + 9] = True
+            window[i, max(0, int(y) - 8) : int(y) + 9, max(0, int(x) - 8) : int(x) + 9] = True
         found = centroids(np.where(window[..., None], frames, 0).astype(np.uint8), world.background, COLOURS[k])
         np.testing.assert_allclose(found, xy[apart, k] - 0.5, atol=0.3)
 

@@ -23,9 +23,9 @@ from hjepa.data.datamodule import VideoDataModule
 from hjepa.data.generate import GenerateSettings, generate_shards, record_episodes
 from hjepa.data.video import decode_video
 from hjepa.envs.pusht import ARENA, GOAL_AGENT, MAX_ACTION, PUSHT_ID, PushTEnv
-from hjepa.registration import extra_installed
 from hjepa.eval.episodes import agent_actor, run_episode, task_env
 from hjepa.models.world_model import build_world_model
+from hjepa.registration import extra_installed
 from hjepa.threads import one_torch_thread
 from tests.agent.oracle import OracleWorldModel
 
@@ -160,11 +160,21 @@ def test_recorded_shard_is_read_back_by_the_data_module(tmp_path) -> None:
 
 def test_cem_plans_an_action_in_the_box_from_a_pusht_observation(env: gymnasium.Env) -> None:
     torch.manual_seed(0)
-    model = build_world_model({"encoder": {"name": "convnet_tiny", "embed_dim": 16, "img_size": 64, "width": 8},
-                               "predictor": {"kind": "gru", "hidden_dim": 32, "action_dim": 2,
-                                             "action_scale": 1 / MAX_ACTION}}).eval()
-    planner = build_planner("cem", action_low=env.action_space.low, action_high=env.action_space.high, horizon=4,
-                            population=32, elites=4, iterations=3)
+    model = build_world_model(
+        {
+            "encoder": {"name": "convnet_tiny", "embed_dim": 16, "img_size": 64, "width": 8},
+            "predictor": {"kind": "gru", "hidden_dim": 32, "action_dim": 2, "action_scale": 1 / MAX_ACTION},
+        }
+    ).eval()
+    planner = build_planner(
+        "cem",
+        action_low=env.action_space.low,
+        action_high=env.action_space.high,
+        horizon=4,
+        population=32,
+        elites=4,
+        iterations=3,
+    )
     obs, info = env.reset(seed=0)
 
     def encode(image: np.ndarray) -> torch.Tensor:
@@ -190,8 +200,9 @@ def test_agent_with_an_exact_model_steers_toward_the_goal_image(env: gymnasium.E
     agent = Agent(oracle, configurator, seed=0)
     goal = np.array(GOAL_AGENT) / ARENA
     with one_torch_thread():
-        result = run_episode(gymnasium.make(PUSHT_ID, image_size=64, max_episode_steps=12), agent_actor(agent), 2,
-                             agent.reset)
+        result = run_episode(
+            gymnasium.make(PUSHT_ID, image_size=64, max_episode_steps=12), agent_actor(agent), 2, agent.reset
+        )
     distances = np.linalg.norm(result.positions[:, :2] - goal, axis=1)
     assert result.steps == 12 and distances[0] > 0.3
     assert distances[-1] < distances[0] - 0.3  # about 0.05 per step toward the goal's agent position
@@ -204,10 +215,19 @@ def test_probe_compares_planner_and_random_from_the_same_starts(env: gymnasium.E
     from hjepa.eval.pusht_probe import HELD_OUT, TASK, plan_vs_random
 
     torch.manual_seed(0)
-    model = build_world_model({"encoder": {"name": "convnet_tiny", "embed_dim": 8, "img_size": 64, "width": 8},
-                               "predictor": {"kind": "gru", "hidden_dim": 16, "action_dim": 2}}).eval()
-    task = TaskSpec.from_dict({**TASK, "max_steps": 3, "planner": {**TASK["planner"], "population": 16, "elites": 4,
-                                                                    "iterations": 2, "horizon": 2}})
+    model = build_world_model(
+        {
+            "encoder": {"name": "convnet_tiny", "embed_dim": 8, "img_size": 64, "width": 8},
+            "predictor": {"kind": "gru", "hidden_dim": 16, "action_dim": 2},
+        }
+    ).eval()
+    task = TaskSpec.from_dict(
+        {
+            **TASK,
+            "max_steps": 3,
+            "planner": {**TASK["planner"], "population": 16, "elites": 4, "iterations": 2, "horizon": 2},
+        }
+    )
     table = plan_vs_random(model, task, episodes=2, seed=0)
     assert set(table) == {"cem", "random"}
     starts = []
@@ -227,10 +247,20 @@ def test_plan_probe_runs_on_pusht_against_random(tmp_path) -> None:
 
     pytest.importorskip("gym_pusht")
     torch.manual_seed(0)
-    model = build_world_model({"encoder": {"name": "convnet_tiny", "embed_dim": 8, "img_size": 64, "width": 8},
-                               "predictor": {"kind": "gru", "hidden_dim": 16, "action_dim": 2}}).eval()
-    task = TaskSpec.from_dict({"name": "push_t", "cost": {"goal_distance": 1.0}, "max_steps": 3,
-                               "planner": {"name": "cem", "horizon": 2, "population": 16, "elites": 4, "iterations": 2}})
+    model = build_world_model(
+        {
+            "encoder": {"name": "convnet_tiny", "embed_dim": 8, "img_size": 64, "width": 8},
+            "predictor": {"kind": "gru", "hidden_dim": 16, "action_dim": 2},
+        }
+    ).eval()
+    task = TaskSpec.from_dict(
+        {
+            "name": "push_t",
+            "cost": {"goal_distance": 1.0},
+            "max_steps": 3,
+            "planner": {"name": "cem", "horizon": 2, "population": 16, "elites": 4, "iterations": 2},
+        }
+    )
     summary = run_plan_probe(None, None, PUSHT_ID, task, tmp_path, Protocol(2), world_model=model)
     assert set(summary["plan_table"]) == {"cem", "random"} and summary["plan_table"]["cem"]["ms_per_step"] > 0
     assert (tmp_path / "plan_trajectories.png").stat().st_size > 0

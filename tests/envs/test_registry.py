@@ -25,13 +25,16 @@ def test_unknown_argument_is_named() -> None:
         make_world("two_rooms", door_height=0.3)
 
 
-@pytest.mark.parametrize("name, options, field", [
-    ("maze", {"door_width": "wide"}, "door_width: expected a finite number"),
-    ("maze", {"rows": 0}, "rows"),
-    ("maze", {"cols": 2.5}, "cols: expected an integer"),
-    ("fork", {"start_x_range": [0.1]}, "start_x_range: expected a list of 2 numbers"),
-    ("two_rooms", {"max_step": float("nan")}, "max_step: expected a finite number"),
-])
+@pytest.mark.parametrize(
+    "name, options, field",
+    [
+        ("maze", {"door_width": "wide"}, "door_width: expected a finite number"),
+        ("maze", {"rows": 0}, "rows"),
+        ("maze", {"cols": 2.5}, "cols: expected an integer"),
+        ("fork", {"start_x_range": [0.1]}, "start_x_range: expected a list of 2 numbers"),
+        ("two_rooms", {"max_step": float("nan")}, "max_step: expected a finite number"),
+    ],
+)
 def test_option_of_the_wrong_kind_is_named(name, options, field) -> None:
     with pytest.raises(ValueError, match=field):
         make_world(name, **options)

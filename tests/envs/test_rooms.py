@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -24,7 +24,8 @@ def _illegal_crossings(world: RoomsWorld, before: np.ndarray, after: np.ndarray)
             for a, b in zip(p0[crossed], p1[crossed]):
                 other = a[1 - axis] + (b[1 - axis] - a[1 - axis]) * (line - a[axis]) / (b[axis] - a[axis])
                 through_door = any(
-                    d.vertical == (axis == 0) and np.isclose(d.centre[axis], line)
+                    d.vertical == (axis == 0)
+                    and np.isclose(d.centre[axis], line)
                     and d.span[0] - 1e-6 <= other <= d.span[1] + 1e-6
                     for d in world.doors
                 )
@@ -95,7 +96,8 @@ def test_two_rooms_pushing_at_the_door_jambs(y: float, side: float, depth: float
 
 
 @pytest.mark.parametrize(
-    "world", [TwoRooms(), TwoRooms(random_door=True), Maze(), Maze(rows=2, cols=4, layout_seed=5)],
+    "world",
+    [TwoRooms(), TwoRooms(random_door=True), Maze(), Maze(rows=2, cols=4, layout_seed=5)],
     ids=["two", "two_random_door", "maze", "maze24"],
 )
 def test_walls_hold_under_door_seeking_random_actions(world: RoomsWorld) -> None:
@@ -237,8 +239,14 @@ def test_fixed_door_world_is_unchanged_by_the_random_door_option() -> None:
     world.reset(6, rng)
     for _ in range(60):
         world.step(world.exploration_actions(rng))
-    expected = [[0.265841, 0.490937], [0.657393, 0.609484], [0.110874, 0.725302],
-                [0.330520, 0.429973], [0.503305, 0.500000], [0.865719, 0.159067]]
+    expected = [
+        [0.265841, 0.490937],
+        [0.657393, 0.609484],
+        [0.110874, 0.725302],
+        [0.330520, 0.429973],
+        [0.503305, 0.500000],
+        [0.865719, 0.159067],
+    ]
     np.testing.assert_allclose(world.state, expected, atol=2e-6)
     assert rng.integers(2**31) == 1282618330
     assert world.doors[0].centre == (0.5, 0.5)

@@ -26,8 +26,9 @@ from hjepa.models.world_model import build_world_model
 from hjepa.registration import SWM_TWOROOM_ID, extra_installed
 from hjepa.threads import one_torch_thread
 
-needs_swm = pytest.mark.skipif(not extra_installed(SWM_TWOROOM_ID),
-                               reason="stable-worldmodel is not installed (pip install 'hjepa[swm]')")
+needs_swm = pytest.mark.skipif(
+    not extra_installed(SWM_TWOROOM_ID), reason="stable-worldmodel is not installed (pip install 'hjepa[swm]')"
+)
 
 
 # ----- without the extra
@@ -99,19 +100,21 @@ def test_expert_policy_is_offered_and_missing_policies_are_named(env: gymnasium.
     assert env.action_space.contains(action) and not np.allclose(action, [0.0, 1.0])  # noisy, as swm records it
     args = ["generate", "--episodes", "1", "--frames", "4", "--out", "/tmp/unused", "--policy"]
     assert main(args + ["expert", "--world", "hjepa/TwoRooms-v0"]) == 2
-    assert ("policy: hjepa/TwoRooms-v0 has no expert policy; choose from ['explore', 'random'] (--policy)"
-            in capsys.readouterr().err)
+    assert (
+        "policy: hjepa/TwoRooms-v0 has no expert policy; choose from ['explore', 'random'] (--policy)"
+        in capsys.readouterr().err
+    )
     assert main(args + ["greedy", "--world", SWM_TWOROOM_ID]) == 2
     assert "unknown policy 'greedy'; choose from ['explore', 'random', 'expert']" in capsys.readouterr().err
 
 
 @needs_swm
 def test_recorded_expert_shard_is_aligned_and_read_back_by_the_data_module(tmp_path) -> None:
-    settings = GenerateSettings(SWM_TWOROOM_ID, episodes=2, frames=12, shard_size=2, image_size=32, codec="ffv1",
-                                policy="expert")
+    settings = GenerateSettings(
+        SWM_TWOROOM_ID, episodes=2, frames=12, shard_size=2, image_size=32, codec="ffv1", policy="expert"
+    )
     generate_shards(settings, tmp_path, progress=False)
-    data = VideoDataModule(str(tmp_path), num_frames=12, batch_size=2, num_workers=0, val_fraction=0.0,
-                           resampled=False)
+    data = VideoDataModule(str(tmp_path), num_frames=12, batch_size=2, num_workers=0, val_fraction=0.0, resampled=False)
     batch = next(iter(data.loader(data.dataset("all"))))
     assert batch["frames"].shape == (2, 12, 3, 32, 32)
     assert batch["actions"].shape == (2, 11, 2) and batch["actions"].abs().max() <= 1.0
@@ -137,10 +140,20 @@ def test_recorded_expert_shard_is_aligned_and_read_back_by_the_data_module(tmp_p
 @needs_swm
 def test_cem_agent_with_an_untrained_model_gives_actions_the_environment_accepts(env: gymnasium.Env) -> None:
     torch.manual_seed(0)
-    model = build_world_model({"encoder": {"name": "convnet_tiny", "embed_dim": 8, "img_size": 32, "width": 8},
-                               "predictor": {"kind": "gru", "hidden_dim": 16, "action_dim": 2}}).eval()
-    task = TaskSpec.from_dict({"name": "reach", "cost": {"goal_distance": 1.0}, "max_steps": 3, "planner": {
-        "name": "cem", "horizon": 5, "population": 16, "elites": 4, "iterations": 2, "init_std": 1.0}})
+    model = build_world_model(
+        {
+            "encoder": {"name": "convnet_tiny", "embed_dim": 8, "img_size": 32, "width": 8},
+            "predictor": {"kind": "gru", "hidden_dim": 16, "action_dim": 2},
+        }
+    ).eval()
+    task = TaskSpec.from_dict(
+        {
+            "name": "reach",
+            "cost": {"goal_distance": 1.0},
+            "max_steps": 3,
+            "planner": {"name": "cem", "horizon": 5, "population": 16, "elites": 4, "iterations": 2, "init_std": 1.0},
+        }
+    )
     configurator = Configurator(task, 8, env.action_space.low.tolist(), env.action_space.high.tolist())
     agent = Agent(model, configurator, seed=0)
     obs, info = env.reset(seed=0)

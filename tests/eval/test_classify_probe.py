@@ -14,8 +14,10 @@ from hjepa.eval.classify_probe import run_classify_probe
 from hjepa.export import export_world_model
 from hjepa.models import build_world_model
 
-CFG = {"encoder": {"name": "convnet_tiny", "embed_dim": 16, "img_size": 32},
-       "predictor": {"kind": "gru", "action_dim": 0}}
+CFG = {
+    "encoder": {"name": "convnet_tiny", "embed_dim": 16, "img_size": 32},
+    "predictor": {"kind": "gru", "action_dim": 0},
+}
 CLASSES = ["c0", "c1", "c2", "c3", "c4"]
 VIDEOS_PER_CLASS = 8
 
@@ -45,8 +47,9 @@ def export(tmp_path_factory) -> Path:
 
 
 def probe(export: Path, shards: Path, out: Path) -> dict:
-    return run_classify_probe(export, str(shards), out, num_frames=4, batch_size=16, num_workers=0, device="cpu",
-                              val_fraction=0.3)
+    return run_classify_probe(
+        export, str(shards), out, num_frames=4, batch_size=16, num_workers=0, device="cpu", val_fraction=0.3
+    )
 
 
 def test_readable_classes_score_near_one_and_shuffled_ones_near_chance(videos, export, tmp_path):
@@ -72,8 +75,25 @@ def test_readable_classes_score_near_one_and_shuffled_ones_near_chance(videos, e
 
 def test_shards_without_classes_are_named(videos, export, tmp_path, capsys):
     convert_folder(videos, tmp_path / "shards", shard_size=8, progress=False)
-    assert main(["probe", "classify", "--ckpt", str(export), "--data", str(tmp_path / "shards"), "--out",
-                 str(tmp_path / "out"), "--num-frames", "4", "--workers", "0"]) == 2
+    assert (
+        main(
+            [
+                "probe",
+                "classify",
+                "--ckpt",
+                str(export),
+                "--data",
+                str(tmp_path / "shards"),
+                "--out",
+                str(tmp_path / "out"),
+                "--num-frames",
+                "4",
+                "--workers",
+                "0",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "error: --data: the samples of" in err and "carry no labels['class']" in err
     assert "hjepa shard --labels" in err

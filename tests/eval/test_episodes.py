@@ -10,8 +10,8 @@ from hjepa.agent.agent import Agent
 from hjepa.agent.batching import BatchedRollouts
 from hjepa.agent.configurator import Configurator
 from hjepa.agent.task import TaskSpec
-from hjepa.envs import make_world
 from hjepa.data.generate import GenerateSettings, generate_shards
+from hjepa.envs import make_world
 from hjepa.eval.episodes import agents, random_actors, run_episodes, task_env, world_options
 from tests.agent.oracle import WallOracleWorldModel
 
@@ -31,7 +31,8 @@ class CountingModel(WallOracleWorldModel):
 @pytest.mark.parametrize("parallel", [2, 3])
 def test_parallel_episodes_match_sequential_ones(parallel):
     task = TaskSpec.from_yaml("configs/tasks/reach.yaml").replace(
-        max_steps=25, planner={"name": "cem", "horizon": 8, "population": 64, "elites": 8, "iterations": 3})
+        max_steps=25, planner={"name": "cem", "horizon": 8, "population": 64, "elites": 8, "iterations": 3}
+    )
     seeds = [1000, 1001, 1002, 1003]
     outcomes, models = {}, {}
     for workers in (1, parallel):
@@ -107,16 +108,18 @@ def test_parallel_must_be_positive():
 def test_each_episode_resets_with_its_own_options(parallel):
     starts = [[0.2, 0.3], [0.8, 0.7], [0.3, 0.8]]
     options = [{"start": start, "goal": [0.75, 0.25]} for start in starts]
-    results = run_episodes(lambda: task_env("hjepa/TwoRooms-v0", 3), random_actors, [0, 1, 2], parallel,
-                           options=options)
+    results = run_episodes(
+        lambda: task_env("hjepa/TwoRooms-v0", 3), random_actors, [0, 1, 2], parallel, options=options
+    )
     np.testing.assert_allclose([r.positions[0] for r in results], starts, atol=1e-6)
     with pytest.raises(ValueError, match="options: one per episode, got 1 for 3 seeds"):
         run_episodes(lambda: task_env("hjepa/TwoRooms-v0", 3), random_actors, [0, 1, 2], options=options[:1])
 
 
 def test_shards_recorded_in_an_environment_set_its_image_size(tmp_path):
-    generate_shards(GenerateSettings("hjepa/TwoRooms-v0", episodes=1, frames=3, image_size=32), tmp_path,
-                    progress=False)
+    generate_shards(
+        GenerateSettings("hjepa/TwoRooms-v0", episodes=1, frames=3, image_size=32), tmp_path, progress=False
+    )
     assert world_options(tmp_path, "hjepa/TwoRooms-v0") == {"image_size": 32}
     assert task_env("hjepa/TwoRooms-v0", 3, tmp_path).observation_space.shape == (32, 32, 3)
     assert world_options(tmp_path, "hjepa/Maze-v0") == {}  # recorded in another world

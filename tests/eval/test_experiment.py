@@ -35,8 +35,9 @@ def test_the_shipped_experiments_load_and_build_what_their_probes_run():
     risk = read_experiment(PROBES / "risk.yaml", RiskExperiment)
     model = JEPAModule(**risk.model)
     assert model.world_model.latent.num_codes == 2 and risk.model["action_dim"] == 1
-    assert {k: v for k, v in risk.model.items() if k not in ("predictor", "latent", "action_dim")} == \
-        {k: v for k, v in fork.model.items() if k not in ("predictor", "action_dim")}  # the Fork probe's JEPA
+    assert {k: v for k, v in risk.model.items() if k not in ("predictor", "latent", "action_dim")} == {
+        k: v for k, v in fork.model.items() if k not in ("predictor", "action_dim")
+    }  # the Fork probe's JEPA
     build_planner(**risk.planner, action_low=[-0.05], action_high=[0.05])
     Crossing(**risk.world)
 
@@ -44,17 +45,30 @@ def test_the_shipped_experiments_load_and_build_what_their_probes_run():
     assert pusht.task == pusht_probe.TASK and TaskSpec.from_dict(pusht.task).aids == ()  # like-for-like
 
 
-@pytest.mark.parametrize("name, change, field", [
-    ("fork", {"worlds": {}}, "unknown field 'worlds'"),
-    ("fork", {"world": {"speed": 0.03}}, "world.speed: unknown field"),
-    ("fork", {"model": {"learning_rate": 0.1}}, "model.learning_rate: unknown field"),
-    ("fork", {"all_latents": {"sparse": {"kind": "sparse", "l2": 0.1}}}, "all_latents.sparse.l2: unknown field"),
-    ("fork", {"latents": {"d": {"kind": "categorical"}}}, "latents.d.kind: expected one of"),
-    ("risk", {"world": {"image_size": "32"}}, "world.image_size: expected int"),
-    ("risk", {"planner": {"name": "cem", "horizon": 12, "populations": 64}}, "planner.populations: unknown field"),
-    ("pusht", {"task": {"name": "t", "cost": {"goal_distance": 1.0}, "planner": {"name": "cem", "horizon": 2},
-                        "goals": 1}}, "task: unknown field 'goals'"),
-])
+@pytest.mark.parametrize(
+    "name, change, field",
+    [
+        ("fork", {"worlds": {}}, "unknown field 'worlds'"),
+        ("fork", {"world": {"speed": 0.03}}, "world.speed: unknown field"),
+        ("fork", {"model": {"learning_rate": 0.1}}, "model.learning_rate: unknown field"),
+        ("fork", {"all_latents": {"sparse": {"kind": "sparse", "l2": 0.1}}}, "all_latents.sparse.l2: unknown field"),
+        ("fork", {"latents": {"d": {"kind": "categorical"}}}, "latents.d.kind: expected one of"),
+        ("risk", {"world": {"image_size": "32"}}, "world.image_size: expected int"),
+        ("risk", {"planner": {"name": "cem", "horizon": 12, "populations": 64}}, "planner.populations: unknown field"),
+        (
+            "pusht",
+            {
+                "task": {
+                    "name": "t",
+                    "cost": {"goal_distance": 1.0},
+                    "planner": {"name": "cem", "horizon": 2},
+                    "goals": 1,
+                }
+            },
+            "task: unknown field 'goals'",
+        ),
+    ],
+)
 def test_a_field_the_probe_does_not_know_is_refused_naming_the_file_and_the_field(tmp_path, name, change, field):
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump({**yaml.safe_load((PROBES / f"{name}.yaml").read_text()), **change}))
@@ -86,7 +100,8 @@ def test_the_probes_read_the_experiment_they_are_given_before_any_work(tmp_path)
     with refused():
         run_risk_probe(tmp_path / "out", experiment=bad)
     with refused():
-        pusht_probe.run_pusht_probe(pusht_probe.build_parser().parse_args(["--experiment", str(bad),
-                                                                            "--out", str(tmp_path / "out")]))
+        pusht_probe.run_pusht_probe(
+            pusht_probe.build_parser().parse_args(["--experiment", str(bad), "--out", str(tmp_path / "out")])
+        )
     assert not (tmp_path / "out").exists()
     assert Path(pusht_probe.build_parser().parse_args([]).experiment) == PROBES / "pusht.yaml"

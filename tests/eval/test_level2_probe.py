@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from hjepa.readout.features import EncodedSplit
 from hjepa.eval.level2_probe import Level2Split, level2_scores, run_level2_probe
 from hjepa.export import export_world_model
 from hjepa.models import build_world_model
+from hjepa.readout.features import EncodedSplit
 
 T, W = 16, 4
 
@@ -72,8 +72,10 @@ def test_far_scores_are_aligned_and_level2_reads_velocity():
 
 
 def test_a_level1_export_is_refused_with_the_path(tmp_path):
-    config = {"encoder": {"name": "convnet_tiny", "embed_dim": 8, "img_size": 32, "width": 8},
-              "predictor": {"kind": "gru", "hidden_dim": 8, "action_dim": 2}}
+    config = {
+        "encoder": {"name": "convnet_tiny", "embed_dim": 8, "img_size": 32, "width": 8},
+        "predictor": {"kind": "gru", "hidden_dim": 8, "action_dim": 2},
+    }
     out = export_world_model(build_world_model(config), config, tmp_path / "export")
     with pytest.raises(ValueError, match=r"export: holds no level-2 world model"):
         run_level2_probe(out, str(tmp_path), tmp_path / "probe", horizon=2)

@@ -14,10 +14,10 @@ from hjepa.eval.protocol import Protocol
 from tests.agent.oracle import ActionBlindWorldModel, OracleWorldModel, WallOracleWorldModel
 
 
-
 @pytest.fixture()
 def no_recorded_data(monkeypatch):
     """Fail the test if anything reads recorded episodes or fits a probe on ground truth."""
+
     def touched(*args, **kwargs):
         raise AssertionError("the like-for-like protocol touched recorded data or a ground-truth probe")
 
@@ -29,8 +29,15 @@ def no_recorded_data(monkeypatch):
 def test_like_for_like_default_reaches_goals_with_a_perfect_model(no_recorded_data, tmp_path):
     task = TaskSpec.from_yaml("configs/tasks/reach.yaml")
     assert task.aids == ()
-    summary = run_plan_probe(None, None, "hjepa/TwoRooms-v0", task, tmp_path, Protocol(3, seed=1000),
-                             world_model=WallOracleWorldModel(make_world("two_rooms")))
+    summary = run_plan_probe(
+        None,
+        None,
+        "hjepa/TwoRooms-v0",
+        task,
+        tmp_path,
+        Protocol(3, seed=1000),
+        world_model=WallOracleWorldModel(make_world("two_rooms")),
+    )
     # A greedy distance cost can still stall at a wall where the way round is long (1 of these 3 episodes)
     assert summary["plan_success"] >= 2 / 3 and summary["plan_success_random"] == 0.0, summary["plan_table"]
     assert summary["plan_ever_r0.022"] == summary["plan_success"]  # episodes end on first reaching r = 0.022
@@ -42,16 +49,25 @@ def test_like_for_like_default_reaches_goals_with_a_perfect_model(no_recorded_da
 
 def test_a_model_that_ignores_actions_does_not_beat_random(no_recorded_data, tmp_path):
     task = TaskSpec.from_yaml("configs/tasks/reach.yaml").replace(max_steps=60)
-    summary = run_plan_probe(None, None, "hjepa/TwoRooms-v0", task, tmp_path, Protocol(3, seed=1000),
-                             world_model=ActionBlindWorldModel())
+    summary = run_plan_probe(
+        None, None, "hjepa/TwoRooms-v0", task, tmp_path, Protocol(3, seed=1000), world_model=ActionBlindWorldModel()
+    )
     assert summary["plan_success"] <= summary["plan_success_random"] == 0.0
 
 
 def test_without_termination_the_agent_keeps_acting_and_is_scored_at_the_end(tmp_path):
     task = TaskSpec.from_yaml("configs/tasks/reach.yaml")
     protocol = Protocol(2, seed=1000, max_steps=90, terminate=False)
-    summary = run_plan_probe(None, None, "hjepa/TwoRooms-v0", task, tmp_path, protocol, random_baseline=False,
-                             world_model=WallOracleWorldModel(make_world("two_rooms")))
+    summary = run_plan_probe(
+        None,
+        None,
+        "hjepa/TwoRooms-v0",
+        task,
+        tmp_path,
+        protocol,
+        random_baseline=False,
+        world_model=WallOracleWorldModel(make_world("two_rooms")),
+    )
     row = summary["plan_table"]["cem"]
     assert summary["plan_max_steps"] == 90 and row["ms_per_episode"] > 0
     assert row["ever_r0.022"] >= 0.5 and row["end_r0.05"] >= row["ever_r0.022"]  # where it arrived, it stayed
@@ -61,13 +77,25 @@ def test_without_termination_the_agent_keeps_acting_and_is_scored_at_the_end(tmp
 
 def test_maps_show_the_first_episodes_door_where_each_episode_draws_one(no_recorded_data, tmp_path, monkeypatch):
     drawn = {}
-    monkeypatch.setattr("hjepa.eval.plan_figures.plot_trajectories",
-                        lambda results, background, goals, path: drawn.update(background=background, goals=goals))
-    monkeypatch.setattr("hjepa.eval.plan_figures.plot_goal_distance_map",
-                        lambda model, world, goal, path, paths: drawn.update(door=world.doors[0], goal=goal))
+    monkeypatch.setattr(
+        "hjepa.eval.plan_figures.plot_trajectories",
+        lambda results, background, goals, path: drawn.update(background=background, goals=goals),
+    )
+    monkeypatch.setattr(
+        "hjepa.eval.plan_figures.plot_goal_distance_map",
+        lambda model, world, goal, path, paths: drawn.update(door=world.doors[0], goal=goal),
+    )
     task = TaskSpec.from_yaml("configs/tasks/reach.yaml").replace(max_steps=3)
-    run_plan_probe(None, None, "hjepa/TwoRoomsRandomDoor-v0", task, tmp_path, Protocol(3, seed=1000),
-                   random_baseline=False, world_model=ActionBlindWorldModel())
+    run_plan_probe(
+        None,
+        None,
+        "hjepa/TwoRoomsRandomDoor-v0",
+        task,
+        tmp_path,
+        Protocol(3, seed=1000),
+        random_baseline=False,
+        world_model=ActionBlindWorldModel(),
+    )
     first = gymnasium.make("hjepa/TwoRoomsRandomDoor-v0")
     _, info = first.reset(seed=1000)
     assert drawn["door"] == first.unwrapped.world.doors[0]
@@ -79,8 +107,17 @@ def test_maps_show_the_first_episodes_door_where_each_episode_draws_one(no_recor
 
 def test_plan_probe_writes_results_and_beats_random(experience, tmp_path):
     task = TaskSpec.from_yaml("configs/tasks/reach_aided.yaml").replace(max_steps=80)
-    summary = run_plan_probe(None, None, "hjepa/TwoRooms-v0", task, tmp_path, Protocol(3), planners=["mppi"],
-                             world_model=OracleWorldModel(), experience=experience)
+    summary = run_plan_probe(
+        None,
+        None,
+        "hjepa/TwoRooms-v0",
+        task,
+        tmp_path,
+        Protocol(3),
+        planners=["mppi"],
+        world_model=OracleWorldModel(),
+        experience=experience,
+    )
     assert summary["plan_success"] == 1.0 and summary["plan_success_random"] == 0.0
     assert summary["plan_aids"] == ["landmarks", "probe"]
     assert set(summary["plan_table"]) == {"cem [aided: landmarks, probe]", "mppi [aided: landmarks, probe]", "random"}

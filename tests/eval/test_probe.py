@@ -10,7 +10,10 @@ from hjepa.data.generate import GenerateSettings, generate_shards
 from hjepa.eval import run_linear_probe
 from hjepa.models import build_world_model
 
-CFG = {"encoder": {"name": "convnet_tiny", "embed_dim": 32}, "predictor": {"kind": "gru", "action_dim": 2, "hidden_dim": 32}}
+CFG = {
+    "encoder": {"name": "convnet_tiny", "embed_dim": 32},
+    "predictor": {"kind": "gru", "action_dim": 2, "hidden_dim": 32},
+}
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +42,9 @@ def split_states(shards, split: str) -> torch.Tensor:
 
 
 def test_a_collapsed_encoder_scores_what_the_training_mean_scores(shards, ckpt, tmp_path):
-    results = run_linear_probe(ckpt, str(shards), tmp_path, num_frames=8, batch_size=8, rollout_k=4,
-                               num_workers=0, device="cpu")
+    results = run_linear_probe(
+        ckpt, str(shards), tmp_path, num_frames=8, batch_size=8, rollout_k=4, num_workers=0, device="cpu"
+    )
     assert results["rollout_k"] == 4 and results["probe_train_clips"] + results["probe_val_clips"] == 24
     # One state for every frame: the best linear readout is the mean state of the training split. Its R^2 on the
     # held-out clips, over all their frames and at step 4 (rollout and copy-last alike), by hand:
@@ -71,8 +75,9 @@ def test_clips_shorter_than_the_rollout_are_refused(shards, ckpt, tmp_path):
 
 def test_a_split_too_small_to_score_is_named(shards, ckpt, tmp_path):
     with pytest.raises(ValueError, match=r"the val split holds [01] clips, the probe needs at least 2"):
-        run_linear_probe(ckpt, str(shards), tmp_path, num_frames=5, rollout_k=4, val_fraction=0.01, num_workers=0,
-                         device="cpu")
+        run_linear_probe(
+            ckpt, str(shards), tmp_path, num_frames=5, rollout_k=4, val_fraction=0.01, num_workers=0, device="cpu"
+        )
 
 
 @pytest.mark.parametrize("fraction", ["0", "1", "-0.5", "nan"])
@@ -80,8 +85,27 @@ def test_a_probe_without_held_out_episodes_is_refused(shards, ckpt, tmp_path, ca
     from hjepa.cli import main
 
     out = tmp_path / "probe"
-    args = ["probe", "linear", "--ckpt", str(ckpt), "--data", str(shards), "--out", str(out), "--val-fraction",
-            fraction, "--rollout-k", "2", "--batch-size", "8", "--workers", "0"]
+    args = [
+        "probe",
+        "linear",
+        "--ckpt",
+        str(ckpt),
+        "--data",
+        str(shards),
+        "--out",
+        str(out),
+        "--val-fraction",
+        fraction,
+        "--rollout-k",
+        "2",
+        "--batch-size",
+        "8",
+        "--workers",
+        "0",
+    ]
     assert main(args) == 2
-    assert "error: val_fraction (--val-fraction): expected a share of held-out episodes in (0, 1)" in capsys.readouterr().err
+    assert (
+        "error: val_fraction (--val-fraction): expected a share of held-out episodes in (0, 1)"
+        in capsys.readouterr().err
+    )
     assert not out.exists()

@@ -41,9 +41,16 @@ def test_first_reached_is_the_first_step_within_the_radius():
     assert first_reached(np.array([0.3, 0.1]), 0.05) is None
 
 
-@pytest.mark.parametrize(("fields", "flag"), [({"radii": (0.05, 0.0)}, "--radii"), ({"radii": (-0.1,)}, "--radii"),
-                                               ({"success_radius": 0.0}, "--success-radius"),
-                                               ({"episodes": 0}, "--episodes"), ({"max_steps": 0}, "--max-steps")])
+@pytest.mark.parametrize(
+    ("fields", "flag"),
+    [
+        ({"radii": (0.05, 0.0)}, "--radii"),
+        ({"radii": (-0.1,)}, "--radii"),
+        ({"success_radius": 0.0}, "--success-radius"),
+        ({"episodes": 0}, "--episodes"),
+        ({"max_steps": 0}, "--max-steps"),
+    ],
+)
 def test_bad_protocol_names_the_flag(fields, flag):
     with pytest.raises(ValueError, match=flag):
         Protocol(**fields)

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
+from hjepa.eval.rollout_probe import rollout_probe
 from hjepa.readout.features import encode_split
 from hjepa.readout.linear_probe import fit_probe
-from hjepa.eval.rollout_probe import rollout_probe
 
 EMBED = torch.randn(2, 8, generator=torch.Generator().manual_seed(0))  # fixed linear state code
 
@@ -61,8 +61,13 @@ def test_rollout_longer_than_the_clip_is_refused():
 def test_encode_split_encodes_every_model_once_per_batch_and_stops_at_max_batches():
     states, actions = random_walks(12, t=4)
     batches = [
-        {"frames": states[i : i + 4], "states": states[i : i + 4], "actions": actions[i : i + 4],
-         "labels": {"branch": torch.arange(i, i + 4)}, "key": [str(j) for j in range(i, i + 4)]}
+        {
+            "frames": states[i : i + 4],
+            "states": states[i : i + 4],
+            "actions": actions[i : i + 4],
+            "labels": {"branch": torch.arange(i, i + 4)},
+            "key": [str(j) for j in range(i, i + 4)],
+        }
         for i in range(0, 12, 4)
     ]
     split = encode_split({"a": PerfectModel(), "b": NoOpModel()}, batches, "cpu", max_batches=2)

@@ -11,22 +11,29 @@ import gymnasium
 import numpy as np
 import pytest
 
+from hjepa.agent.batching import BatchedRollouts
 from hjepa.data.generate import GenerateSettings, generate_shards
 from hjepa.data.shards import Episode, list_shards, read_episodes
 from hjepa.data.video import decode_video
-from hjepa.agent.batching import BatchedRollouts
 from hjepa.eval.episodes import Actor, Start, random_actors
 from hjepa.eval.swm_protocol import SwmProtocol, draw_pairs, pair_options, run_swm_protocol, start_frames
 from hjepa.registration import SWM_TWOROOM_ID, extra_installed
 
-needs_swm = pytest.mark.skipif(not extra_installed(SWM_TWOROOM_ID),
-                               reason="stable-worldmodel is not installed (pip install 'hjepa[swm]')")
+needs_swm = pytest.mark.skipif(
+    not extra_installed(SWM_TWOROOM_ID), reason="stable-worldmodel is not installed (pip install 'hjepa[swm]')"
+)
 
 
 def recorded(frames: int, terminated_at: int | None) -> Episode:
     """An episode as far as drawing pairs reads it: its length and first termination."""
-    return Episode("e", b"", "mkv", np.zeros((frames - 1, 2)), np.zeros((frames, 2)),
-                   {"num_frames": frames, "terminated_at": terminated_at})
+    return Episode(
+        "e",
+        b"",
+        "mkv",
+        np.zeros((frames - 1, 2)),
+        np.zeros((frames, 2)),
+        {"num_frames": frames, "terminated_at": terminated_at},
+    )
 
 
 # ----- drawing the pairs
@@ -50,8 +57,11 @@ def test_same_seed_and_data_give_the_same_pairs_and_every_pair_is_valid() -> Non
 
 
 def test_data_too_short_for_the_goal_offset_is_refused_with_the_fix() -> None:
-    with pytest.raises(ValueError, match=r"--data: 3 episodes hold 0 starts whose goal, 25 steps later.*--frames "
-                                         r"above 26"):
+    with pytest.raises(
+        ValueError,
+        match=r"--data: 3 episodes hold 0 starts whose goal, 25 steps later.*--frames "
+        r"above 26",
+    ):
         draw_pairs([recorded(20, None)] * 3, SwmProtocol())
     with pytest.raises(ValueError, match=r"hold 6 starts .* the protocol draws 50"):
         draw_pairs([recorded(28, None)] * 2, SwmProtocol())
@@ -73,8 +83,13 @@ def test_only_expert_episodes_of_a_gymnasium_environment_are_accepted(tmp_path: 
 def expert_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A few expert episodes of TwoRoom at 32 px, lossless."""
     out = tmp_path_factory.mktemp("swm_tworoom")
-    generate_shards(GenerateSettings(SWM_TWOROOM_ID, episodes=6, frames=61, shard_size=3, image_size=32,
-                                     codec="ffv1", policy="expert"), out, progress=False)
+    generate_shards(
+        GenerateSettings(
+            SWM_TWOROOM_ID, episodes=6, frames=61, shard_size=3, image_size=32, codec="ffv1", policy="expert"
+        ),
+        out,
+        progress=False,
+    )
     return out
 
 
@@ -115,8 +130,10 @@ def test_success_is_counted_as_the_environment_counts_it(expert_data: Path) -> N
     # standing still succeeds exactly where the start is within the environment's 16 px of the goal
     close = SwmProtocol(pairs=30, goal_offset=4, budget=3)
     episodes = [episode for shard in list_shards(expert_data) for episode in read_episodes(shard)]
-    distances = [np.linalg.norm(episodes[p.episode].states[p.start] - episodes[p.episode].states[p.start + 4])
-                 for p in draw_pairs(episodes, close)]
+    distances = [
+        np.linalg.norm(episodes[p.episode].states[p.start] - episodes[p.episode].states[p.start + 4])
+        for p in draw_pairs(episodes, close)
+    ]
     expected = float(np.mean(np.array(distances) < 16.0))
     assert 0.0 < expected < 1.0  # the check can tell the two cases apart
     still = run_swm_protocol(expert_data, {"still": standing_still}, close)["table"]["still"]

@@ -4,8 +4,8 @@ import json
 
 import torch
 
-from hjepa.eval.targets import class_targets, shard_world, state_names
 from hjepa.envs import TwoRooms
+from hjepa.eval.targets import class_targets, shard_world, state_names
 
 
 def test_rooms_from_positions_and_scalar_integer_labels_only():

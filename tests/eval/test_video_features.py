@@ -35,8 +35,28 @@ def test_windows_timestamps_and_features_of_a_video_longer_than_a_window(export,
     write_video(tmp_path / "videos" / "walks" / "long.mp4", 23)
     write_video(tmp_path / "videos" / "short.mp4", 6)
     out = tmp_path / "features"
-    assert main(["features", "--ckpt", str(export), "--src", str(tmp_path / "videos"), "--out", str(out),
-                 "--window", "8", "--stride", "5", "--batch-size", "3", "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "features",
+                "--ckpt",
+                str(export),
+                "--src",
+                str(tmp_path / "videos"),
+                "--out",
+                str(out),
+                "--window",
+                "8",
+                "--stride",
+                "5",
+                "--batch-size",
+                "3",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     assert "skipped" in (err := capsys.readouterr().err) and "short.mp4: shorter than --window 8" in err
     with safe_open(out / "walks" / "long.mp4.safetensors", "pt") as file:
         features, timestamps = file.get_tensor("features"), file.get_tensor("timestamps")
@@ -56,7 +76,21 @@ def test_window_that_splits_a_tubelet_is_refused_by_name(tmp_path, capsys):
     cfg = {**CFG, "encoder": {**CFG["encoder"], "tubelet": 2}}
     export = export_world_model(build_world_model(cfg).eval(), cfg, tmp_path / "export")
     write_video(tmp_path / "a.mp4", 8)
-    assert main(["features", "--ckpt", str(export), "--src", str(tmp_path / "a.mp4"), "--out", str(tmp_path / "out"),
-                 "--window", "5"]) == 2
+    assert (
+        main(
+            [
+                "features",
+                "--ckpt",
+                str(export),
+                "--src",
+                str(tmp_path / "a.mp4"),
+                "--out",
+                str(tmp_path / "out"),
+                "--window",
+                "5",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "error: --window: expected a positive multiple of the encoder's tubelet (2 frames), got 5" in err

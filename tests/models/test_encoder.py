@@ -88,14 +88,17 @@ def saved_timm_weights(path, name: str = "resnet10t") -> dict[str, torch.Tensor]
 
 def test_a_local_weights_file_is_loaded_through_timm(tmp_path):
     weights = saved_timm_weights(tmp_path / "resnet10t.safetensors")
-    encoder = FrameEncoder("resnet10t", embed_dim=8, img_size=32, checkpoint_path=str(tmp_path / "resnet10t.safetensors"))
+    encoder = FrameEncoder(
+        "resnet10t", embed_dim=8, img_size=32, checkpoint_path=str(tmp_path / "resnet10t.safetensors")
+    )
     loaded = encoder.backbone.state_dict()
     assert loaded and all(torch.equal(loaded[k], weights[k]) for k in loaded)  # every backbone tensor, no classifier
     assert not any(k.startswith("fc.") for k in loaded)
     fresh = FrameEncoder("resnet10t", embed_dim=8, img_size=32).backbone.state_dict()
     assert not torch.equal(fresh["conv1.0.weight"], weights["conv1.0.weight"])  # not what a fresh init gives
-    stacked = FrameEncoder("resnet10t", embed_dim=8, img_size=32, tubelet=2,
-                           checkpoint_path=str(tmp_path / "resnet10t.safetensors"))
+    stacked = FrameEncoder(
+        "resnet10t", embed_dim=8, img_size=32, tubelet=2, checkpoint_path=str(tmp_path / "resnet10t.safetensors")
+    )
     assert stacked.backbone.conv1[0].weight.shape[1] == 6  # timm adapts the first layer to a tubelet's channels
 
 

@@ -134,9 +134,13 @@ def test_amortized_encoder_learns_to_predict_the_inferred_latent():
 
 def test_world_model_energy_batches_the_candidates_like_one_rollout_each():
     torch.manual_seed(0)
-    model = build_world_model({"encoder": {"embed_dim": 6, "img_size": 16, "width": 8},
-                               "predictor": {"kind": "gru", "hidden_dim": 16, "action_dim": 2},
-                               "latent": {"kind": "low_dim", "dim": DZ}})
+    model = build_world_model(
+        {
+            "encoder": {"embed_dim": 6, "img_size": 16, "width": 8},
+            "predictor": {"kind": "gru", "hidden_dim": 16, "action_dim": 2},
+            "latent": {"kind": "low_dim", "dim": DZ},
+        }
+    )
     assert model.predictor.latent_dim == DZ
     states, actions, z = torch.randn(B, 5, 6), torch.randn(B, 4, 2), torch.randn(4, B, DZ)
     energies = model.energy(states[:, :1], states[:, 1:], actions, z)
@@ -150,9 +154,13 @@ def test_world_model_energy_batches_the_candidates_like_one_rollout_each():
 
 def test_sampled_latents_give_different_futures():
     torch.manual_seed(0)
-    model = build_world_model({"encoder": {"embed_dim": 6, "img_size": 16, "width": 8},
-                               "predictor": {"kind": "transformer", "hidden_dim": 16, "num_heads": 2, "action_dim": 2},
-                               "latent": {"kind": "low_dim", "dim": DZ}})
+    model = build_world_model(
+        {
+            "encoder": {"embed_dim": 6, "img_size": 16, "width": 8},
+            "predictor": {"kind": "transformer", "hidden_dim": 16, "num_heads": 2, "action_dim": 2},
+            "latent": {"kind": "low_dim", "dim": DZ},
+        }
+    )
     s0, actions = torch.randn(1, 6).expand(8, -1), torch.randn(1, 5, 2).expand(8, -1, -1)
     futures = model.unroll(s0, actions, over_time(model.latent.sample(8), 5))  # 8 futures of one start
     assert futures.shape == (8, 5, 6) and futures.std(0).min() > 1e-4
@@ -185,8 +193,11 @@ def test_latent_dim_comes_from_the_latent_section():
 def test_export_restores_the_latent(tmp_path):
     from hjepa.export import export_world_model, load_world_model
 
-    config = {"encoder": {"embed_dim": 6, "img_size": 16, "width": 8}, "predictor": {"kind": "gru", "hidden_dim": 16},
-              "latent": {"kind": "discrete", "num_codes": 3, "dim": 4}}
+    config = {
+        "encoder": {"embed_dim": 6, "img_size": 16, "width": 8},
+        "predictor": {"kind": "gru", "hidden_dim": 16},
+        "latent": {"kind": "discrete", "num_codes": 3, "dim": 4},
+    }
     model = build_world_model(config)
     export_world_model(model, config, tmp_path / "export")
     loaded = load_world_model(tmp_path / "export")

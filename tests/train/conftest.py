@@ -12,7 +12,9 @@ from hjepa.threads import one_torch_thread
 @pytest.fixture(scope="session")
 def tiny_rooms(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny_rooms")
-    generate_shards(GenerateSettings("two_rooms", episodes=48, frames=10, shard_size=8, image_size=32), out, progress=False)
+    generate_shards(
+        GenerateSettings("two_rooms", episodes=48, frames=10, shard_size=8, image_size=32), out, progress=False
+    )
     return out
 
 

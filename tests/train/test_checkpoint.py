@@ -38,7 +38,9 @@ def test_sigkill_during_saves_never_leaves_a_damaged_file(tmp_path):
         process.wait()
         loaded = AtomicCheckpointIO().load_checkpoint(path, weights_only=True)
         assert torch.equal(loaded["w"], torch.full((4_000_000,), float(loaded["global_step"])))
-    assert [p.name for p in tmp_path.iterdir()] != [] and all(p.suffix != ".ckpt" or p.name == "last.ckpt" for p in tmp_path.iterdir())
+    assert [p.name for p in tmp_path.iterdir()] != [] and all(
+        p.suffix != ".ckpt" or p.name == "last.ckpt" for p in tmp_path.iterdir()
+    )
 
 
 def test_failed_save_keeps_the_previous_file_and_no_temporary(tmp_path):

@@ -30,8 +30,10 @@ def ddp_config(tmp_path: Path, shards: Path, batch_size: int, workers: int) -> P
     """The tiny config in exact mode (every episode once per epoch), logging keys and weights per rank."""
     path = tiny_config(tmp_path, shards)
     config = yaml.safe_load(path.read_text())
-    config["trainer"]["callbacks"] += [{"class_path": "hjepa.train.callbacks.SampleKeyLog"},
-                                       {"class_path": "tests.train.test_ddp.RankWeights"}]
+    config["trainer"]["callbacks"] += [
+        {"class_path": "hjepa.train.callbacks.SampleKeyLog"},
+        {"class_path": "tests.train.test_ddp.RankWeights"},
+    ]
     config["trainer"]["log_every_n_steps"] = 1
     config["data"].update(resampled=False, val_fraction=0.0, batch_size=batch_size, num_workers=workers)
     path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -39,8 +41,19 @@ def ddp_config(tmp_path: Path, shards: Path, batch_size: int, workers: int) -> P
 
 
 def fit_command(config: Path, steps: int) -> list[str]:
-    return ["-m", "hjepa.cli", "fit", "--config", str(config), "--trainer.max_steps", str(steps),
-            "--trainer.accelerator", "cpu", "--trainer.strategy", "ddp"]
+    return [
+        "-m",
+        "hjepa.cli",
+        "fit",
+        "--config",
+        str(config),
+        "--trainer.max_steps",
+        str(steps),
+        "--trainer.accelerator",
+        "cpu",
+        "--trainer.strategy",
+        "ddp",
+    ]
 
 
 def check_ranks(run_dir: Path, steps: int) -> None:
@@ -86,10 +99,31 @@ def test_two_nodes_on_loopback_with_the_torchrun_script(tiny_rooms, tmp_path):
     # scripts/torchrun.sh on 2 "nodes" x 1 rank x 3 workers: one shard (8 episodes) per worker,
     # 6 batches of 4 per rank
     config = ddp_config(tmp_path, tiny_rooms, batch_size=4, workers=3)
-    env = {**os.environ, "NNODES": "2", "NPROC_PER_NODE": "1", "MASTER_ADDR": "127.0.0.1",
-           "MASTER_PORT": str(free_port()), "CONFIG": str(config), "PYTHON": sys.executable}
-    nodes = [run(["bash", "scripts/torchrun.sh", "--trainer.max_steps", "6", "--trainer.accelerator", "cpu",
-                  "--trainer.strategy", "ddp"], env={**env, "NODE_RANK": str(rank)}) for rank in range(2)]
+    env = {
+        **os.environ,
+        "NNODES": "2",
+        "NPROC_PER_NODE": "1",
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(free_port()),
+        "CONFIG": str(config),
+        "PYTHON": sys.executable,
+    }
+    nodes = [
+        run(
+            [
+                "bash",
+                "scripts/torchrun.sh",
+                "--trainer.max_steps",
+                "6",
+                "--trainer.accelerator",
+                "cpu",
+                "--trainer.strategy",
+                "ddp",
+            ],
+            env={**env, "NODE_RANK": str(rank)},
+        )
+        for rank in range(2)
+    ]
     for node in nodes:
         finish(node)
     check_ranks(tmp_path, 6)

@@ -19,15 +19,19 @@ BF16_LOSS_RTOL = 0.02
 
 @pytest.fixture(scope="module")
 def batch(tiny_rooms):
-    data = VideoDataModule(str(tiny_rooms), num_frames=6, batch_size=16, num_workers=0, decoder="pyav",
-                           resampled=False, val_fraction=0.0)
+    data = VideoDataModule(
+        str(tiny_rooms), num_frames=6, batch_size=16, num_workers=0, decoder="pyav", resampled=False, val_fraction=0.0
+    )
     return frames_to_float(next(iter(data.loader(data.dataset("all")))))
 
 
 def tiny_module(**encoder) -> JEPAModule:
     torch.manual_seed(0)
-    return JEPAModule(encoder={"name": "convnet_tiny", "embed_dim": 16, "img_size": 32, "width": 8, **encoder},
-                      predictor={"kind": "gru", "hidden_dim": 16}, expander=[32])
+    return JEPAModule(
+        encoder={"name": "convnet_tiny", "embed_dim": 16, "img_size": 32, "width": 8, **encoder},
+        predictor={"kind": "gru", "hidden_dim": 16},
+        expander=[32],
+    )
 
 
 def test_bf16_mixed_loss_stays_close_to_fp32(batch):
@@ -46,8 +50,11 @@ def test_gradient_checkpointing_keeps_the_gradients(batch):
     grads = []
     for checkpointing in (False, True):
         torch.manual_seed(0)
-        model = JEPAModule(encoder={"name": "resnet10t", "embed_dim": 16, "img_size": 32},
-                           predictor={"kind": "gru", "hidden_dim": 16}, expander=[32])
+        model = JEPAModule(
+            encoder={"name": "resnet10t", "embed_dim": 16, "img_size": 32},
+            predictor={"kind": "gru", "hidden_dim": 16},
+            expander=[32],
+        )
         EncoderOptions(grad_checkpointing=checkpointing).setup(None, model, "fit")
         assert model.world_model.encoder.backbone.grad_checkpointing is checkpointing
         model.losses(batch)["loss"].backward()
@@ -75,7 +82,19 @@ def test_compiled_encoder_keeps_parameter_names_and_outputs(batch):
 
 def test_tensorboard_logger(tiny_rooms, tmp_path):
     config = tiny_config(tmp_path, tiny_rooms)
-    run_lightning_cli(["fit", "--config", str(config), "--trainer.max_steps", "2", "--trainer.log_every_n_steps", "1",
-                       "--trainer.logger", "lightning.pytorch.loggers.TensorBoardLogger",
-                       "--trainer.logger.save_dir", str(tmp_path / "tb")])
+    run_lightning_cli(
+        [
+            "fit",
+            "--config",
+            str(config),
+            "--trainer.max_steps",
+            "2",
+            "--trainer.log_every_n_steps",
+            "1",
+            "--trainer.logger",
+            "lightning.pytorch.loggers.TensorBoardLogger",
+            "--trainer.logger.save_dir",
+            str(tmp_path / "tb"),
+        ]
+    )
     assert list((tmp_path / "tb").rglob("events.out.tfevents.*"))

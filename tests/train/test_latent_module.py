@@ -29,9 +29,17 @@ def test_training_predicts_with_the_code_of_least_energy():
         states = model.world_model.encode(clips["frames"])
         best = []
         for b in range(6):
-            energies = [(model.world_model.unroll(states[b : b + 1, :1], clips["actions"][b : b + 1],
-                                                 over_time(code[None], 3)) - states[b : b + 1, 1:]).square().mean()
-                        for code in model.world_model.latent.codebook]
+            energies = [
+                (
+                    model.world_model.unroll(
+                        states[b : b + 1, :1], clips["actions"][b : b + 1], over_time(code[None], 3)
+                    )
+                    - states[b : b + 1, 1:]
+                )
+                .square()
+                .mean()
+                for code in model.world_model.latent.codebook
+            ]
             best.append(min(energies))
     assert terms["latent_energy"].item() == pytest.approx(torch.stack(best).mean().item(), rel=1e-4)
     assert terms["pred_loss_rollout"].item() == pytest.approx(terms["latent_energy"].item(), rel=1e-4)
@@ -45,8 +53,15 @@ def test_continuous_latent_trains_and_validates_in_lightning(tmp_path):
     model = module({"kind": "sparse", "dim": 4, "l1": 0.1, "steps": 3})
     clips = fork_clips(16, 4, 3, 16, seed=0)
     loader = DataLoader(StackDataset(frames=clips["frames"], actions=clips["actions"]), batch_size=8)
-    trainer = L.Trainer(max_steps=4, accelerator="cpu", logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=1)
+    trainer = L.Trainer(
+        max_steps=4,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=1,
+    )
     trainer.fit(model, loader, loader)  # validation runs in inference mode: gradient inference must still work
     metrics = trainer.callback_metrics
     assert {"val/latent_energy", "val/latent_regularizer", "val/latent_amortized"} <= set(metrics)

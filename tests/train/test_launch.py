@@ -8,8 +8,16 @@ from hjepa.train.cli import run_lightning_cli
 from hjepa.train.launch import check_launch, launcher_layout
 from tests.train.test_cli import tiny_config
 
-TORCHRUN_2x2 = {"RANK": "0", "GROUP_RANK": "0", "LOCAL_RANK": "0", "LOCAL_WORLD_SIZE": "2", "WORLD_SIZE": "4",
-                "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500", "TORCHELASTIC_RUN_ID": "none"}
+TORCHRUN_2x2 = {
+    "RANK": "0",
+    "GROUP_RANK": "0",
+    "LOCAL_RANK": "0",
+    "LOCAL_WORLD_SIZE": "2",
+    "WORLD_SIZE": "4",
+    "MASTER_ADDR": "127.0.0.1",
+    "MASTER_PORT": "29500",
+    "TORCHELASTIC_RUN_ID": "none",
+}
 SLURM_4x8 = {"SLURM_NTASKS": "32", "SLURM_NNODES": "4", "SLURM_NTASKS_PER_NODE": "8(x4)", "SLURM_JOB_NAME": "hjepa"}
 
 
@@ -27,12 +35,15 @@ def test_matching_layouts_pass():
     check_launch(1, 8, {})  # no launcher: Lightning starts the processes itself
 
 
-@pytest.mark.parametrize("env, nodes, devices, said", [
-    (TORCHRUN_2x2, 1, 2, "WORLD_SIZE=4, LOCAL_WORLD_SIZE=2"),
-    (TORCHRUN_2x2, 2, 1, "WORLD_SIZE=4"),
-    (SLURM_4x8, 4, 2, "SLURM_NTASKS=32, SLURM_NNODES=4"),
-    (SLURM_4x8, 2, 8, "SLURM_NTASKS=32"),
-])
+@pytest.mark.parametrize(
+    "env, nodes, devices, said",
+    [
+        (TORCHRUN_2x2, 1, 2, "WORLD_SIZE=4, LOCAL_WORLD_SIZE=2"),
+        (TORCHRUN_2x2, 2, 1, "WORLD_SIZE=4"),
+        (SLURM_4x8, 4, 2, "SLURM_NTASKS=32, SLURM_NNODES=4"),
+        (SLURM_4x8, 2, 8, "SLURM_NTASKS=32"),
+    ],
+)
 def test_mismatched_layouts_name_the_settings_and_the_fix(env, nodes, devices, said):
     launcher = launcher_layout(env)[0]
     expected_nodes, per_node = (2, 2) if launcher == "torchrun" else (4, 8)

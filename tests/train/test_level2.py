@@ -18,10 +18,19 @@ from hjepa.train.module import JEPAModule
 from hjepa.train.run_config import write_run_config
 
 ROOT = Path(__file__).parents[2]
-LEVEL1 = {"encoder": {"name": "convnet_tiny", "embed_dim": 16, "img_size": 32, "width": 8},
-          "predictor": {"kind": "gru", "hidden_dim": 16, "action_dim": 2}}
-LEVEL2 = {"window": 2, "horizon": 2, "pool": "conv", "embed_dim": 8, "hidden_dim": 32,
-          "predictor": {"kind": "gru", "hidden_dim": 32, "action_scale": 10.0}, "expander": [64]}
+LEVEL1 = {
+    "encoder": {"name": "convnet_tiny", "embed_dim": 16, "img_size": 32, "width": 8},
+    "predictor": {"kind": "gru", "hidden_dim": 16, "action_dim": 2},
+}
+LEVEL2 = {
+    "window": 2,
+    "horizon": 2,
+    "pool": "conv",
+    "embed_dim": 8,
+    "hidden_dim": 32,
+    "predictor": {"kind": "gru", "hidden_dim": 32, "action_scale": 10.0},
+    "expander": [64],
+}
 
 
 @pytest.fixture(scope="module")
@@ -35,11 +44,22 @@ def _fit_level2(shards: Path, level1: Path, out: Path, level2: dict, steps: int,
     data stream)."""
     overrides = {
         "seed_everything": seed,
-        "trainer": {"max_steps": steps, "val_check_interval": steps, "log_every_n_steps": 1,
-                    "enable_progress_bar": False, "enable_model_summary": False},
+        "trainer": {
+            "max_steps": steps,
+            "val_check_interval": steps,
+            "log_every_n_steps": 1,
+            "enable_progress_bar": False,
+            "enable_model_summary": False,
+        },
         "model": {"level1_checkpoint": str(level1), "level2": level2, "warmup_steps": warmup},
-        "data": {"shards": str(shards), "num_frames": 8, "batch_size": 8, "num_workers": 0, "decoder": "pyav",
-                 "seed": seed},
+        "data": {
+            "shards": str(shards),
+            "num_frames": 8,
+            "batch_size": 8,
+            "num_workers": 0,
+            "decoder": "pyav",
+            "seed": seed,
+        },
     }
     config = write_run_config(ROOT / "configs" / "level2_tiny_cpu.yaml", out / "run", overrides)
     run_lightning_cli(["fit", "--config", str(config)])
@@ -56,8 +76,11 @@ def test_levelwise_fit_keeps_level1_bit_identical_and_lowers_level2_error(tiny_r
     assert all(torch.equal(level1_before[k], level1_after[k]) for k in level1_before)
 
     with open(next((tmp_path / "run" / "logs").rglob("metrics.csv"))) as handle:
-        errors = [float(r["train/level2/pred_error_rollout_rel"]) for r in csv.DictReader(handle)
-                  if r.get("train/level2/pred_error_rollout_rel")]
+        errors = [
+            float(r["train/level2/pred_error_rollout_rel"])
+            for r in csv.DictReader(handle)
+            if r.get("train/level2/pred_error_rollout_rel")
+        ]
     first, last = sum(errors[:3]) / 3, sum(errors[-3:]) / 3
     assert last < 0.25 * first, (first, last)  # seeds 0-4: at most 0.09
 
@@ -75,20 +98,44 @@ def batch(steps: int = 8) -> dict[str, torch.Tensor]:
 
 def joint(**kwargs) -> JEPAModule:
     torch.manual_seed(0)
-    return JEPAModule(encoder=LEVEL1["encoder"], predictor={"kind": "gru", "hidden_dim": 16}, expander=[32],
-                      levels=[1, 2], level2=LEVEL2, **kwargs)
+    return JEPAModule(
+        encoder=LEVEL1["encoder"],
+        predictor={"kind": "gru", "hidden_dim": 16},
+        expander=[32],
+        levels=[1, 2],
+        level2=LEVEL2,
+        **kwargs,
+    )
 
 
 def test_joint_training_changes_both_levels(tiny_rooms):
     model = joint(warmup_steps=2)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    data = VideoDataModule(str(tiny_rooms), num_frames=8, batch_size=8, num_workers=0, train_batches_per_epoch=5,
-                           val_fraction=0.0, decoder="pyav")
-    L.Trainer(max_steps=5, accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
-              enable_model_summary=False).fit(model, data)
+    data = VideoDataModule(
+        str(tiny_rooms),
+        num_frames=8,
+        batch_size=8,
+        num_workers=0,
+        train_batches_per_epoch=5,
+        val_fraction=0.0,
+        decoder="pyav",
+    )
+    L.Trainer(
+        max_steps=5,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    ).fit(model, data)
     after = model.state_dict()
-    for prefix in ("world_model.encoder.", "world_model.predictor.", "level2.world_model.encoder.pool.",
-                   "level2.world_model.encoder.head.", "level2.world_model.predictor."):
+    for prefix in (
+        "world_model.encoder.",
+        "world_model.predictor.",
+        "level2.world_model.encoder.pool.",
+        "level2.world_model.encoder.head.",
+        "level2.world_model.predictor.",
+    ):
         assert any(not torch.equal(before[k], after[k]) for k in after if k.startswith(prefix)), prefix
 
 
@@ -183,5 +230,8 @@ def test_level2_latent_terms_join_the_level2_loss_and_bad_kinds_name_the_field(l
     with pytest.raises(ValueError, match=r"model\.level2\.latent\.kind: unknown kind 'gaussian'"):
         JEPAModule(levels=[2], level2={**LEVEL2, "latent": {"kind": "gaussian"}}, level1_checkpoint=str(level1_export))
     with pytest.raises(ValueError, match=r"model\.level2\.latent\.num_codes: expected >= 2"):
-        JEPAModule(levels=[2], level2={**LEVEL2, "latent": {"kind": "discrete", "num_codes": 1}},
-                   level1_checkpoint=str(level1_export))
+        JEPAModule(
+            levels=[2],
+            level2={**LEVEL2, "latent": {"kind": "discrete", "num_codes": 1}},
+            level1_checkpoint=str(level1_export),
+        )

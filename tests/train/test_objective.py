@@ -58,7 +58,7 @@ def train(seed: int, vicreg: VICReg, steps: int = 150) -> tuple[list[float], tor
 
 def test_rollout_starts_are_the_windows_of_a_loop():
     x = torch.arange(2 * 6 * 3, dtype=torch.float32).view(2, 6, 3)
-    rows = [x[b, t: t + 4] for b in range(2) for t in range(6 - 4 + 1)]
+    rows = [x[b, t : t + 4] for b in range(2) for t in range(6 - 4 + 1)]
     assert torch.equal(rollout_starts(x, 4), torch.stack(rows))
 
 

@@ -13,8 +13,11 @@ from hjepa.train.cli import run_lightning_cli
 from tests.train.test_cli import tiny_config
 
 TINY = {
-    "model": {"encoder": {"name": "convnet_tiny", "embed_dim": 16, "img_size": 32, "width": 8},
-              "predictor": {"kind": "gru", "hidden_dim": 16}, "expander": [32]},
+    "model": {
+        "encoder": {"name": "convnet_tiny", "embed_dim": 16, "img_size": 32, "width": 8},
+        "predictor": {"kind": "gru", "hidden_dim": 16},
+        "expander": [32],
+    },
     # 2 workers take batches in turn: the resumed epoch must skip each worker's share
     "data": {"num_frames": 4, "batch_size": 4, "num_workers": 2, "decoder": "pyav", "train_batches_per_epoch": 4},
 }
@@ -57,7 +60,8 @@ def test_training_goes_on_past_a_damaged_and_a_vanished_shard(tiny_rooms, tmp_pa
     settings = yaml.safe_load(config.read_text())
     settings["trainer"]["callbacks"] += [
         {"class_path": "hjepa.train.callbacks.SkippedDataMonitor"},
-        {"class_path": "tests.train.test_resume.DeleteShard", "init_args": {"path": str(shards / "shard-000005.tar")}}]
+        {"class_path": "tests.train.test_resume.DeleteShard", "init_args": {"path": str(shards / "shard-000005.tar")}},
+    ]
     settings["data"].update(resampled=False, val_fraction=0.0, shuffle_buffer=0)  # every shard read each epoch
     config.write_text(yaml.safe_dump(settings))
     # the full epoch would be 6 batches of 8: one shard is half gone and one vanishes, so epochs are shorter

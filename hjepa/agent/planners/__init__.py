@@ -27,8 +27,9 @@ def check_planner_fields(name: Any, fields: dict[str, Any], source: str = "") ->
     params = inspect.signature(PLANNERS[name]).parameters
     for field in fields:
         if field not in params:
-            raise ValueError(f"{prefix}planner.{field}: unknown field for planner {name!r}; expected one of "
-                             f"{list(params)}")
+            raise ValueError(
+                f"{prefix}planner.{field}: unknown field for planner {name!r}; expected one of {list(params)}"
+            )
     check_field_types(fields, PLANNERS[name], f"{prefix}planner.")
 
 

@@ -69,8 +69,9 @@ class Planner(abc.ABC):
     # Only the gradient planner needs autograd through `unroll`; samplers run without a graph.
     differentiable = False
 
-    def __init__(self, action_low: float | Sequence[float] | Tensor, action_high: float | Sequence[float] | Tensor,
-                 horizon: int) -> None:
+    def __init__(
+        self, action_low: float | Sequence[float] | Tensor, action_high: float | Sequence[float] | Tensor, horizon: int
+    ) -> None:
         low = torch.as_tensor(action_low, dtype=torch.float32).reshape(-1)
         high = torch.as_tensor(action_high, dtype=torch.float32).reshape(-1)
         low, high = torch.broadcast_tensors(low, high)
@@ -100,8 +101,15 @@ class Planner(abc.ABC):
         noise[0] = 0
         return self.clip(mean + std * noise)
 
-    def plan(self, state: Tensor, cost: PlanCost, world_model: RolloutModel, horizon: int | None = None,
-             init: Tensor | None = None, generator: torch.Generator | int | None = None) -> PlanResult:
+    def plan(
+        self,
+        state: Tensor,
+        cost: PlanCost,
+        world_model: RolloutModel,
+        horizon: int | None = None,
+        init: Tensor | None = None,
+        generator: torch.Generator | int | None = None,
+    ) -> PlanResult:
         """Plans from state (D,); init (H, A) is a warm start (default: the middle of the box);
         generator (or an int seed) makes the sampling reproducible."""
         horizon = horizon or self.horizon

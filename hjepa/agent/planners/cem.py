@@ -14,9 +14,18 @@ class CEMPlanner(Planner):
     `init_std` and `min_std` are in units of the box's half-width; `momentum` keeps that share of the old mean/std.
     """
 
-    def __init__(self, action_low: float | Sequence[float] | Tensor, action_high: float | Sequence[float] | Tensor,
-                 horizon: int, population: int = 256, elites: int = 32, iterations: int = 10, init_std: float = 0.5,
-                 min_std: float = 0.02, momentum: float = 0.0) -> None:
+    def __init__(
+        self,
+        action_low: float | Sequence[float] | Tensor,
+        action_high: float | Sequence[float] | Tensor,
+        horizon: int,
+        population: int = 256,
+        elites: int = 32,
+        iterations: int = 10,
+        init_std: float = 0.5,
+        min_std: float = 0.02,
+        momentum: float = 0.0,
+    ) -> None:
         super().__init__(action_low, action_high, horizon)
         if not 1 <= elites <= population:
             raise ValueError(f"planner.elites must be in [1, population={population}], got {elites}")

@@ -18,9 +18,15 @@ class DiscreteSearchPlanner(Planner):
     The discrete set is an explicit `actions` list, or a grid of `actions_per_dim` values per dimension.
     """
 
-    def __init__(self, action_low: float | Sequence[float] | Tensor, action_high: float | Sequence[float] | Tensor,
-                 horizon: int, actions_per_dim: int = 3, actions: Sequence[Sequence[float]] | None = None,
-                 beam_width: int = 16) -> None:
+    def __init__(
+        self,
+        action_low: float | Sequence[float] | Tensor,
+        action_high: float | Sequence[float] | Tensor,
+        horizon: int,
+        actions_per_dim: int = 3,
+        actions: Sequence[Sequence[float]] | None = None,
+        beam_width: int = 16,
+    ) -> None:
         super().__init__(action_low, action_high, horizon)
         if beam_width < 1:
             raise ValueError(f"planner.beam_width must be >= 1, got {beam_width}")

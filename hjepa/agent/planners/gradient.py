@@ -16,9 +16,16 @@ class GradientPlanner(Planner):
 
     differentiable = True
 
-    def __init__(self, action_low: float | Sequence[float] | Tensor, action_high: float | Sequence[float] | Tensor,
-                 horizon: int, iterations: int = 50, lr: float = 0.1, restarts: int = 1,
-                 restart_std: float = 0.5) -> None:
+    def __init__(
+        self,
+        action_low: float | Sequence[float] | Tensor,
+        action_high: float | Sequence[float] | Tensor,
+        horizon: int,
+        iterations: int = 50,
+        lr: float = 0.1,
+        restarts: int = 1,
+        restart_std: float = 0.5,
+    ) -> None:
         super().__init__(action_low, action_high, horizon)
         if iterations < 1 or restarts < 1:
             raise ValueError(f"planner.iterations and planner.restarts must be >= 1, got {iterations}, {restarts}")

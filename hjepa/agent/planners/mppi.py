@@ -14,9 +14,16 @@ class MPPIPlanner(Planner):
     `noise_std` is in units of the box's half-width.
     """
 
-    def __init__(self, action_low: float | Sequence[float] | Tensor, action_high: float | Sequence[float] | Tensor,
-                 horizon: int, population: int = 256, iterations: int = 10, temperature: float = 1.0,
-                 noise_std: float = 0.3) -> None:
+    def __init__(
+        self,
+        action_low: float | Sequence[float] | Tensor,
+        action_high: float | Sequence[float] | Tensor,
+        horizon: int,
+        population: int = 256,
+        iterations: int = 10,
+        temperature: float = 1.0,
+        noise_std: float = 0.3,
+    ) -> None:
         super().__init__(action_low, action_high, horizon)
         if population < 1 or iterations < 1:
             raise ValueError(f"planner.population and planner.iterations must be >= 1, got {population}, {iterations}")

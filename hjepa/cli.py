@@ -190,9 +190,36 @@ def _probe_classify(args: argparse.Namespace) -> int:
         seed=args.seed,
         val_fraction=args.val_fraction,
         num_workers=args.workers,
+        tokens=args.tokens,
+        attentive_epochs=args.attentive_epochs,
     )
     print(format_table(results.items(), left=2))
     print(f"-> {Path(args.out) / 'classify.json'}")
+    return 0
+
+
+def _probe_visualize(args: argparse.Namespace) -> int:
+    from hjepa.data.shards import check_output_folder
+    from hjepa.eval.visualize import run_visualize
+
+    check_output_folder(Path(args.out))
+    report = run_visualize(
+        args.ckpt,
+        args.data,
+        args.out,
+        num_frames=args.num_frames,
+        frame_stride=args.frame_stride,
+        clips=args.clips,
+        queries=args.queries,
+        k=args.k,
+        batch_size=args.batch_size,
+        max_batches=args.max_batches,
+        num_workers=args.workers,
+        device=args.device,
+    )
+    out = Path(args.out)
+    print(f"patch PCA maps -> {out / 'patch_pca.png'}")
+    print(f"{len(report['queries'])} queries among {report['clips']} clips -> {out / 'retrieval.png'}, retrieval.json")
     return 0
 
 
@@ -461,7 +488,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     classify = probe.add_parser(
         "classify",
-        help="video classes read linearly from pooled clip features, against a random-init encoder",
+        help="video classes read from clip features by a linear probe (pooled over time) and an attentive probe "
+        "(over frame or patch tokens), against a random-init encoder",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     classify.set_defaults(handler=_probe_classify)
@@ -476,6 +504,34 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--val-fraction", type=float, default=0.2, help="held-out videos")
     classify.add_argument("--workers", type=int, default=2)
     classify.add_argument("--seed", type=_seed, default=0)
+    classify.add_argument(
+        "--tokens",
+        choices=["frames", "patches"],
+        default="frames",
+        help="what the attentive probe attends over: the clip's per-frame states, or its per-patch tokens",
+    )
+    classify.add_argument(
+        "--attentive-epochs", type=int, default=20, help="passes of the attentive probe over the training clips"
+    )
+
+    visualize = probe.add_parser(
+        "visualize",
+        help="PCA maps of the encoder's patch tokens and nearest-neighbour retrieval of clips",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    visualize.set_defaults(handler=_probe_visualize)
+    visualize.add_argument("--ckpt", required=True, help="export folder or Lightning .ckpt")
+    visualize.add_argument("--data", required=True, help="shard folder, brace pattern or pipe: URL")
+    visualize.add_argument("--out", default="runs/visualize")
+    visualize.add_argument("--num-frames", type=int, default=8, help="frames per clip")
+    visualize.add_argument("--frame-stride", type=int, default=1)
+    visualize.add_argument("--clips", type=int, default=4, help="clips whose patch tokens are mapped")
+    visualize.add_argument("--queries", type=int, default=4, help="query clips (the first ones read)")
+    visualize.add_argument("--k", type=int, default=5, help="nearest clips per query, the query itself first")
+    visualize.add_argument("--batch-size", type=int, default=32)
+    visualize.add_argument("--max-batches", type=int, default=None, help="batches of clips searched (default all)")
+    visualize.add_argument("--workers", type=int, default=2)
+    visualize.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
 
     plan = command("plan", _plan, "run the agent on a frozen world model in an environment for a task")
     _add_plan_arguments(plan, episodes=1, out="runs/plan")

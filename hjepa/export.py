@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from huggingface_hub import ModelHubMixin, snapshot_download
+from huggingface_hub import ModelCard, ModelHubMixin, snapshot_download
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
@@ -49,7 +49,24 @@ MODEL_CARD = """---
 An hjepa world model (H-JEPA, LeCun 2022): `model.safetensors` + `config.json`, which names its levels and
 configs. Load it with `hjepa.export.WorldModelExport.from_pretrained("<repo id>")`, or a downloaded folder
 with `hjepa.load_world_model(folder)`.
-"""  # README.md of a folder written by save_pretrained
+
+## Configuration
+{% for section, fields in config_sections.items() %}
+### {{ section }}
+
+| field | value |
+| --- | --- |
+{% for name, value in fields.items() -%}
+| `{{ name }}` | `{{ value }}` |
+{% endfor %}{% endfor %}
+{%- if probe_figures %}
+## Probe figures
+
+| figure | value |
+| --- | --- |
+{% for name, value in probe_figures.items() -%}
+| {{ name }} | {{ value }} |
+{% endfor %}{% endif %}"""  # README.md of a folder written by save_pretrained; see WorldModelExport.generate_model_card
 
 
 def _check_level(levels: list[int], level: int, source: Path) -> None:
@@ -284,6 +301,8 @@ class WorldModelExport(
 
     `world_model` is level 1, `level2` the level-2 world model reading its encoder, or None. Both must come
     from `build_world_model` / `build_level2_world_model` (or a loader), which give them their `config`.
+    The model card lists that config; probe figures join it through the mixin's card arguments:
+    `save_pretrained(folder, model_card_kwargs={"probe_figures": {"classify_top1_trained": 0.83, ...}})`.
     """
 
     def __init__(self, world_model: WorldModel, level2: Level2WorldModel | None = None) -> None:
@@ -291,6 +310,15 @@ class WorldModelExport(
             if model is not None and model.config is None:
                 raise ValueError(f"{name}: has no config; build it with build_world_model or build_level2_world_model")
         self.world_model, self.level2 = world_model, level2
+
+    def generate_model_card(self, *args: Any, **kwargs: Any) -> ModelCard:
+        """The card of MODEL_CARD: each config section (encoder, predictor, latent, level2) as a table of its
+        fields, and `probe_figures` (name -> value, e.g. from classify.json or plan.json) when passed."""
+        sections = dict(self.world_model.config)
+        if self.level2 is not None:
+            sections["level2"] = self.level2.config
+        tables = {name: {k: json.dumps(v) for k, v in fields.items()} for name, fields in sections.items() if fields}
+        return super().generate_model_card(*args, config_sections=tables, **kwargs)
 
     def _save_pretrained(self, save_directory: Path) -> None:
         level2 = None if self.level2 is None else (self.level2, self.level2.config)

@@ -438,3 +438,26 @@ def test_from_pretrained_refuses_damaged_weights_as_the_loader_does(tmp_path, no
     for load in (load_world_model, WorldModelExport.from_pretrained):
         with pytest.raises(ValueError, match=r"model\.safetensors: tensor encoder\.\S+ holds non-finite values"):
             load(tmp_path / "hub")
+
+
+def test_the_model_card_lists_the_config_sections_and_the_probe_figures_passed(tmp_path, no_network):
+    cfg = CFG | {"latent": {"kind": "low_dim", "dim": 3}}
+    wm = build_world_model(cfg).eval()
+    figures = {"classify_top1_trained": 0.8125, "plan_success": 0.6}
+    WorldModelExport(wm, build_level2_world_model(wm.encoder, LEVEL2).eval()).save_pretrained(
+        tmp_path / "hub", model_card_kwargs={"probe_figures": figures}
+    )
+    card = (tmp_path / "hub" / "README.md").read_text()
+    sections = card.split("\n### ")[1:]  # one per config section, the figures after the last
+    assert [section.split("\n")[0] for section in sections] == ["encoder", "predictor", "latent", "level2"]
+    encoder, predictor, latent, level2 = sections
+    assert '| `name` | `"convnet_tiny"` |' in encoder and "| `embed_dim` | `16` |" in encoder
+    assert '| `kind` | `"gru"` |' in predictor and "| `hidden_dim` | `16` |" in predictor
+    assert '| `kind` | `"low_dim"` |' in latent and "| `dim` | `3` |" in latent
+    assert "| `window` | `2` |" in level2 and f"| `predictor` | `{json.dumps(LEVEL2['predictor'])}` |" in level2
+    assert "## Probe figures" in level2
+    assert "| classify_top1_trained | 0.8125 |" in card and "| plan_success | 0.6 |" in card
+
+    WorldModelExport(wm).save_pretrained(tmp_path / "plain")  # no figures passed: no figures section
+    plain = (tmp_path / "plain" / "README.md").read_text()
+    assert "### latent" in plain and "### level2" not in plain and "Probe figures" not in plain

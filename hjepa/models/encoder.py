@@ -26,6 +26,14 @@ class ConvNetTiny(nn.Module):
         """(N, C, H, W) -> (N, num_features)."""
         return self.features(x)
 
+    def forward_features(self, x: Tensor) -> Tensor:
+        """(N, C, H, W) -> the last feature map (N, 4 * width, H / 16, W / 16), before the 4x4 pool."""
+        return self.features[:-2](x)
+
+    def pool(self, feature_map: Tensor) -> Tensor:
+        """The rest of `forward`: feature map (N, C, h, w) -> (N, C * 16), the 4x4 grid of cells, channel-major."""
+        return self.features[-2:](feature_map)
+
 
 LOCAL_BACKBONES = {"convnet_tiny": ConvNetTiny}
 
@@ -135,13 +143,54 @@ class FrameEncoder(nn.Module):
             self.backbone.eval()
         return self
 
-    def forward(self, frames: Tensor) -> Tensor:
-        """(B, T, C, H, W) -> (B, T // tubelet, D)."""
+    def _images(self, frames: Tensor) -> Tensor:
+        """Frames (B, T, C, H, W) in [0, 1] -> normalised backbone inputs (B * T // tubelet, tubelet * C, H, W)."""
         b, t, c, h, w = frames.shape
         if (h, w) != (self.img_size, self.img_size):
             raise ValueError(f"encoder.img_size is {self.img_size} but frames are {h}x{w}")
         if t % self.tubelet:
             raise ValueError(f"encoder.tubelet={self.tubelet} does not divide the clip's {t} frames")
         x = (frames - self.mean) / self.std
-        x = x.reshape(b * (t // self.tubelet), self.tubelet * c, h, w)
-        return self.proj(self.backbone(x)).view(b, t // self.tubelet, self.embed_dim)
+        return x.reshape(b * (t // self.tubelet), self.tubelet * c, h, w)
+
+    def forward(self, frames: Tensor) -> Tensor:
+        """(B, T, C, H, W) -> (B, T // tubelet, D)."""
+        b, t = frames.shape[:2]
+        return self.proj(self.backbone(self._images(frames))).view(b, t // self.tubelet, self.embed_dim)
+
+    def patch_tokens(self, frames: Tensor) -> Tensor:
+        """(B, T, C, H, W) -> per-patch tokens (B, T // tubelet, N, D), N patches in row-major order.
+
+        A ViT's tokens are its `forward_features` without the prefix (class, register) tokens, a CNN's the
+        positions of its last feature map (N = h * w), each through `proj`. A CNN pooling that map by its mean
+        gives the state as the mean of its tokens; `convnet_tiny`, whose state keeps a 4x4 grid of cells,
+        projects each position with the weights of the cells it falls in (times N), so its tokens too average
+        to the state: a token is its patch's share of it.
+        """
+        b, t = frames.shape[:2]
+        x = self._images(frames)
+        if isinstance(self.backbone, ConvNetTiny):
+            tokens = self._cell_tokens(self.backbone.forward_features(x))
+        else:
+            features = self.backbone.forward_features(x)
+            if features.ndim == 4:  # a feature map: NCHW, or NHWC where timm says so (e.g. Swin)
+                nhwc = getattr(self.backbone, "output_fmt", "NCHW") == "NHWC"
+                features = features.flatten(1, 2) if nhwc else features.flatten(2).transpose(1, 2)
+            else:
+                features = features[:, getattr(self.backbone, "num_prefix_tokens", 0) :]
+            if features.shape[-1] != self.proj.in_features:
+                raise ValueError(
+                    f"encoder.name: the backbone's tokens have {features.shape[-1]} features but its pooled output "
+                    f"{self.proj.in_features}; patch tokens are not available for it"
+                )
+            tokens = self.proj(features)
+        return tokens.view(b, t // self.tubelet, -1, self.embed_dim)
+
+    def _cell_tokens(self, feature_map: Tensor) -> Tensor:
+        """`convnet_tiny` feature map (M, C, h, w) -> tokens (M, h * w, D) that average to `proj` of its pooled grid."""
+        m, c, h, w = feature_map.shape
+        positions = torch.eye(h * w, dtype=feature_map.dtype, device=feature_map.device).view(h * w, 1, h, w)
+        share = self.backbone.pool(positions)  # (h w, cells): the weight of each position in each pooled cell
+        weight = self.proj.weight.unflatten(1, (c, -1))  # (D, C, cells), the pooled grid's channel-major order
+        tokens = torch.einsum("mcp,pj,dcj->mpd", feature_map.flatten(2), share, weight)
+        return h * w * tokens + self.proj.bias

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from hjepa.data.datamodule import frames_to_float
+from hjepa.models.encoder import FrameEncoder
 from hjepa.models.tubelet import tubelet_actions, tubelet_states
 
 
@@ -18,10 +19,21 @@ class Encodes(Protocol):
     def encode(self, frames: Tensor) -> Tensor: ...
 
 
+class PatchTokens:
+    """A world model's perception read per patch: encode(frames (B, T, C, H, W)) -> tokens (B, T // t, N, D)
+    (`FrameEncoder.patch_tokens`), so `encode_split` gathers patch tokens as it gathers states."""
+
+    def __init__(self, encoder: FrameEncoder) -> None:
+        self.encoder = encoder
+
+    def encode(self, frames: Tensor) -> Tensor:
+        return self.encoder.patch_tokens(frames)
+
+
 class EncodedSplit(NamedTuple):
     """Every clip of a split: representations per model, ground truth, actions and per-episode labels."""
 
-    reprs: dict[str, Tensor]  # model name -> (N, T, D) float32
+    reprs: dict[str, Tensor]  # model name -> (N, T, D) float32 ((N, T, P, D) for `PatchTokens`)
     states: Tensor  # (N, T, S) ground-truth states
     actions: Tensor  # (N, T-1, A)
     labels: dict[str, Tensor]  # per-episode labels, (N, ...)

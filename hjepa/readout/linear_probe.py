@@ -83,5 +83,11 @@ def r2_per_dim(pred: Tensor, target: Tensor) -> Tensor:
 
 def accuracy(head: LinearHead, x: Tensor, labels: Tensor, num_classes: int, top_k: int = 1) -> float:
     """Fraction of frames x (..., D) whose `top_k` highest-scoring classes hold their label (...)."""
-    scores = head(x).flatten(0, -2)
-    return multiclass_accuracy(scores, labels.flatten().long(), num_classes, top_k=top_k, average="micro").item()
+    return score_accuracy(head(x), labels, num_classes, top_k)
+
+
+def score_accuracy(scores: Tensor, labels: Tensor, num_classes: int, top_k: int = 1) -> float:
+    """Fraction of samples whose `top_k` highest class scores (..., K) hold their label (...)."""
+    return multiclass_accuracy(
+        scores.flatten(0, -2), labels.flatten().long(), num_classes, top_k=top_k, average="micro"
+    ).item()

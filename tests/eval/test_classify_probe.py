@@ -1,4 +1,5 @@
-"""`hjepa probe classify`: classes readable from the frames score near 1, classes unrelated to them near chance."""
+"""`hjepa probe classify`: classes readable from the frames score near 1, classes unrelated to them near chance;
+a class carried only by the order of the frames is read by the attentive probe, not by the time-pooled linear one."""
 
 import json
 from pathlib import Path
@@ -13,6 +14,7 @@ from hjepa.data.video import encode_video
 from hjepa.eval.classify_probe import run_classify_probe
 from hjepa.export import export_world_model
 from hjepa.models import build_world_model
+from hjepa.threads import one_torch_thread
 
 CFG = {
     "encoder": {"name": "convnet_tiny", "embed_dim": 16, "img_size": 32},
@@ -20,6 +22,13 @@ CFG = {
 }
 CLASSES = ["c0", "c1", "c2", "c3", "c4"]
 VIDEOS_PER_CLASS = 8
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    # The probes train on a few clips at a time: on shared cores, intra-op threads spin-wait on each other.
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +57,15 @@ def export(tmp_path_factory) -> Path:
 
 def probe(export: Path, shards: Path, out: Path) -> dict:
     return run_classify_probe(
-        export, str(shards), out, num_frames=4, batch_size=16, num_workers=0, device="cpu", val_fraction=0.3
+        export,
+        str(shards),
+        out,
+        num_frames=4,
+        batch_size=16,
+        num_workers=0,
+        device="cpu",
+        val_fraction=0.3,
+        attentive_epochs=300,  # one batch of the few training clips an epoch
     )
 
 
@@ -71,6 +88,64 @@ def test_readable_classes_score_near_one_and_shuffled_ones_near_chance(videos, e
     assert report["classes"] == CLASSES
     assert np.array(report["confusion"]["trained"]).sum() == readable["classify_val_clips"]
     assert (tmp_path / "readable" / "classify_confusion.png").read_bytes()[:4] == b"\x89PNG"
+    assert set(report["confusion"]) == {"trained", "random", "attentive_trained", "attentive_random"}
+    assert readable["classify_top1_attentive_trained"] >= 0.9 and readable["classify_top5_attentive_random"] == 1.0
+    assert shuffled["classify_top1_attentive_trained"] <= 0.5, shuffled
+
+
+@pytest.fixture(scope="module")
+def ordered_shards(tmp_path_factory) -> Path:
+    """Two classes told apart only by the order of their frames: a band at the top for two frames then at the
+    bottom for two (class "down"), or the reverse ("up"). Each "up" video is a "down" video played backwards (a
+    square at the same random place in all four frames), so the two hold the same frames and their time-pooled
+    features are equal (lossless codec)."""
+    src = tmp_path_factory.mktemp("ordered")
+    rng = np.random.default_rng(0)
+    for i in range(ORDERED_PAIRS):
+        video = np.zeros((4, 32, 32, 3), np.uint8)
+        video[:2, :10] = 200
+        video[2:, 22:] = 200
+        x, y = rng.integers(0, 26, size=2)
+        video[:, y : y + 6, x : x + 6, 1] = 120
+        for name, frames in (("down", video), ("up", video[::-1])):
+            (src / name).mkdir(exist_ok=True)
+            (src / name / f"{i}.mkv").write_bytes(encode_video(np.ascontiguousarray(frames), 10, codec="ffv1"))
+    out = tmp_path_factory.mktemp("ordered_shards")
+    convert_folder(src, out, labels="folder", shard_size=8, progress=False)
+    return out
+
+
+ORDERED_PAIRS = 24
+
+
+@pytest.mark.parametrize("tokens", ["frames", "patches"])
+def test_the_attentive_probe_reads_the_order_of_frames_that_time_pooling_loses(
+    ordered_shards, export, tmp_path, tokens
+):
+    args = ["probe", "classify", "--ckpt", str(export), "--data", str(ordered_shards), "--out", str(tmp_path)]
+    args += ["--num-frames", "4", "--batch-size", "16", "--workers", "0", "--val-fraction", "0.3"]
+    # one batch of the few training clips an epoch
+    assert main([*args, "--tokens", tokens, "--attentive-epochs", "300"]) == 0
+    report = json.loads((tmp_path / "classify.json").read_text())
+    results = {key: value for key, value in report.items() if key.startswith("classify_")}
+    for name in ("trained", "random"):  # any encoder tells the two frames apart; only their order is the class
+        assert results[f"classify_top1_attentive_{name}"] >= 0.9, results
+        assert results[f"classify_top1_{name}"] <= 0.6, results  # the linear probe on the time-pooled states
+    assert "classify_top5_trained" not in results  # two classes: no top-5
+    patches = 4 if tokens == "patches" else 1  # convnet_tiny at 32 pixels: a 2x2 feature map
+    attentive = {"tokens": tokens, "tokens_per_clip": 4 * patches, "queries": 1, "heads": 1, "epochs": 300}
+    assert report["attentive"] == attentive
+    assert report["sampling"] == {
+        "frames_per_clip": 4,
+        "frame_stride": 1,
+        "train_clips_per_video": 1,
+        "train_clip_starts": "random",
+        "val_clips_per_video": 1,
+        "val_clip_starts": "first frame",
+        "views_per_clip": 1,
+        "averaging": "none: every clip is one sample, fitted or scored on its own",
+        "video": "one shard sample (a segment of a video cut by `hjepa shard --segment`)",
+    }
 
 
 def test_shards_without_classes_are_named(videos, export, tmp_path, capsys):

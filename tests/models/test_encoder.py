@@ -126,3 +126,72 @@ def test_a_frozen_backbone_keeps_its_weights_and_statistics_while_the_projection
     backbone = [k for k in after if k.startswith("backbone.")]
     assert backbone and all(torch.equal(before[k], after[k]) for k in backbone)  # BatchNorm statistics included
     assert not torch.equal(before["proj.weight"], after["proj.weight"])
+
+
+def test_the_pooled_output_is_the_normalised_frames_through_backbone_and_projection():
+    encoder = FrameEncoder("convnet_tiny", embed_dim=8, img_size=32, tubelet=2).eval()
+    frames = torch.rand(2, 4, 3, 32, 32)
+    x = ((frames - 0.5) / 0.5).reshape(4, 6, 32, 32)  # tubelets stacked channel-wise, normalised to [-1, 1]
+    with torch.no_grad():
+        assert torch.equal(encoder(frames), encoder.proj(encoder.backbone(x)).view(2, 2, 8))
+
+
+def cell_tokens_by_hand(encoder: FrameEncoder, frames: torch.Tensor) -> torch.Tensor:
+    """convnet_tiny tokens one position at a time: the position's features alone in an empty map, times the
+    number of positions, through the backbone's pooling and the projection."""
+    x = (frames.flatten(0, 1) - 0.5) / 0.5
+    feature_map = encoder.backbone.forward_features(x)  # (M, C, h, w)
+    h, w = feature_map.shape[-2:]
+    tokens = []
+    for row in range(h):
+        for col in range(w):
+            alone = torch.zeros_like(feature_map)
+            alone[:, :, row, col] = feature_map[:, :, row, col]
+            tokens.append(encoder.proj(encoder.backbone.pool(h * w * alone)))
+    return torch.stack(tokens, 1).view(*frames.shape[:2], h * w, -1)
+
+
+@pytest.mark.parametrize("size", [32, 64, 96])  # feature maps 2x2 (pooled up to 4x4), 4x4, 6x6 (pooled down)
+def test_convnet_tiny_patch_tokens_are_each_positions_share_and_average_to_the_state(size):
+    torch.manual_seed(0)
+    encoder = FrameEncoder("convnet_tiny", embed_dim=8, img_size=size, width=8).eval()
+    frames = torch.rand(2, 3, 3, size, size)
+    with torch.no_grad():
+        tokens = encoder.patch_tokens(frames)
+        assert tokens.shape == (2, 3, (size // 16) ** 2, 8)
+        torch.testing.assert_close(tokens, cell_tokens_by_hand(encoder, frames), rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(tokens.mean(2), encoder(frames), rtol=1e-4, atol=1e-5)
+
+
+VIT_AVG = dict(name="vit_tiny_patch16_224", patch_size=8, depth=1, global_pool="avg", fc_norm=False)
+
+
+@pytest.mark.parametrize(
+    "kwargs,size,patches",
+    [
+        (dict(name="resnet10t"), 64, 4),  # a 2x2 map, average-pooled
+        # ViTs averaging their patch tokens (no final norm after the pool): class and register tokens left out
+        (dict(VIT_AVG), 32, 16),
+        (dict(VIT_AVG, reg_tokens=2), 32, 16),
+    ],
+)
+def test_timm_patch_tokens_average_to_the_state_where_the_backbone_pools_by_the_mean(kwargs, size, patches):
+    torch.manual_seed(0)
+    encoder = FrameEncoder(embed_dim=8, img_size=size, tubelet=2, **kwargs).eval()
+    frames = torch.rand(2, 4, 3, size, size)
+    with torch.no_grad():
+        tokens = encoder.patch_tokens(frames)
+        assert tokens.shape == (2, 2, patches, 8)
+        torch.testing.assert_close(tokens.mean(2), encoder(frames), rtol=1e-4, atol=1e-5)
+
+
+def test_vit_patch_tokens_follow_the_patches_not_the_class_token():
+    torch.manual_seed(0)
+    encoder = FrameEncoder("vit_tiny_patch16_224", patch_size=8, depth=1, embed_dim=8, img_size=32).eval()
+    frames = torch.rand(1, 1, 3, 32, 32)
+    changed = frames.clone()
+    changed[..., :8, :8] = 1 - changed[..., :8, :8]  # the top-left patch only
+    with torch.no_grad():
+        before, after = encoder.patch_tokens(frames)[0, 0], encoder.patch_tokens(changed)[0, 0]
+    moved = (after - before).norm(dim=-1)
+    assert moved.shape == (16,) and moved.argmax() == 0  # the changed patch's token moves most

@@ -120,6 +120,13 @@ def run_classify_probe(
     num_classes = int(max(train_y.max(), val_y.max())) + 1
     names = class_names(data, num_classes)
     num_classes = len(names)
+    unseen = sorted(set(val_y.tolist()) - set(train_y.tolist()))
+    if unseen:
+        raise ValueError(
+            f"--data: {data}: class(es) {[names[c] for c in unseen]} have held-out videos but none in the training "
+            f"split (val_fraction {val_fraction}), so no probe can learn them; add videos of them or lower "
+            "--val-fraction"
+        )
     majority = torch.bincount(train_y, minlength=num_classes).argmax()
     results: dict[str, Any] = {
         "classify_top1_majority": _r((val_y == majority).double().mean()),

@@ -78,6 +78,13 @@ def _create_timm(
     except TypeError as err:
         fields = ", ".join(f"encoder.{k}" for k in sorted(timm_kwargs)) or "encoder"
         raise ValueError(f"{fields}: rejected by the timm backbone {name!r}: {err}") from err
+    except RuntimeError as err:  # load_state_dict: names, shapes of another architecture's weights
+        if checkpoint_path is None:
+            raise
+        raise ValueError(
+            f"encoder.checkpoint_path: {checkpoint_path} does not hold weights of the backbone {name!r} "
+            f"(encoder.name): {err}"
+        ) from err
     patch = getattr(getattr(model, "patch_embed", None), "patch_size", None)
     # timm ViTs silently drop the remainder pixels, so refuse sizes that do not tile.
     if patch is not None and any(img_size % p for p in patch):

@@ -3,6 +3,7 @@ a class carried only by the order of the frames is read by the attentive probe, 
 under flickering background noise, a briefly JEPA-trained encoder reads the class where a random-init one does not."""
 
 import json
+import shutil
 from pathlib import Path
 
 import lightning as L
@@ -13,6 +14,8 @@ import torch
 from hjepa.cli import main
 from hjepa.data.convert import convert_folder
 from hjepa.data.datamodule import VideoDataModule
+from hjepa.data.dataset import episode_split
+from hjepa.data.shards import sample_key
 from hjepa.data.video import encode_video
 from hjepa.eval.classify_probe import run_classify_probe
 from hjepa.export import export_world_model
@@ -176,6 +179,18 @@ def test_shards_without_classes_are_named(videos, export, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "error: --data: the samples of" in err and "carry no labels['class']" in err
     assert "hjepa shard --labels" in err
+
+
+def test_a_class_held_out_only_is_named(videos, export, tmp_path):
+    """A class whose only video the hash split holds out cannot be learned: the probe names it instead of scoring it."""
+    src = tmp_path / "classes"
+    shutil.copytree(videos, src)
+    name = next(f"{i}.mp4" for i in range(100) if episode_split(sample_key(f"rare/{i}.mp4"), 0.3) == "val")
+    (src / "rare").mkdir()
+    shutil.copy(next((videos / CLASSES[0]).glob("*.mp4")), src / "rare" / name)
+    convert_folder(src, tmp_path / "shards", shard_size=8, progress=False, labels="folder")
+    with pytest.raises(ValueError, match=r"class\(es\) \['rare'\] have held-out videos but none in the training"):
+        probe(export, tmp_path / "shards", tmp_path / "out")
 
 
 STRIPS = 8  # classes: where across the frame a square stays

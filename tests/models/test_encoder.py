@@ -102,6 +102,16 @@ def test_a_local_weights_file_is_loaded_through_timm(tmp_path):
     assert stacked.backbone.conv1[0].weight.shape[1] == 6  # timm adapts the first layer to a tubelet's channels
 
 
+def test_weights_of_another_architecture_are_refused_naming_the_file_and_the_backbone(tmp_path):
+    saved_timm_weights(tmp_path / "resnet18.safetensors", "resnet18")
+    with pytest.raises(
+        ValueError,
+        match=r"(?s)encoder.checkpoint_path: .*resnet18.safetensors does not hold weights of "
+        r"the backbone 'resnet10t' \(encoder.name\): .*size mismatch",
+    ):
+        FrameEncoder("resnet10t", embed_dim=8, img_size=32, checkpoint_path=str(tmp_path / "resnet18.safetensors"))
+
+
 def test_a_weights_file_must_be_safetensors(tmp_path):
     torch.save({}, tmp_path / "weights.pth")
     with pytest.raises(ValueError, match="encoder.checkpoint_path: .*weights.pth is not a .safetensors file"):

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 from huggingface_hub import ModelCard, ModelHubMixin, snapshot_download
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
@@ -59,6 +60,12 @@ with `hjepa.load_world_model(folder)`.
 {% for name, value in fields.items() -%}
 | `{{ name }}` | `{{ value }}` |
 {% endfor %}{% endfor %}
+{%- if training %}
+## Training
+
+```yaml
+{{ training }}```
+{% endif %}
 {%- if probe_figures %}
 ## Probe figures
 
@@ -313,11 +320,14 @@ class WorldModelExport(
 
     def generate_model_card(self, *args: Any, **kwargs: Any) -> ModelCard:
         """The card of MODEL_CARD: each config section (encoder, predictor, latent, level2) as a table of its
-        fields, and `probe_figures` (name -> value, e.g. from classify.json or plan.json) when passed."""
+        fields, and when passed, `training` (the run's config, e.g. the `config.yaml` a `hjepa fit` run saves, as a
+        dict) as YAML and `probe_figures` (name -> value, e.g. from classify.json or plan.json)."""
         sections = dict(self.world_model.config)
         if self.level2 is not None:
             sections["level2"] = self.level2.config
         tables = {name: {k: json.dumps(v) for k, v in fields.items()} for name, fields in sections.items() if fields}
+        if kwargs.get("training"):
+            kwargs["training"] = yaml.safe_dump(kwargs["training"], sort_keys=False)
         return super().generate_model_card(*args, config_sections=tables, **kwargs)
 
     def _save_pretrained(self, save_directory: Path) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from hjepa.export import (
     WorldModelExport,
@@ -444,8 +445,9 @@ def test_the_model_card_lists_the_config_sections_and_the_probe_figures_passed(t
     cfg = CFG | {"latent": {"kind": "low_dim", "dim": 3}}
     wm = build_world_model(cfg).eval()
     figures = {"classify_top1_trained": 0.8125, "plan_success": 0.6}
+    training = {"trainer": {"max_steps": 1000}, "model": {"lr": 0.002}, "data": {"shards": "data/two_rooms"}}
     WorldModelExport(wm, build_level2_world_model(wm.encoder, LEVEL2).eval()).save_pretrained(
-        tmp_path / "hub", model_card_kwargs={"probe_figures": figures}
+        tmp_path / "hub", model_card_kwargs={"probe_figures": figures, "training": training}
     )
     card = (tmp_path / "hub" / "README.md").read_text()
     sections = card.split("\n### ")[1:]  # one per config section, the figures after the last
@@ -455,9 +457,13 @@ def test_the_model_card_lists_the_config_sections_and_the_probe_figures_passed(t
     assert '| `kind` | `"gru"` |' in predictor and "| `hidden_dim` | `16` |" in predictor
     assert '| `kind` | `"low_dim"` |' in latent and "| `dim` | `3` |" in latent
     assert "| `window` | `2` |" in level2 and f"| `predictor` | `{json.dumps(LEVEL2['predictor'])}` |" in level2
-    assert "## Probe figures" in level2
+    assert "## Probe figures" in level2 and "## Training" in level2
+    trained = card.split("## Training\n\n```yaml\n")[1].split("```")[0]
+    assert yaml.safe_load(trained) == training  # the run's config, as given
     assert "| classify_top1_trained | 0.8125 |" in card and "| plan_success | 0.6 |" in card
 
     WorldModelExport(wm).save_pretrained(tmp_path / "plain")  # no figures passed: no figures section
     plain = (tmp_path / "plain" / "README.md").read_text()
-    assert "### latent" in plain and "### level2" not in plain and "Probe figures" not in plain
+    assert (
+        "### latent" in plain and "### level2" not in plain and "Probe figures" not in plain and "Training" not in plain
+    )

@@ -96,23 +96,27 @@ class Episode:
 
 
 def write_shard(path: Path, episodes: list[Episode]) -> None:
-    """Write `episodes` to the tar `path` atomically: a temporary file renamed once complete.
+    """Write `episodes` to the tar `path` atomically: a temporary file, fsynced, renamed once complete.
 
-    Tar headers carry no time or owner, so the same episodes give byte-identical shards.
+    Headers carry no time or owner (mtime 0, empty user and group), so the same episodes give
+    byte-identical shards. A write that fails removes its temporary file and leaves `path` as it was.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "wb") as handle:
-        with tarfile.open(fileobj=handle, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-            for episode in episodes:
-                for name, data in episode.members():
-                    info = tarfile.TarInfo(name)
-                    info.size, info.mtime, info.mode = len(data), 0, 0o444
-                    tar.addfile(info, io.BytesIO(data))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    try:
+        with open(temporary, "wb") as handle:
+            with wds.TarWriter(handle, user="", group="", mode=0o444, encoder=False, mtime=0) as writer:
+                for episode in episodes:
+                    for name, data in episode.members():
+                        # one member per write: TarWriter sorts a sample's extensions, members() fixes the order
+                        writer.write({"__key__": episode.key, name.removeprefix(f"{episode.key}."): data})
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 _BLOCK = 512

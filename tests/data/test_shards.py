@@ -1,11 +1,20 @@
 import io
 import tarfile
+import time
 
 import numpy as np
 import pytest
 import webdataset as wds
 
-from hjepa.data.shards import list_shards, load_npy, npy_bytes, read_episodes, read_shard, sample_key
+from hjepa.data.shards import (
+    list_shards,
+    load_npy,
+    npy_bytes,
+    read_episodes,
+    read_shard,
+    sample_key,
+    write_shard,
+)
 from tests.data.synthetic import synthetic_episode, write_synthetic_shards
 
 
@@ -17,15 +26,55 @@ def test_shards_are_byte_identical_and_atomic(tmp_path):
     assert [p.name for p in list_shards(tmp_path / "a")] == ["shard-000000.tar", "shard-000001.tar"]
 
 
-def test_shards_read_back_with_webdataset(tmp_path):
-    (path,) = write_synthetic_shards(tmp_path, 3, 5, 3)
-    samples = list(wds.WebDataset(str(path), shardshuffle=False))
-    assert [s["__key__"] for s in samples] == ["ep00000", "ep00001", "ep00002"]
-    assert set(samples[0]) >= {"mkv", "actions.npy", "states.npy", "json"}
-    states = load_npy(samples[1]["states.npy"], "states")
-    assert states.shape == (5, 2) and np.all(states[:, 1] == 1)
+def test_shards_written_at_different_times_are_byte_identical_and_ownerless(tmp_path, monkeypatch):
+    episodes = [synthetic_episode(e, 5) for e in range(3)]
+    write_shard(tmp_path / "now.tar", episodes)
+    monkeypatch.setattr(time, "time", lambda: 2_000_000_000.5)  # a wall clock far from the first write's
+    write_shard(tmp_path / "later.tar", episodes)
+    assert (tmp_path / "now.tar").read_bytes() == (tmp_path / "later.tar").read_bytes()
+    with tarfile.open(tmp_path / "later.tar") as tar:
+        headers = {(m.mtime, m.uid, m.gid, m.uname, m.gname, m.mode) for m in tar.getmembers()}
+    assert headers == {(0, 0, 0, "", "", 0o444)}
+
+
+def test_shards_keep_the_stdlib_ustar_layout_byte_for_byte(tmp_path):
+    episodes = [synthetic_episode(e, 5) for e in range(3)]
+    write_shard(tmp_path / "shard.tar", episodes)
+    expected = io.BytesIO()  # the layout shards had when written with tarfile by hand
+    with tarfile.open(fileobj=expected, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for name, data in (member for episode in episodes for member in episode.members()):
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(data), 0, 0o444
+            tar.addfile(info, io.BytesIO(data))
+    assert (tmp_path / "shard.tar").read_bytes() == expected.getvalue()
+
+
+def test_shard_members_read_back_through_read_shard_and_webdataset(tmp_path):
+    long_key = synthetic_episode(3, 4)
+    long_key.key = "k" * 120  # names over ustar's 100 characters: a pax record carries them
+    episodes = [synthetic_episode(e, 5) for e in range(3)] + [long_key]
+    path = tmp_path / "shard.tar"
+    write_shard(path, episodes)
     with tarfile.open(path) as tar:
-        assert all(m.mtime == 0 for m in tar.getmembers())
+        assert tar.getnames() == [name for episode in episodes for name, _ in episode.members()]
+    expected = [{name.removeprefix(f"{e.key}."): data for name, data in e.members()} for e in episodes]
+    for samples in (list(read_shard(str(path))), list(wds.WebDataset(str(path), shardshuffle=False))):
+        assert [s["__key__"] for s in samples] == [e.key for e in episodes]
+        assert [{k: v for k, v in s.items() if not k.startswith("__")} for s in samples] == expected
+
+
+def test_interrupted_write_leaves_the_final_path_as_it_was_and_no_temporary(tmp_path):
+    broken = synthetic_episode(1, 5)
+    broken.actions = np.array([["not a number"]], dtype=object)  # members() raises after episode 0 was written
+    path = tmp_path / "shard.tar"
+    with pytest.raises(ValueError, match="could not convert"):
+        write_shard(path, [synthetic_episode(0, 5), broken])
+    assert list(tmp_path.iterdir()) == []
+    write_shard(path, [synthetic_episode(0, 5)])
+    complete = path.read_bytes()
+    with pytest.raises(ValueError, match="could not convert"):
+        write_shard(path, [synthetic_episode(2, 5), broken])
+    assert path.read_bytes() == complete and list(tmp_path.iterdir()) == [path]
 
 
 @pytest.mark.parametrize(

@@ -71,7 +71,7 @@ def _shard(args: argparse.Namespace) -> int:
 
 def _inspect(args: argparse.Namespace) -> int:
     from hjepa.data.datamodule import VideoDataModule
-    from hjepa.data.inspect import contact_sheet, data_statistics, read_batches
+    from hjepa.data.inspect import contact_sheet, data_statistics, read_batches, state_names
     from hjepa.data.shards import check_output_folder
 
     check_output_folder(Path(args.out))
@@ -93,28 +93,11 @@ def _inspect(args: argparse.Namespace) -> int:
         "skipped_samples": data.skipped_samples,
         "skipped_shards": data.skipped_shards,
     }
-    sheet = contact_sheet(batches[0], Path(args.out) / "contact_sheet.png", _state_names(args.data))
+    sheet = contact_sheet(batches[0], Path(args.out) / "contact_sheet.png", state_names(args.data))
     (Path(args.out) / "data_stats.json").write_text(json.dumps(stats, indent=2))
     print(json.dumps(stats, indent=2))
     print(f"contact sheet -> {sheet}")
     return 0
-
-
-def _state_names(data: str) -> list[str] | None:
-    """State column names from the metadata of the first readable sample of the shards (None if unknown
-    or streamed from a pipe: command); unreadable shards are passed over, as the data module did."""
-    from hjepa.data.datamodule import resolve_shards
-    from hjepa.data.shards import shard_metadata
-
-    for url in resolve_shards(data):
-        if url.startswith("pipe:"):
-            return None
-        try:
-            for meta in shard_metadata(url):
-                return meta.get("state_names")
-        except ValueError:  # unreadable shard: skipped and counted by the data module
-            continue
-    return None
 
 
 def _export(args: argparse.Namespace) -> int:

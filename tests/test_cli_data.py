@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from hjepa.cli import _state_names, main
+from hjepa.cli import main
+from hjepa.data.inspect import state_names
 
 
 @pytest.fixture
@@ -48,7 +49,7 @@ def test_inspect_passes_over_an_unreadable_first_shard(two_rooms, tmp_path):
     stats = json.loads((tmp_path / "inspect" / "data_stats.json").read_text())
     assert stats["clips"] == 2 and stats["skipped_shards"] == 1
     assert (tmp_path / "inspect" / "contact_sheet.png").is_file()
-    assert _state_names(str(two_rooms)) == ["x", "y"]
+    assert state_names(str(two_rooms)) == ["x", "y"]
 
 
 def test_inspect_refuses_a_pipe_url_when_turned_off(two_rooms, tmp_path, monkeypatch, capsys):

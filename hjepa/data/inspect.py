@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw
 from torchvision.utils import make_grid
 
-from hjepa.data.datamodule import frames_to_float
+from hjepa.data.datamodule import frames_to_float, resolve_shards
+from hjepa.data.shards import shard_metadata
 
 PADDING = 2  # white pixels between tiles
 
@@ -80,3 +81,17 @@ def contact_sheet(
     path.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(path)
     return path
+
+
+def state_names(data: str) -> list[str] | None:
+    """State column names from the metadata of the first readable sample of the shards (None if unknown
+    or streamed from a pipe: command); unreadable shards are passed over, as the data module did."""
+    for url in resolve_shards(data):
+        if url.startswith("pipe:"):
+            return None
+        try:
+            for meta in shard_metadata(url):
+                return meta.get("state_names")
+        except ValueError:  # unreadable shard: skipped and counted by the data module
+            continue
+    return None

@@ -18,6 +18,7 @@ from hjepa.export import CKPT_CONFIGS
 from hjepa.losses import VICReg
 from hjepa.losses.diagnostics import effective_rank, embedding_std
 from hjepa.models import Expander, build_world_model
+from hjepa.models.inverse_dynamics import InverseDynamics
 from hjepa.models.tubelet import tubelet_actions
 from hjepa.train.hierarchy import Level2JEPA, check_levels, freeze, read_level1
 from hjepa.train.objective import jepa_losses
@@ -38,6 +39,8 @@ class JEPAModule(L.LightningModule):
         vicreg: `VICReg` coefficients (`inv_coeff`, `var_coeff`, `cov_coeff`, `gamma`, `eps`).
         rollout_weight: share of the loss from autoregressive rollouts (the rest is teacher-forced
             one-step prediction); rollouts train what planners use, `unroll()` over many steps.
+        inverse_dynamics: weight of an inverse-dynamics term (actions read from consecutive states, a
+            training-only head); 0 leaves it out.
         lr, weight_decay, warmup_steps, min_lr_ratio: AdamW with linear warmup then cosine decay.
         levels: trained levels of the hierarchy (sec. 4.6): `[1]`, `[2]` (level 1 frozen, loaded from
             `level1_checkpoint`) or `[1, 2]` (joint); level-2 terms are logged as `level2/<name>`.
@@ -55,6 +58,7 @@ class JEPAModule(L.LightningModule):
         expander: list[int] | None = None,
         vicreg: dict[str, float] | None = None,
         rollout_weight: float = 0.5,
+        inverse_dynamics: float = 0.0,
         lr: float = 1e-3,
         weight_decay: float = 0.05,
         warmup_steps: int = 50,
@@ -89,6 +93,11 @@ class JEPAModule(L.LightningModule):
         dim = self.world_model.encoder.embed_dim
         widths = [512, 512] if expander is None else list(expander)
         self.expander = Expander(dim, widths) if widths else torch.nn.Identity()
+        self.inverse_dynamics = (
+            InverseDynamics(dim, self.world_model_config["predictor"]["action_dim"], inverse_dynamics)
+            if inverse_dynamics
+            else None
+        )
         try:
             self.vicreg = VICReg(**(vicreg or {}))
         except TypeError as error:
@@ -97,6 +106,8 @@ class JEPAModule(L.LightningModule):
         if 1 not in self.levels:
             freeze(self.world_model)
             freeze(self.expander)
+            if self.inverse_dynamics is not None:
+                freeze(self.inverse_dynamics)
         self._val_states: list[Tensor] = []
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -132,7 +143,15 @@ class JEPAModule(L.LightningModule):
         actions = tubelet_actions(actions, self.world_model.encoder.tubelet)
         states = self.world_model.encode(frames)  # (B, T // tubelet, D)
         terms = {
-            **jepa_losses(self.world_model, self.expander, self.vicreg, self.hparams.rollout_weight, states, actions),
+            **jepa_losses(
+                self.world_model,
+                self.expander,
+                self.vicreg,
+                self.hparams.rollout_weight,
+                states,
+                actions,
+                inverse_dynamics=self.inverse_dynamics,
+            ),
             "states": states.detach(),
         }
         if self.level2 is None:

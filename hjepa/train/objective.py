@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hjepa.losses import VICReg, VICRegOutput
+from hjepa.models.inverse_dynamics import InverseDynamics
 from hjepa.models.latent import ClipEnergy, Latent, infer_clip_latent, latent_loss
 from hjepa.models.predictor import Predictor
 
@@ -41,13 +42,15 @@ def jepa_losses(
     states: Tensor,
     actions: Tensor,
     horizon: int | None = None,
+    inverse_dynamics: InverseDynamics | None = None,
 ) -> dict[str, Tensor]:
     """Loss terms of one level on its states (B, n, D) under actions (B, n - 1, A); `loss` is what is minimised.
 
     Teacher-forced one-step prediction of every state, and autoregressive rollouts of `horizon` steps (default:
     the whole clip from its first state) from every state that has `horizon` successors, batched as one `unroll`;
     `rollout_weight` is the rollouts' share of the loss. `pred_error_rollout_rel` is the rollout error relative to
-    the targets' variance over batch and time, comparable while the states' scale changes.
+    the targets' variance over batch and time, comparable while the states' scale changes. With an
+    `inverse_dynamics` head, its weighted error of the actions read from consecutive states is added.
     """
     n = states.shape[1]
     horizon = horizon or n - 1
@@ -63,8 +66,12 @@ def jepa_losses(
     ar: VICRegOutput = vicreg(expander(rollout.flatten(0, 1)), expander(rollout_target.flatten(0, 1)))
     error = F.mse_loss(rollout, rollout_target)
     w = rollout_weight
+    loss = (1 - w) * tf.loss + w * ar.loss + latent_loss(latent_terms)
+    read_actions = {} if inverse_dynamics is None else {"inverse_dynamics": inverse_dynamics.loss(states, actions)}
+    if inverse_dynamics is not None:
+        loss = loss + inverse_dynamics.weight * read_actions["inverse_dynamics"]
     return {
-        "loss": (1 - w) * tf.loss + w * ar.loss + latent_loss(latent_terms),
+        "loss": loss,
         "invariance": (1 - w) * tf.invariance + w * ar.invariance,
         "variance": tf.variance,
         "covariance": tf.covariance,
@@ -72,4 +79,5 @@ def jepa_losses(
         "pred_loss_rollout": error,
         "pred_error_rollout_rel": error.detach() / target.detach().var((0, 1)).mean().clamp_min(1e-8),
         **latent_terms,
+        **read_actions,
     }

@@ -138,6 +138,22 @@ def test_bad_model_fields_name_the_field():
         JEPAModule(encoder=ENCODER, vicreg={"lambda": 1.0})
     with pytest.raises(ValueError, match="encoder.img_size"):
         JEPAModule(encoder={"name": "vit_tiny_patch16_224", "img_size": 60, "embed_dim": 8})
+    with pytest.raises(ValueError, match="model.inverse_dynamics"):
+        JEPAModule(encoder=ENCODER, predictor=PREDICTOR, inverse_dynamics=-1.0)
+
+
+def test_inverse_dynamics_head_reads_the_clip_actions_and_trains_with_the_encoder():
+    torch.manual_seed(0)
+    model = JEPAModule(encoder=ENCODER, predictor=PREDICTOR, expander=[], inverse_dynamics=2.0)
+    plain = JEPAModule(encoder=ENCODER, predictor=PREDICTOR, expander=[])
+    plain.load_state_dict(model.state_dict(), strict=False)  # the same world model, no head
+    batch = {"frames": torch.rand(4, 3, 3, 32, 32), "actions": torch.randn(4, 2, 2)}
+    terms = model.losses(batch)
+    expected = plain.losses(batch)["loss"] + 2.0 * model.inverse_dynamics.loss(terms["states"], batch["actions"])
+    assert float(terms["loss"]) == pytest.approx(float(expected), rel=1e-5)
+    terms["loss"].backward()
+    assert model.inverse_dynamics.net[0].weight.grad.abs().sum() > 0
+    assert model.world_model.encoder.proj.weight.grad.abs().sum() > 0
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -39,8 +39,8 @@ class JEPAModule(L.LightningModule):
         vicreg: `VICReg` coefficients (`inv_coeff`, `var_coeff`, `cov_coeff`, `gamma`, `eps`).
         rollout_weight: share of the loss from autoregressive rollouts (the rest is teacher-forced
             one-step prediction); rollouts train what planners use, `unroll()` over many steps.
-        inverse_dynamics: weight of an inverse-dynamics term (actions read from consecutive states, a
-            training-only head); 0 leaves it out.
+        inverse_dynamics: weight of an inverse-dynamics term at level 1 (actions read from consecutive states,
+            a training-only head); 0 leaves it out.
         lr, weight_decay, warmup_steps, min_lr_ratio: AdamW with linear warmup then cosine decay.
         levels: trained levels of the hierarchy (sec. 4.6): `[1]`, `[2]` (level 1 frozen, loaded from
             `level1_checkpoint`) or `[1, 2]` (joint); level-2 terms are logged as `level2/<name>`.

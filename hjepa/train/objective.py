@@ -67,8 +67,9 @@ def jepa_losses(
     error = F.mse_loss(rollout, rollout_target)
     w = rollout_weight
     loss = (1 - w) * tf.loss + w * ar.loss + latent_loss(latent_terms)
-    read_actions = {} if inverse_dynamics is None else {"inverse_dynamics": inverse_dynamics.loss(states, actions)}
+    read_actions = {}
     if inverse_dynamics is not None:
+        read_actions["inverse_dynamics"] = inverse_dynamics.loss(states, actions)
         loss = loss + inverse_dynamics.weight * read_actions["inverse_dynamics"]
     return {
         "loss": loss,

@@ -94,6 +94,11 @@ class GenerateSettings:
         data["world_kwargs"] = dict(self.world_kwargs)
         return data
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> GenerateSettings:
+        """The settings that `to_json` wrote (a shard folder's `generate.json`)."""
+        return cls(**{**data, "world_kwargs": tuple(data.get("world_kwargs", {}).items())})
+
 
 @dataclass
 class GenerateReport:

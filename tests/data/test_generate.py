@@ -92,7 +92,13 @@ def test_random_door_through_the_cli_gives_byte_identical_shards(tmp_path):
     assert main(args + ["--out", str(tmp_path / "a")]) == 0
     assert main(args + ["--out", str(tmp_path / "b")]) == 0
     assert shards_bytes(tmp_path / "a") == shards_bytes(tmp_path / "b")
-    assert json.loads((tmp_path / "a" / "generate.json").read_text())["world_kwargs"] == {"random_door": True}
+    written = json.loads((tmp_path / "a" / "generate.json").read_text())
+    assert written["world_kwargs"] == {"random_door": True}
+    # read back as the settings that wrote them: the same shards again
+    settings = GenerateSettings.from_json(written)
+    assert settings.world_kwargs == (("random_door", True),) and settings.seed == 2 and settings.codec == "ffv1"
+    generate_shards(settings, tmp_path / "c", progress=False)
+    assert shards_bytes(tmp_path / "c") == shards_bytes(tmp_path / "a")
 
 
 def test_h264_frames_are_close_to_the_rendered_states():

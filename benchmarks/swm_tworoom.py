@@ -5,21 +5,46 @@ the success rates stable-worldmodel publishes for DINO-WM, PLDM and LeWM.
 `python -m benchmarks.swm_tworoom --data data/swm_tworoom [--model runs/swm_tworoom/export]` writes
 benchmarks/results/swm_tworoom.json (the protocol, the pairs and a row per actor, published rates included) and
 prints the table; without --model only the random policy runs. The data
-are expert episodes: `hjepa generate --world hjepa/SwmTwoRoom-v1 --policy expert --frames 101 ...`.
+are expert episodes: `hjepa generate --world hjepa/SwmTwoRoom-v1 --policy expert --frames 101 ...`. It also
+records `--record` expert episodes like them into a temporary folder and reports the recording rate (env steps/s,
+rendering and video encoding included).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+import tempfile
+import time
+from pathlib import Path
 
 from benchmarks.common import write_results
 from hjepa.agent.agent import Agent
 from hjepa.agent.configurator import Configurator
 from hjepa.agent.task import TaskSpec
+from hjepa.data.generate import SETTINGS_FILE, GenerateSettings, generate_shards
 from hjepa.eval.episodes import ActorFactory, agents, random_actors
 from hjepa.eval.plan_variants import label
-from hjepa.eval.swm_protocol import SwmProtocol, protocol_env, run_swm_protocol
+from hjepa.eval.swm_protocol import SwmProtocol, protocol_env, recorded_env, run_swm_protocol
 from hjepa.export import load_world_model
+
+
+def recording_rate(data: str, episodes: int) -> dict[str, float]:
+    """Record `episodes` more episodes with the settings of the shards at `data` (one process, into a temporary
+    folder); their env steps per second and seconds per episode."""
+    recorded_env(data)  # expert episodes of a gymnasium environment, or a clear error
+    recorded = GenerateSettings.from_json(json.loads((Path(data) / SETTINGS_FILE).read_text()))
+    settings = dataclasses.replace(recorded, episodes=episodes)
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        generate_shards(settings, Path(out), progress=False)
+        seconds = time.perf_counter() - start
+    return {
+        "record_episodes": episodes,
+        "record_env_steps_per_s": round(episodes * (settings.frames - 1) / seconds, 1),
+        "record_s_per_episode": round(seconds / episodes, 3),
+    }
 
 
 def main() -> None:
@@ -32,6 +57,7 @@ def main() -> None:
     parser.add_argument("--goal-offset", type=int, default=SwmProtocol.goal_offset, help="steps from start to goal")
     parser.add_argument("--budget", type=int, default=SwmProtocol.budget, help="steps per episode")
     parser.add_argument("--parallel", type=int, default=1, help="episodes run at a time, rollouts priced together")
+    parser.add_argument("--record", type=int, default=8, help="expert episodes recorded to time the recording")
     args = parser.parse_args()
     protocol = SwmProtocol(args.pairs, args.seed, args.goal_offset, args.budget)
     actors: dict[str, ActorFactory] = {}
@@ -57,6 +83,7 @@ def main() -> None:
             "success_ci": row["success_ci"],
             "steps": row["steps"],
             "ms_per_step": row["ms_per_step"],
+            "s_per_episode": round(row["ms_per_episode"] / 1e3, 2),
             "source": "hjepa",
         }
         for name, row in result["table"].items()
@@ -70,6 +97,8 @@ def main() -> None:
             "task": args.task if args.model else None,
             "protocol": result["protocol"],
             "pairs": result["pairs"],
+            "parallel": args.parallel,
+            **recording_rate(args.data, args.record),
         },
     )
 

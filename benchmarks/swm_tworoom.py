@@ -2,12 +2,12 @@
 configs/tasks/swm_tworoom.yaml, and a random policy, on starts and goals drawn from recorded expert episodes, beside
 the success rates stable-worldmodel publishes for DINO-WM, PLDM and LeWM.
 
-`python -m benchmarks.swm_tworoom --data data/swm_tworoom [--model runs/swm_tworoom/export]` writes
-benchmarks/results/swm_tworoom.json (the protocol, the pairs and a row per actor, published rates included) and
-prints the table; without --model only the random policy runs. The data
-are expert episodes: `hjepa generate --world hjepa/SwmTwoRoom-v1 --policy expert --frames 101 ...`. It also
-records `--record` expert episodes like them into a temporary folder and reports the recording rate (env steps/s,
-rendering and video encoding included).
+`python -m benchmarks.swm_tworoom --data data/swm_tworoom [--model runs/swm_tworoom_cpu/checkpoints/last.ckpt]`
+writes benchmarks/results/swm_tworoom.json (the protocol, the pairs and a row per actor, published rates included)
+and prints the table; without --model only the random policy runs. The data are expert episodes:
+`hjepa generate --world hjepa/SwmTwoRoom-v1 --policy expert --frames 101 ...`. It also records `--record` expert
+episodes like them into a temporary folder and reports the recording rate (env steps/s, rendering and video encoding
+included).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The shipped level-1 training configs build and train as written: only the hardware, the run folder and the
 data are swapped for a tiny CPU run, so a renamed or mistyped field in a config fails here, not in a user's run."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,17 +27,27 @@ CPU_RUN = {
 
 
 @pytest.fixture(scope="module")
-def rooms_64(tmp_path_factory) -> Path:
-    """TwoRooms episodes at the 64 px the configs' encoders take."""
-    out = tmp_path_factory.mktemp("rooms_64")
-    generate_shards(GenerateSettings("two_rooms", episodes=8, frames=6, shard_size=8, image_size=64), out, progress=False)
-    return out
+def rooms(tmp_path_factory) -> Callable[[int], Path]:
+    """TwoRooms episodes at a given image size (the size a config's encoder takes), made once per size."""
+    made: dict[int, Path] = {}
+
+    def at(size: int) -> Path:
+        if size not in made:
+            made[size] = tmp_path_factory.mktemp(f"rooms_{size}")
+            settings = GenerateSettings("two_rooms", episodes=8, frames=6, shard_size=8, image_size=size)
+            generate_shards(settings, made[size], progress=False)
+        return made[size]
+
+    return at
 
 
-@pytest.mark.parametrize("name", ["two_rooms_cpu.yaml", "swm_tworoom_cpu.yaml", "base_gpu.yaml"])
-def test_shipped_config_trains_as_written(name, rooms_64, tmp_path):
+@pytest.mark.parametrize(
+    "name", ["two_rooms_cpu.yaml", "swm_tworoom_cpu.yaml", "base_gpu.yaml", "swm_tworoom_gpu.yaml"]
+)
+def test_shipped_config_trains_as_written(name, rooms, tmp_path):
     written = yaml.safe_load((CONFIGS / name).read_text())
-    data = {"shards": str(rooms_64), "num_frames": 4, "batch_size": 4, "num_workers": 0, "decoder": "pyav"}
+    shards = rooms(written["model"]["encoder"].get("img_size", 64))
+    data = {"shards": str(shards), "num_frames": 4, "batch_size": 4, "num_workers": 0, "decoder": "pyav"}
     data.update({"train_batches_per_epoch": 2, "shuffle_buffer": 8, "pin_memory": False})
     config = write_run_config(CONFIGS / name, tmp_path, {"trainer": CPU_RUN, "data": data})
     cli = run_lightning_cli(["fit", "--config", str(config)])

@@ -28,6 +28,7 @@ GYM_IDS = {
 }
 PUSHT_ID = "hjepa/PushT-v0"
 SWM_TWOROOM_ID = "hjepa/SwmTwoRoom-v1"
+SWM_PUSHT_ID = "hjepa/SwmPushT-v1"
 
 
 class OptionalId(NamedTuple):
@@ -42,6 +43,7 @@ class OptionalId(NamedTuple):
 OPTIONAL_GYM_IDS = {
     PUSHT_ID: OptionalId("gym_pusht", "envs", "hjepa.envs.pusht:PushTEnv", 300),
     SWM_TWOROOM_ID: OptionalId("stable_worldmodel", "swm", "hjepa.envs.swm:TwoRoomEnv", 100),
+    SWM_PUSHT_ID: OptionalId("stable_worldmodel", "swm", "hjepa.envs.swm:SwmPushTEnv", 100),
 }
 
 

@@ -29,8 +29,8 @@ class PixelAdapter(gymnasium.Env):
     Args:
         env_id: a registered gymnasium id whose environment renders in mode "rgb_array".
         image_size: side of the square observations.
-        state_key: the info key of the wrapped environment's state vector, reported as `info["state"]` (S,) float32
-            (an empty state where its info has no such key).
+        state_key: the info key of the wrapped environment's state vector, or the key of its dict observation where
+            its info has none, reported as `info["state"]` (S,) float32 (an empty state where neither has the key).
         goal_image: where the wrapped environment keeps its goal image, an info key or an attribute of the unwrapped
             environment ((H, W, 3) or (3, H, W), array or tensor), reported resized as `info["goal_image"]`; None
             where it has none.
@@ -80,6 +80,7 @@ class PixelAdapter(gymnasium.Env):
         self.observation_space = spaces.Box(0, 255, (image_size, image_size, 3), np.uint8)
         self.metadata = {**self.metadata, "render_fps": self.env.metadata.get("render_fps", 10)}
         self.raw_info: dict[str, Any] = {}  # the wrapped environment's info of the last reset or step
+        self.raw_observation: Any = None  # and its observation
         self._frame = np.zeros(self.observation_space.shape, np.uint8)
         self._goal_image: np.ndarray | None = None
 
@@ -96,12 +97,12 @@ class PixelAdapter(gymnasium.Env):
             raise ValueError(
                 f"reset options {unknown}: {self.env_id} takes {sorted(self.reset_options)} and {GOAL_IMAGE_OPTION}"
             )
-        inner = {self.reset_options[name]: np.asarray(value, dtype=np.float32) for name, value in options.items()}
+        inner = {self.reset_options[name]: np.array(value, dtype=np.float32) for name, value in options.items()}
         # seeded from np_random, so that unseeded resets continue a seeded sequence (stable-worldmodel's
         # environments draw a fresh random seed otherwise)
         inner_seed = int(self.np_random.integers(2**31))
         with one_torch_thread():
-            _, self.raw_info = self.env.reset(seed=inner_seed, options=inner or None)
+            self.raw_observation, self.raw_info = self.env.reset(seed=inner_seed, options=inner or None)
             self._frame = self._render()
             self._goal_image = (
                 self._resized(goal_image, GOAL_IMAGE_OPTION) if goal_image is not None else (self._env_goal_image())
@@ -111,7 +112,7 @@ class PixelAdapter(gymnasium.Env):
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Pass `action` to the wrapped environment; returns (observation, reward, terminated, truncated, info)."""
         with one_torch_thread():
-            _, reward, terminated, truncated, self.raw_info = self.env.step(action)
+            self.raw_observation, reward, terminated, truncated, self.raw_info = self.env.step(action)
             self._frame = self._render()
         return self._frame.copy(), float(reward), bool(terminated), bool(truncated), self._info()
 
@@ -126,6 +127,8 @@ class PixelAdapter(gymnasium.Env):
         # copies: the wrapped environment may hand out views of its own buffers, which its next step changes
         info = {key: np.copy(value) if isinstance(value, np.ndarray) else value for key, value in self.raw_info.items()}
         state = self.raw_info.get(self.state_key)
+        if state is None and isinstance(self.raw_observation, Mapping):
+            state = self.raw_observation.get(self.state_key)
         info["state"] = np.zeros(0, np.float32) if state is None else np.array(state, dtype=np.float32).reshape(-1)
         if self._goal_image is not None:
             info["goal_image"] = self._goal_image.copy()

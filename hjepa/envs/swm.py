@@ -1,28 +1,31 @@
-"""stable-worldmodel's TwoRoom through `PixelAdapter`: the navigation task on which stable-worldmodel compares
-DINO-WM, PLDM and LeWM, as hjepa data and as a planning target (seed paper sec. 3.1.4).
+"""stable-worldmodel's TwoRoom and PushT through `PixelAdapter`: the tasks on which stable-worldmodel compares
+DINO-WM, PLDM and LeWM, as hjepa data and as planning targets (seed paper sec. 3.1.4).
 
 An optional extra (`pip install 'hjepa[swm]'`, stable-worldmodel 0.1.1): this module imports `stable_worldmodel`
-only when an environment is built, and `hjepa.registration` registers hjepa/SwmTwoRoom-v1 only where it is
-installed.
+only when an environment is built, and `hjepa.registration` registers hjepa/SwmTwoRoom-v1 and hjepa/SwmPushT-v1
+only where it is installed.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Any
 
 import numpy as np
 
 from hjepa.envs.adapter import PixelAdapter
-from hjepa.registration import SWM_TWOROOM_ID, missing_extra
+from hjepa.registration import SWM_PUSHT_ID, SWM_TWOROOM_ID, missing_extra
 
 MISSING_EXTRA = missing_extra(SWM_TWOROOM_ID)
 SWM_ID = "swm/TwoRoom-v1"
+SWM_PUSHT = "swm/PushT-v1"
 EXPERT_NOISE = 2.0  # std of the noise on the expert's unit-length actions in stable-worldmodel's TwoRoom data
 SUCCESS_PIXELS = 16.0  # the environment terminates when the agent comes this close to the target (224 px arena)
+WEAK_BOX = 100.0  # PushT's data policy keeps the agent's targets within this many pixels of the block (per axis)
 
 
-def _import_swm() -> None:
+def _import_swm(env_id: str = SWM_TWOROOM_ID) -> None:
     """Import stable_worldmodel, which registers its gymnasium ids; its warning that ALE's Atari games are
     missing is silenced (hjepa uses none of them)."""
     try:
@@ -30,7 +33,23 @@ def _import_swm() -> None:
             warnings.filterwarnings("ignore", message="ale-py not found")
             import stable_worldmodel  # noqa: F401
     except ImportError as error:
-        raise ImportError(f"{MISSING_EXTRA} (importing stable_worldmodel failed: {error})") from error
+        raise ImportError(f"{missing_extra(env_id)} (importing stable_worldmodel failed: {error})") from error
+
+
+def _pymunk_on_collision() -> None:
+    """Give pymunk 6's `Space` the `on_collision(a, b, post_solve=...)` of pymunk 7, which stable-worldmodel's
+    PushT calls: gym-pusht (the `envs` extra) needs pymunk < 7, and both extras install side by side. The callback
+    is pymunk 6's post-solve handler, same arguments (arbiter, space, data); a pymunk that has the method is left
+    alone."""
+    import pymunk
+
+    if hasattr(pymunk.Space, "on_collision"):
+        return
+
+    def on_collision(space: pymunk.Space, collision_type_a: int, collision_type_b: int, *, post_solve: Any) -> None:
+        space.add_collision_handler(collision_type_a, collision_type_b).post_solve = post_solve
+
+    pymunk.Space.on_collision = on_collision
 
 
 class TwoRoomEnv(PixelAdapter):
@@ -48,6 +67,7 @@ class TwoRoomEnv(PixelAdapter):
 
     goal_reaching = True  # planners may run here (see `hjepa.envs.gym_ids.goal_reaching`)
     state_names = ("agent_x", "agent_y")
+    arena, path_coords = 224.0, (0, 1)  # a path in figures: the agent's position, pixels of the arena
 
     def __init__(
         self, image_size: int = 64, expert_noise: float = EXPERT_NOISE, render_mode: str | None = "rgb_array"
@@ -79,3 +99,53 @@ class TwoRoomEnv(PixelAdapter):
     def expert_action(self) -> np.ndarray:
         """The data-collection expert's action (2,) float32 from the current state toward the target."""
         return self.expert.get_action(self.raw_info)
+
+
+class SwmPushTEnv(PixelAdapter):
+    """stable-worldmodel's `swm/PushT-v1`: a round agent pushes a T-shaped block in a 512 x 512 arena (pymunk
+    physics, rendered at 224 px), observed at `image_size`.
+
+    `info["state"]` (7,) is stable-worldmodel's state: agent x, y, block x, y (pixels), block angle (radians, in
+    [0, 2 pi)), agent velocity x, y; `info["goal_state"]` the goal's, `info["goal_image"]` the arena rendered at
+    the goal state. An action (2,) in [-1, 1] sets the agent's target 100 px per unit away from where it is (a PD
+    controller follows it). The episode terminates when agent and block positions together lie within 20 px of
+    the goal's (the norm over the four coordinates) and the block's angle within pi/9: stable-worldmodel's success.
+    `reset(options={"start": state, "goal": state})` places both. `exploration_action()` is stable-worldmodel's
+    data policy for PushT (its `WeakPolicy`).
+    """
+
+    goal_reaching = True  # planners may run here (see `hjepa.envs.gym_ids.goal_reaching`)
+    state_names = ("agent_x", "agent_y", "block_x", "block_y", "block_angle", "agent_vx", "agent_vy")
+    arena, path_coords = 512.0, (2, 3)  # a path in figures: the block's position, pixels of the arena
+
+    def __init__(self, image_size: int = 64, render_mode: str | None = "rgb_array") -> None:
+        _import_swm(SWM_PUSHT_ID)
+        _pymunk_on_collision()
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame draws the frames, headless
+        super().__init__(
+            SWM_PUSHT,
+            image_size,
+            state_key="state",
+            goal_image="_goal",
+            reset_options={"start": "state", "goal": "goal_state"},
+            render_mode=render_mode,
+        )
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Reset as `PixelAdapter.reset`, without the warnings that stable-worldmodel's own check of its variation
+        space raises on every reset (it passes Python floats to `Box.contains`)."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*Casting input x to numpy array")
+            return super().reset(seed=seed, options=options)
+
+    def exploration_action(self) -> np.ndarray:
+        """stable-worldmodel's `WeakPolicy` for one environment (its own takes vector environments only): a target
+        drawn uniformly within one action's reach of the agent, clipped to `WEAK_BOX` around the block so that the
+        block gets pushed; as an action (2,) float32 in [-1, 1]. Draws from `np_random`."""
+        sim = self.env.unwrapped
+        agent, block = np.asarray(sim.agent.position), np.asarray(sim.block.position)
+        target = agent + self.np_random.uniform(-1.0, 1.0, 2) * sim.action_scale
+        target = np.clip(target, block - WEAK_BOX, block + WEAK_BOX)
+        return np.clip((target - agent) / sim.action_scale, -1.0, 1.0).astype(np.float32)

@@ -7,14 +7,13 @@ region-avoidance cost of sec. 3.2 is "read through a probe").
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import NamedTuple
 
 from torch import Tensor
 
 from hjepa.data.datamodule import VideoDataModule
-from hjepa.data.generate import SETTINGS_FILE
+from hjepa.data.generate import SETTINGS_FILE, recorded_settings
 from hjepa.readout.features import Encodes, encode_split
 from hjepa.readout.linear_probe import LinearHead, fit_probe
 
@@ -45,10 +44,10 @@ def record_experience(
     if episodes < 1:
         raise ValueError(f"subgoals.episodes: expected a positive number of episodes, got {episodes}")
     if num_frames is None:
-        settings = Path(data) / SETTINGS_FILE
-        if not settings.is_file():
+        settings = recorded_settings(data)
+        if settings is None:
             raise ValueError(f"{data}: no {SETTINGS_FILE} to read the episode length from; pass num_frames")
-        num_frames = int(json.loads(settings.read_text())["frames"])
+        num_frames = int(settings["frames"])
     module = VideoDataModule(
         data, num_frames=num_frames, batch_size=batch_size, num_workers=num_workers, resampled=False, val_fraction=0.0
     )

@@ -132,6 +132,18 @@ class Recording(NamedTuple):
     episode_meta: list[dict[str, Any]]  # per-episode metadata beyond the settings
 
 
+def recorded_settings(data: str | Path) -> dict[str, Any] | None:
+    """The settings a shard folder was generated with (its `generate.json`, as `GenerateSettings.to_json` wrote
+    them); None where the folder has none (shards made by `hjepa shard` or elsewhere)."""
+    path = Path(data) / SETTINGS_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError as error:
+        raise ValueError(f"{path}: not readable as JSON ({error}); regenerate the folder or choose another") from error
+
+
 def is_env_id(name: str) -> bool:
     """Whether `GenerateSettings.world` names a gymnasium id (namespaced, e.g. hjepa/PushT-v0), not a world."""
     return "/" in name
@@ -321,12 +333,9 @@ def _check_settings(out: Path, settings: GenerateSettings) -> None:
     settings_path = out / SETTINGS_FILE
     # without shards, a settings file is what a failed run left: nothing to protect, it is replaced
     if list_shards(out):
-        if not settings_path.exists():
+        previous = recorded_settings(out)
+        if previous is None:
             raise ValueError(f"{out}: holds shards but no {SETTINGS_FILE}; choose another --out")
-        try:
-            previous = json.loads(settings_path.read_text())
-        except ValueError as error:
-            raise ValueError(f"{settings_path}: not readable ({error}); choose another --out") from error
         previous.setdefault("policy", "explore")  # written before the policy could be chosen
         if previous != settings.to_json():
             changed = sorted(k for k in settings.to_json() if previous.get(k) != settings.to_json()[k])

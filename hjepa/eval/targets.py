@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
-from hjepa.data.generate import SETTINGS_FILE, is_env_id
+from hjepa.data.generate import is_env_id, recorded_settings
 from hjepa.envs import BatchedWorld, RoomsWorld, make_world
 
 
 def shard_world(data: str | Path) -> BatchedWorld | None:
     """The procedural world that generated a shard folder (from its generate.json); None for other data, e.g.
     recordings of a gymnasium environment."""
-    settings = Path(data) / SETTINGS_FILE
-    if not settings.is_file():
-        return None
-    config = json.loads(settings.read_text())
-    if is_env_id(config["world"]):
+    config = recorded_settings(data)
+    if config is None or is_env_id(config["world"]):
         return None
     return make_world(config["world"], image_size=config["image_size"], **config["world_kwargs"])
 

@@ -130,6 +130,12 @@ def test_interrupted_run_continues_and_other_settings_are_refused(tmp_path):
     assert (tmp_path / "shard-000000.tar").read_bytes() == kept
     with pytest.raises(ValueError, match="frames"):
         generate_shards(GenerateSettings("fork", episodes=9, frames=5, shard_size=3), tmp_path, progress=False)
+    (tmp_path / "generate.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"generate.json: not readable as JSON .*regenerate the folder"):
+        generate_shards(settings, tmp_path, progress=False)
+    (tmp_path / "generate.json").unlink()
+    with pytest.raises(ValueError, match="holds shards but no generate.json; choose another --out"):
+        generate_shards(settings, tmp_path, progress=False)
 
 
 def test_stored_metadata(tmp_path):

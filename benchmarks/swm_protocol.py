@@ -1,40 +1,44 @@
-"""stable-worldmodel's TwoRoom protocol (`hjepa.eval.swm_protocol`): an hjepa world model planning with
-configs/tasks/swm_tworoom.yaml, and a random policy, on starts and goals drawn from recorded expert episodes, beside
-the success rates stable-worldmodel publishes for DINO-WM, PLDM and LeWM.
+"""stable-worldmodel's protocol (`hjepa.eval.swm_protocol`) on TwoRoom or PushT: an hjepa world model planning
+with the environment's task (configs/tasks/swm_tworoom.yaml, configs/tasks/swm_pusht.yaml), a random policy and
+standing still, on starts and goals drawn from recorded episodes, beside the success rates stable-worldmodel
+publishes for DINO-WM, PLDM and LeWM.
 
-`python -m benchmarks.swm_tworoom --data data/swm_tworoom [--model runs/swm_tworoom_cpu/checkpoints/last.ckpt]`
-writes benchmarks/results/swm_tworoom.json (the protocol, the pairs and a row per actor, published rates included)
-and prints the table; without --model only the random policy runs. The data are expert episodes:
-`hjepa generate --world hjepa/SwmTwoRoom-v1 --policy expert --frames 101 ...`. It also records `--record` expert
-episodes like them into a temporary folder and reports the recording rate (env steps/s, rendering and video encoding
-included).
+`python -m benchmarks.swm_protocol --data data/swm_tworoom [--model runs/swm_tworoom_cpu/checkpoints/last.ckpt]`
+writes benchmarks/results/swm_tworoom.json (swm_pusht.json for PushT data: the protocol, the pairs and a row per
+actor, published rates included) and swm_tworoom_paths.png (each actor's paths), and prints the table; without --model
+only the baselines run. The data are episodes of the protocol's data policy: `hjepa generate --world
+hjepa/SwmTwoRoom-v1 --policy expert --frames 101 ...` or `--world hjepa/SwmPushT-v1 --policy explore`. It also records
+`--record` episodes like them into a temporary folder and reports the recording rate (env steps/s, rendering and video
+encoding included).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import write_results
+from benchmarks.common import RESULTS, write_results
 from hjepa.agent.agent import Agent
 from hjepa.agent.configurator import Configurator
 from hjepa.agent.task import TaskSpec
-from hjepa.data.generate import SETTINGS_FILE, GenerateSettings, generate_shards
-from hjepa.eval.episodes import ActorFactory, agents, random_actors
+from hjepa.data.generate import GenerateSettings, generate_shards, recorded_settings
+from hjepa.eval.episodes import ActorFactory, agents, random_actors, still_actors
 from hjepa.eval.plan_variants import label
 from hjepa.eval.swm_protocol import SwmProtocol, protocol_env, recorded_env, run_swm_protocol
 from hjepa.export import load_world_model
+from hjepa.registration import SWM_PUSHT_ID, SWM_TWOROOM_ID
+
+BENCHMARKS = {SWM_TWOROOM_ID: "swm_tworoom", SWM_PUSHT_ID: "swm_pusht"}
+"""Environment -> the name of its results file and of its task under configs/tasks/."""
 
 
 def recording_rate(data: str, episodes: int) -> dict[str, float]:
     """Record `episodes` more episodes with the settings of the shards at `data` (one process, into a temporary
     folder); their env steps per second and seconds per episode."""
-    recorded_env(data)  # expert episodes of a gymnasium environment, or a clear error
-    recorded = GenerateSettings.from_json(json.loads((Path(data) / SETTINGS_FILE).read_text()))
+    recorded = GenerateSettings.from_json(recorded_settings(data))
     settings = dataclasses.replace(recorded, episodes=episodes)
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
@@ -49,20 +53,26 @@ def recording_rate(data: str, episodes: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", required=True, help="shards of expert episodes (hjepa generate --policy expert)")
+    parser.add_argument("--data", required=True, help="shards of the protocol's data policy (hjepa generate --policy)")
     parser.add_argument("--model", default=None, help="export folder or Lightning .ckpt of the world model")
-    parser.add_argument("--task", default="configs/tasks/swm_tworoom.yaml")
+    parser.add_argument("--task", default=None, help="task YAML (default: configs/tasks/<the environment's>.yaml)")
     parser.add_argument("--pairs", type=int, default=SwmProtocol.pairs, help="(episode, start) pairs drawn")
     parser.add_argument("--seed", type=int, default=SwmProtocol.seed, help="seed of the draw")
     parser.add_argument("--goal-offset", type=int, default=SwmProtocol.goal_offset, help="steps from start to goal")
     parser.add_argument("--budget", type=int, default=SwmProtocol.budget, help="steps per episode")
     parser.add_argument("--parallel", type=int, default=1, help="episodes run at a time, rollouts priced together")
-    parser.add_argument("--record", type=int, default=8, help="expert episodes recorded to time the recording")
+    parser.add_argument("--name", default=None, help="results file name (default: swm_tworoom or swm_pusht)")
+    parser.add_argument("--record", type=int, default=8, help="episodes recorded to time the recording")
     args = parser.parse_args()
     protocol = SwmProtocol(args.pairs, args.seed, args.goal_offset, args.budget)
+    env_id = recorded_env(args.data)
+    if env_id not in BENCHMARKS:
+        raise SystemExit(f"--data: {args.data} was recorded in {env_id}; this benchmark runs {sorted(BENCHMARKS)}")
+    task_path = args.task or f"configs/tasks/{BENCHMARKS[env_id]}.yaml"
+    name = args.name or BENCHMARKS[env_id]
     actors: dict[str, ActorFactory] = {}
     if args.model is not None:
-        task, world_model = TaskSpec.from_yaml(args.task), load_world_model(args.model)
+        task, world_model = TaskSpec.from_yaml(task_path), load_world_model(args.model)
         env = protocol_env(args.data, protocol)
         size = env.observation_space.shape[0]
         if size != world_model.encoder.img_size:
@@ -75,7 +85,10 @@ def main() -> None:
         )
         actors[label(task)] = agents(lambda seed: Agent(world_model, configurator, seed=seed))
     actors["random"] = random_actors
-    result = run_swm_protocol(args.data, actors, protocol, parallel=args.parallel)
+    actors["still"] = still_actors
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    figure = RESULTS / f"{name}_paths.png"
+    result = run_swm_protocol(args.data, actors, protocol, parallel=args.parallel, figure=figure)
     rows = [
         {
             "actor": name,
@@ -84,20 +97,22 @@ def main() -> None:
             "steps": row["steps"],
             "ms_per_step": row["ms_per_step"],
             "s_per_episode": round(row["ms_per_episode"] / 1e3, 2),
+            **{key: value for key, value in row.items() if key.startswith("within_")},
             "source": "hjepa",
         }
         for name, row in result["table"].items()
     ]
     rows += [{"actor": name, "success": rate, "source": "published"} for name, rate in result["published"].items()]
     write_results(
-        "swm_tworoom",
+        name,
         rows,
         {
             "model": args.model,
-            "task": args.task if args.model else None,
+            "task": task_path if args.model else None,
             "protocol": result["protocol"],
             "pairs": result["pairs"],
             "parallel": args.parallel,
+            "figure": figure.name,
             **recording_rate(args.data, args.record),
         },
     )

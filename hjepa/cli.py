@@ -376,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="world",
         required=True,
         help="two_rooms, moving_shapes, fork, maze, or a gymnasium id such as hjepa/PushT-v0 "
-        "(pip install 'hjepa[envs]') or hjepa/SwmTwoRoom-v1 (pip install 'hjepa[swm]')",
+        "(pip install 'hjepa[envs]'), hjepa/SwmTwoRoom-v1 or hjepa/SwmPushT-v1 (pip install 'hjepa[swm]')",
     )
     gen.add_argument("--episodes", type=int, required=True)
     gen.add_argument("--frames", type=int, required=True, help="frames per episode")

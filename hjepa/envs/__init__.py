@@ -2,7 +2,7 @@
 
 The gymnasium ids hjepa/TwoRooms-v0, hjepa/TwoRoomsRandomDoor-v0 (the door placed anew every episode),
 hjepa/MovingShapes-v0, hjepa/Fork-v0, hjepa/Maze-v0 and hjepa/Crossing-v0, hjepa/PushT-v0 where the optional
-extra `envs` is installed and hjepa/SwmTwoRoom-v1 where `swm` is, are registered by `import hjepa`
+extra `envs` is installed and hjepa/SwmTwoRoom-v1 and hjepa/SwmPushT-v1 where `swm` is, are registered by `import hjepa`
 (`hjepa.registration`), and again by importing this package.
 """
 

@@ -22,6 +22,7 @@ SWM_ID = "swm/TwoRoom-v1"
 SWM_PUSHT = "swm/PushT-v1"
 EXPERT_NOISE = 2.0  # std of the noise on the expert's unit-length actions in stable-worldmodel's TwoRoom data
 SUCCESS_PIXELS = 16.0  # the environment terminates when the agent comes this close to the target (224 px arena)
+PUSHT_PIXELS, PUSHT_ANGLE = 20.0, np.pi / 9  # PushT's success: agent and block within 20 px, the angle within 20 deg
 WEAK_BOX = 100.0  # PushT's data policy keeps the agent's targets within this many pixels of the block (per axis)
 
 
@@ -100,6 +101,12 @@ class TwoRoomEnv(PixelAdapter):
         """The data-collection expert's action (2,) float32 from the current state toward the target."""
         return self.expert.get_action(self.raw_info)
 
+    @staticmethod
+    def within(goal: np.ndarray, state: np.ndarray, scale: float = 1.0) -> bool:
+        """Whether `state` meets the environment's success rule for `goal` with its tolerance times `scale` (1: the
+        rule itself, the agent within 16 px of the target): how close an actor came, beyond succeeding or not."""
+        return bool(np.linalg.norm(np.asarray(state[:2]) - np.asarray(goal[:2])) < SUCCESS_PIXELS * scale)
+
 
 class SwmPushTEnv(PixelAdapter):
     """stable-worldmodel's `swm/PushT-v1`: a round agent pushes a T-shaped block in a 512 x 512 arena (pymunk
@@ -139,6 +146,17 @@ class SwmPushTEnv(PixelAdapter):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*Casting input x to numpy array")
             return super().reset(seed=seed, options=options)
+
+    @staticmethod
+    def within(goal: np.ndarray, state: np.ndarray, scale: float = 1.0) -> bool:
+        """Whether `state` meets the environment's success rule for `goal` with its tolerances times `scale` (1: the
+        rule itself): how close an actor came, beyond succeeding or not."""
+        goal, state = np.asarray(goal, np.float64), np.asarray(state, np.float64)
+        turn = abs(goal[4] - state[4]) % (2 * np.pi)
+        return bool(
+            np.linalg.norm(goal[:4] - state[:4]) < PUSHT_PIXELS * scale
+            and min(turn, 2 * np.pi - turn) < PUSHT_ANGLE * scale
+        )
 
     def exploration_action(self) -> np.ndarray:
         """stable-worldmodel's `WeakPolicy` for one environment (its own takes vector environments only): a target

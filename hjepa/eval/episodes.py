@@ -6,7 +6,6 @@ The planning, distillation and Push-T probes all run their episodes here, so an 
 
 from __future__ import annotations
 
-import json
 import queue
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +18,7 @@ import numpy as np
 
 from hjepa.agent.agent import Agent
 from hjepa.agent.batching import BatchedRollouts
-from hjepa.data.generate import SETTINGS_FILE
+from hjepa.data.generate import recorded_settings
 
 Actor = Callable[[np.ndarray], tuple[np.ndarray, float]]
 """actor(observation (H, W, 3)) -> (action (A,), planning ms)."""
@@ -46,10 +45,9 @@ def world_options(data: str | Path | None, env_id: str) -> dict[str, Any]:
     in the world it runs."""
     import hjepa.envs  # noqa: F401  registers the hjepa/* ids
 
-    settings = None if data is None else Path(data) / SETTINGS_FILE
-    if settings is None or not settings.is_file() or env_id not in gymnasium.registry:
+    recorded = None if data is None else recorded_settings(data)
+    if recorded is None or env_id not in gymnasium.registry:
         return {}
-    recorded = json.loads(settings.read_text())
     if recorded.get("world") not in (env_id, gymnasium.registry[env_id].kwargs.get("world")):
         return {}
     return {**recorded.get("world_kwargs", {}), "image_size": recorded["image_size"]}
@@ -182,3 +180,10 @@ def random_actor(env: gymnasium.Env, seed: int) -> Actor:
 def random_actors(seed: int, env: gymnasium.Env, batch: BatchedRollouts | None) -> tuple[Actor, Start | None]:
     """An actor factory of `random_actor`s (they never plan, so they take no part in batches)."""
     return random_actor(env, seed), None
+
+
+def still_actors(seed: int, env: gymnasium.Env, batch: BatchedRollouts | None) -> tuple[Actor, Start | None]:
+    """An actor factory of actors that send the zero action every step, which in hjepa's worlds and
+    stable-worldmodel's holds the agent where it is: the baseline of a goal already within reach."""
+    zero = np.zeros(env.action_space.shape, env.action_space.dtype)
+    return (lambda observation: (zero.copy(), 0.0)), None

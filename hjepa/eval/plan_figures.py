@@ -18,24 +18,30 @@ from hjepa.models import WorldModel
 
 
 def plot_trajectories(
-    results: dict[str, list[EpisodeResult]], background: np.ndarray, goals: list[np.ndarray], path: Path
+    results: dict[str, list[EpisodeResult]],
+    background: np.ndarray,
+    goals: list[np.ndarray],
+    path: Path,
+    arena: float = 1.0,
+    xy: tuple[int, int] = (0, 1),
 ) -> Path:
     """One panel per actor: every episode's path (start o, goal *) over the world's empty frame (the first
-    episode's, where each episode has its own door); paths and goals are the first two state coordinates (the
-    agent's position), in the unit square."""
+    episode's, where each episode has its own door); paths and goals are the state coordinates `xy` (by default the
+    first two: the agent's position), in a square arena of side `arena` (hjepa's worlds: the unit square)."""
     fig = Figure(figsize=(3.2 * len(results), 3.4), layout="constrained")
     axes = fig.subplots(1, len(results), squeeze=False)[0]
+    x, y = xy
     for ax, (name, episodes) in zip(axes, results.items()):
-        ax.imshow(background, extent=(0, 1, 1, 0))
+        ax.imshow(background, extent=(0, arena, arena, 0))
         for i, (episode, goal) in enumerate(zip(episodes, goals)):
             colour = f"C{i % 10}"
-            ax.plot(episode.positions[:, 0], episode.positions[:, 1], color=colour, linewidth=1)
-            ax.plot(*episode.positions[0, :2], "o", color=colour, markersize=3)
-            ax.plot(*goal[:2], "*", color=colour, markersize=7, markeredgecolor="white", markeredgewidth=0.4)
+            ax.plot(episode.positions[:, x], episode.positions[:, y], color=colour, linewidth=1)
+            ax.plot(episode.positions[0, x], episode.positions[0, y], "o", color=colour, markersize=3)
+            ax.plot(goal[x], goal[y], "*", color=colour, markersize=7, markeredgecolor="white", markeredgewidth=0.4)
         wins = sum(e.success for e in episodes)
         ax.set_title(f"{name}: {wins}/{len(episodes)}", fontsize=9)
-        ax.set_xlim(0, 1)
-        ax.set_ylim(1, 0)
+        ax.set_xlim(0, arena)
+        ax.set_ylim(arena, 0)
         ax.set_xticks([])
         ax.set_yticks([])
     fig.savefig(path, dpi=100)

@@ -1,17 +1,17 @@
 """stable-worldmodel's planning protocol (its `scripts/plan`, version 0.1.1): starts and goals taken from recorded
-expert episodes, success as the environment reports it, beside the success rates it publishes.
+episodes, success as the environment reports it, beside the success rates it publishes.
 
-From shards of expert episodes (`hjepa generate --world hjepa/SwmTwoRoom-v1 --policy expert`), `pairs` (episode,
-start) pairs are drawn with `seed`; the goal is the state and the recorded frame `goal_offset` steps after the start.
-Each pair is one episode: the environment is reset with the recorded episode's seed to the recorded start state,
-with the goal state as its target; the actor is shown the recorded goal frame, and succeeds when the environment
-terminates (reaches the target) within `budget` steps. As stable-worldmodel's recorded episodes end when the
-environment first terminates, a pair starts only where its goal comes no later than that.
+From shards of recorded episodes (`hjepa generate --world hjepa/SwmTwoRoom-v1 --policy expert`, or `--world
+hjepa/SwmPushT-v1 --policy explore`: PushT's data policy), `pairs` (episode, start) pairs are drawn with `seed`; the
+goal is the state and the recorded frame `goal_offset` steps after the start. Each pair is one episode: the
+environment is reset with the recorded episode's seed to the recorded start state, with the goal state as its
+target; the actor is shown the recorded goal frame, and succeeds when the environment terminates (reaches the
+target) within `budget` steps. As stable-worldmodel's recorded episodes end when the environment first terminates, a
+pair starts only where its goal comes no later than that.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,16 +20,29 @@ from typing import Any, NamedTuple
 import gymnasium
 import numpy as np
 
-from hjepa.data.generate import SETTINGS_FILE, is_env_id
+from hjepa.data.generate import SETTINGS_FILE, is_env_id, recorded_settings
 from hjepa.data.shards import Episode, list_shards, read_episodes
 from hjepa.data.video import decode_video
 from hjepa.eval.episodes import ActorFactory, run_episodes, task_env
+from hjepa.eval.plan_figures import plot_trajectories
 from hjepa.eval.plan_summary import summarize
-from hjepa.registration import SWM_TWOROOM_ID
+from hjepa.registration import SWM_PUSHT_ID, SWM_TWOROOM_ID
 from hjepa.threads import one_torch_thread
 
-PUBLISHED = {SWM_TWOROOM_ID: {"DINO-WM": 1.00, "PLDM": 0.97, "LeWM": 0.87}}
+PUBLISHED = {
+    SWM_TWOROOM_ID: {"DINO-WM": 1.00, "PLDM": 0.97, "LeWM": 0.87},
+    SWM_PUSHT_ID: {"DINO-WM": 0.74, "PLDM": 0.78, "LeWM": 0.96},
+}
 """Success rates that stable-worldmodel publishes under this protocol (its documentation, 50-step budget)."""
+
+TOLERANCES = (1.0, 2.0, 4.0)
+"""Multiples of the environment's success tolerances at which `run_swm_protocol` also reports how many episodes came
+that close (1: success itself): how far an actor is from succeeding."""
+
+DATA_POLICY = {SWM_TWOROOM_ID: "expert", SWM_PUSHT_ID: "explore"}
+"""The `--policy` whose episodes the protocol draws from, per environment: TwoRoom's expert; for PushT,
+stable-worldmodel's data policy (its `WeakPolicy`, hjepa's `explore` there), as its recorded PushT expert
+demonstrations cannot be downloaded here. Other environments: their expert."""
 
 
 @dataclass(frozen=True)
@@ -55,25 +68,25 @@ class Pair(NamedTuple):
 
 
 def recorded_env(data: str | Path) -> str:
-    """The gymnasium id in which the shards at `data` were recorded; shards that are not expert episodes of a
-    gymnasium environment -> ValueError naming the fix."""
-    settings_path = Path(data) / SETTINGS_FILE
-    if not settings_path.is_file():
+    """The gymnasium id in which the shards at `data` were recorded; shards that are not episodes of a gymnasium
+    environment under the protocol's data policy (`DATA_POLICY`) -> ValueError naming the fix."""
+    settings = recorded_settings(data)
+    if settings is None:
         raise ValueError(
             f"--data: {data} has no {SETTINGS_FILE}; record expert episodes with hjepa generate "
             f"--world {SWM_TWOROOM_ID} --policy expert"
         )
-    settings = json.loads(settings_path.read_text())
     world, policy = settings["world"], settings.get("policy", "explore")
     if not is_env_id(world):
         raise ValueError(
             f"--data: {data} was recorded in the procedural world {world}; the protocol resets a "
             f"gymnasium environment to recorded states, e.g. {SWM_TWOROOM_ID}"
         )
-    if policy != "expert":
+    wanted = DATA_POLICY.get(world, "expert")
+    if policy != wanted:
         raise ValueError(
             f"--data: {data} was recorded with --policy {policy}; the protocol draws its starts and goals "
-            f"from expert episodes: hjepa generate --world {world} --policy expert"
+            f"from episodes of its data policy: hjepa generate --world {world} --policy {wanted}"
         )
     return world
 
@@ -124,25 +137,40 @@ def run_swm_protocol(
     protocol: SwmProtocol = SwmProtocol(),
     env_kwargs: dict[str, Any] | None = None,
     parallel: int = 1,
+    figure: Path | None = None,
 ) -> dict[str, Any]:
-    """Each actor of `actors` (name -> `ActorFactory`) on the pairs drawn from the expert episodes at `data`.
+    """Each actor of `actors` (name -> `ActorFactory`) on the pairs drawn from the recorded episodes at `data`.
 
     Returns the protocol, the pairs (episode key, start frame), for each actor its success rate with the Wilson 95%
     interval, mean steps to success and planning ms (`plan_summary.summarize`), and the published rates of the
-    environment. `parallel` episodes run at a time, their agents' rollouts priced together (`run_episodes`).
+    environment. `parallel` episodes run at a time, their agents' rollouts priced together (`run_episodes`). With
+    `figure`, a PNG there shows each actor's paths (the environment's `path_coords`) over the first pair's goal image.
+    Where the environment states its rule (`within`), each row also has `within_x<k>`: the share of episodes that came
+    within k times its tolerances of the goal at some step, k in `TOLERANCES`.
     """
     env_id = recorded_env(data)
     episodes = [episode for shard in list_shards(data) for episode in read_episodes(shard)]
     pairs = draw_pairs(episodes, protocol)
     options = [pair_options(episodes[p.episode], p.start, protocol.goal_offset) for p in pairs]
     seeds = [episodes[p.episode].meta["reset_seed"] for p in pairs]
+
+    def make_env() -> gymnasium.Env:
+        return protocol_env(data, protocol, env_kwargs)
+
     with one_torch_thread():
-        table = {
-            name: summarize(
-                run_episodes(lambda: protocol_env(data, protocol, env_kwargs), make, seeds, parallel, options=options)
-            )
-            for name, make in actors.items()
-        }
+        results = {name: run_episodes(make_env, act, seeds, parallel, options=options) for name, act in actors.items()}
+    env = make_env()
+    rule, arena, xy = (getattr(env.unwrapped, key, None) for key in ("within", "arena", "path_coords"))
+    env.close()
+    goals = [episodes[p.episode].states[p.start + protocol.goal_offset] for p in pairs]
+    if figure is not None:
+        plot_trajectories(results, options[0]["goal_image"], goals, figure, arena or 1.0, xy or (0, 1))
+    table = {name: summarize(episode_results) for name, episode_results in results.items()}
+    if rule is not None:
+        for name, episode_results in results.items():
+            for k in TOLERANCES:
+                came = [any(rule(g, state, k) for state in r.positions[1:]) for g, r in zip(goals, episode_results)]
+                table[name][f"within_x{k:g}"] = round(float(np.mean(came)), 4)
     return {
         "protocol": {**asdict(protocol), "env": env_id, "data": str(data)},
         "pairs": [[episodes[p.episode].key, p.start] for p in pairs],

@@ -206,7 +206,7 @@ def test_pusht_terminates_exactly_where_the_success_rule_holds(pusht: gymnasium.
         start = goal + np.concatenate([rng.normal(0.0, 12.0, 4), rng.normal(0.0, 0.3, 1), [0.0, 0.0]])
         _, info = pusht.reset(seed=0, options={"start": start, "goal": goal})
         _, _, terminated, _, info = pusht.step(np.zeros(2, np.float32))
-        assert terminated == pusht_success(goal, info["state"])
+        assert terminated == pusht_success(goal, info["state"]) == pusht.unwrapped.within(goal, info["state"])
         outcomes.append(terminated)
     assert 0 < sum(outcomes) < len(outcomes)  # both cases were seen
     # the goal image is the frame of the goal state: starting there, they agree up to an edge pixel or two (the

@@ -15,9 +15,9 @@ from hjepa.agent.batching import BatchedRollouts
 from hjepa.data.generate import GenerateSettings, generate_shards
 from hjepa.data.shards import Episode, list_shards, read_episodes
 from hjepa.data.video import decode_video
-from hjepa.eval.episodes import Actor, Start, random_actors
+from hjepa.eval.episodes import Actor, ActorFactory, Start, random_actors, still_actors
 from hjepa.eval.swm_protocol import SwmProtocol, draw_pairs, pair_options, run_swm_protocol, start_frames
-from hjepa.registration import SWM_TWOROOM_ID, extra_installed
+from hjepa.registration import SWM_PUSHT_ID, SWM_TWOROOM_ID, extra_installed
 
 needs_swm = pytest.mark.skipif(
     not extra_installed(SWM_TWOROOM_ID), reason="stable-worldmodel is not installed (pip install 'hjepa[swm]')"
@@ -98,10 +98,6 @@ def oracle(seed: int, env: gymnasium.Env, batch: BatchedRollouts | None) -> tupl
     return (lambda observation: (env.unwrapped.expert_action(), 0.0)), None
 
 
-def standing_still(seed: int, env: gymnasium.Env, batch: BatchedRollouts | None) -> tuple[Actor, Start | None]:
-    return (lambda observation: (np.zeros(2, np.float32), 0.0)), None
-
-
 @needs_swm
 def test_pairs_reset_the_environment_to_the_recorded_start_with_the_recorded_goal(expert_data: Path) -> None:
     episodes = [episode for shard in list_shards(expert_data) for episode in read_episodes(shard)]
@@ -123,6 +119,7 @@ def test_success_is_counted_as_the_environment_counts_it(expert_data: Path) -> N
     result = run_swm_protocol(expert_data, actors, protocol, env_kwargs={"expert_noise": 0.0})
     table = result["table"]
     assert table["oracle"]["success"] >= 0.9 and table["oracle"]["steps"] <= protocol.budget
+    assert all(row["within_x1"] == row["success"] for row in table.values())
     assert 0.0 <= table["random"]["success"] <= 1.0 and len(table["random"]["success_ci"]) == 2
     assert result["published"] == {"DINO-WM": 1.00, "PLDM": 0.97, "LeWM": 0.87}
     assert result["protocol"]["env"] == SWM_TWOROOM_ID and len(result["pairs"]) == 12
@@ -136,5 +133,54 @@ def test_success_is_counted_as_the_environment_counts_it(expert_data: Path) -> N
     ]
     expected = float(np.mean(np.array(distances) < 16.0))
     assert 0.0 < expected < 1.0  # the check can tell the two cases apart
-    still = run_swm_protocol(expert_data, {"still": standing_still}, close)["table"]["still"]
+    still = run_swm_protocol(expert_data, {"still": still_actors}, close)["table"]["still"]
     assert still["success"] == pytest.approx(expected, abs=1e-4)
+
+
+# ----- PushT
+
+
+@pytest.fixture(scope="module")
+def pusht_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A few PushT episodes of its data policy at 32 px, lossless."""
+    out = tmp_path_factory.mktemp("swm_pusht")
+    settings = GenerateSettings(
+        SWM_PUSHT_ID, episodes=6, frames=61, shard_size=3, image_size=32, codec="ffv1", policy="explore"
+    )
+    generate_shards(settings, out, progress=False)
+    return out
+
+
+def replaying(episodes: list[Episode], pairs: list, goal_offset: int) -> ActorFactory:
+    """Tests only: actors that play each pair's recorded actions from its start (the k-th actor made plays the k-th
+    pair), then stand still."""
+    plans = iter([episodes[p.episode].actions[p.start : p.start + goal_offset] for p in pairs])
+
+    def make(seed: int, env: gymnasium.Env, batch: BatchedRollouts | None) -> tuple[Actor, Start | None]:
+        actions, zero = iter(next(plans)), np.zeros(2, np.float32)
+        return (lambda observation: (next(actions, zero), 0.0)), None
+
+    return make
+
+
+@needs_swm
+def test_pusht_pairs_lead_from_the_recorded_start_to_the_recorded_goal(pusht_data: Path) -> None:
+    random_data = pusht_data.parent / "random_pusht"
+    settings = GenerateSettings(SWM_PUSHT_ID, episodes=1, frames=4, image_size=32, policy="random")
+    generate_shards(settings, random_data, progress=False)
+    with pytest.raises(ValueError, match=r"recorded with --policy random.*--world hjepa/SwmPushT-v1 --policy explore"):
+        run_swm_protocol(random_data, {"random": random_actors})
+    protocol = SwmProtocol(pairs=10)
+    episodes = [episode for shard in list_shards(pusht_data) for episode in read_episodes(shard)]
+    pairs = draw_pairs(episodes, protocol)
+    actors = {"replay": replaying(episodes, pairs, protocol.goal_offset), "still": still_actors}
+    result = run_swm_protocol(pusht_data, actors, protocol, figure=pusht_data.parent / "paths.png")
+    # the recorded actions from the recorded start reach the recorded goal (the environment's rule: agent and block
+    # within 20 px, the block's angle within pi/9), where standing still mostly does not
+    replay, still = result["table"]["replay"], result["table"]["still"]
+    assert replay["success"] >= 0.8 and still["success"] <= 0.3
+    # coming within the rule's tolerances at some step is success; looser tolerances count at least as many
+    assert replay["within_x1"] == replay["success"] and still["within_x1"] == still["success"]
+    assert still["within_x1"] <= still["within_x2"] <= still["within_x4"] and still["within_x4"] > still["within_x1"]
+    assert result["published"] == {"DINO-WM": 0.74, "PLDM": 0.78, "LeWM": 0.96}
+    assert (pusht_data.parent / "paths.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

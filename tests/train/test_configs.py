@@ -42,7 +42,15 @@ def rooms(tmp_path_factory) -> Callable[[int], Path]:
 
 
 @pytest.mark.parametrize(
-    "name", ["two_rooms_cpu.yaml", "swm_tworoom_cpu.yaml", "base_gpu.yaml", "swm_tworoom_gpu.yaml"]
+    "name",
+    [
+        "two_rooms_cpu.yaml",
+        "swm_tworoom_cpu.yaml",
+        "swm_pusht_cpu.yaml",
+        "base_gpu.yaml",
+        "swm_tworoom_gpu.yaml",
+        "swm_pusht_gpu.yaml",
+    ],
 )
 def test_shipped_config_trains_as_written(name, rooms, tmp_path):
     written = yaml.safe_load((CONFIGS / name).read_text())

@@ -17,7 +17,6 @@ import numpy as np
 from hjepa.envs.adapter import PixelAdapter
 from hjepa.registration import SWM_PUSHT_ID, SWM_TWOROOM_ID, missing_extra
 
-MISSING_EXTRA = missing_extra(SWM_TWOROOM_ID)
 SWM_ID = "swm/TwoRoom-v1"
 SWM_PUSHT = "swm/PushT-v1"
 EXPERT_NOISE = 2.0  # std of the noise on the expert's unit-length actions in stable-worldmodel's TwoRoom data

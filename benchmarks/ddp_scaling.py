@@ -201,7 +201,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--skip-cpu", action="store_true", help="GPU rows only")
+    parser.add_argument("--skip_cpu", action="store_true", help="GPU rows only")
     args = parser.parse_args()
     # other work on the machine takes cores from the ranks: the load says whether the ratio means anything
     extra: dict[str, Any] = {

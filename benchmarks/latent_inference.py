@@ -5,7 +5,7 @@ encoder q(s_x, s_y) that predicts ž in one pass.
 Tiny JEPAs with a discrete and a low-dimensional latent are trained on Fork clips
 (`hjepa.eval.fork_probe`), then each method infers z for a batch of held-out clips. Rows: ms per batch,
 the mean energy E(x, y, z) reached, and against the exact/iterative method of the same latent the
-speed-up and energy ratio. Run: `python -m benchmarks.latent_inference [--steps 200 --batch-size 64]`.
+speed-up and energy ratio. Run: `python -m benchmarks.latent_inference [--steps 200 --batch_size 64]`.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def timed(fn: Callable[[], Tensor], repeats: int) -> tuple[float, Tensor]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=200, help="training steps of each model")
-    parser.add_argument("--batch-size", type=int, default=64, help="clips inferred per batch")
+    parser.add_argument("--batch_size", type=int, default=64, help="clips inferred per batch")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(1)  # the figures are per core; the tiny batches gain nothing from more

@@ -25,7 +25,7 @@ def main() -> None:
     parser.add_argument("--env", default="hjepa/TwoRooms-v0")
     parser.add_argument("--task", default="configs/tasks/reach.yaml")
     parser.add_argument("--episodes", type=int, default=30)
-    parser.add_argument("--max-steps", type=int, default=None)
+    parser.add_argument("--max_steps", type=int, default=None)
     parser.add_argument("--parallel", type=int, nargs="+", default=[1, 5, 10], help="the first is the baseline")
     args = parser.parse_args()
     task, world_model = TaskSpec.from_yaml(args.task), load_world_model(args.model)

@@ -1,7 +1,7 @@
 """Fault tolerance end to end: a run SIGKILLed mid-epoch and resumed with `--ckpt_path last` against
 the same run uninterrupted (same seed): per-step losses and the clips read, overlaid in a PNG.
 
-Run: `python -m benchmarks.resume_continuity [--steps 60 --kill-step 37 --every 10]`
+Run: `python -m benchmarks.resume_continuity [--steps 60 --kill_step 37 --every 10]`
 -> benchmarks/results/resume_continuity.{json,png}. `tests/train/test_resume.py` runs it small.
 """
 
@@ -135,7 +135,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=60)
-    parser.add_argument("--kill-step", type=int, default=37)
+    parser.add_argument("--kill_step", type=int, default=37)
     parser.add_argument("--every", type=int, default=10, help="checkpoint every N steps")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

@@ -58,7 +58,7 @@ def main() -> None:
     parser.add_argument("--task", default=None, help="task YAML (default: configs/tasks/<the environment's>.yaml)")
     parser.add_argument("--pairs", type=int, default=SwmProtocol.pairs, help="(episode, start) pairs drawn")
     parser.add_argument("--seed", type=int, default=SwmProtocol.seed, help="seed of the draw")
-    parser.add_argument("--goal-offset", type=int, default=SwmProtocol.goal_offset, help="steps from start to goal")
+    parser.add_argument("--goal_offset", type=int, default=SwmProtocol.goal_offset, help="steps from start to goal")
     parser.add_argument("--budget", type=int, default=SwmProtocol.budget, help="steps per episode")
     parser.add_argument("--parallel", type=int, default=1, help="episodes run at a time, rollouts priced together")
     parser.add_argument("--name", default=None, help="results file name (default: swm_tworoom or swm_pusht)")

@@ -5,7 +5,7 @@ and achieved FLOP/s as a fraction of a dense matmul peak measured in the same ru
 ratio). The data module's clips/s on the same machine says whether the loader keeps up. A
 two-level (H-JEPA) config runs on clips long enough for its level 2 ((horizon + 1) windows), and
 its `level2_overhead` is its step time over the level-1 `tiny` config's on the same clips.
-Run: `python -m benchmarks.train_step [--steps 5 --batch-size 32 --num-frames 16]`.
+Run: `python -m benchmarks.train_step [--steps 5 --batch_size 32 --num_frames 16]`.
 """
 
 from __future__ import annotations
@@ -141,8 +141,8 @@ def loader_clips_per_s(batch_size: int, frame_counts: set[int], workers: int) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--num-frames", type=int, default=16)
+    parser.add_argument("--batch_size", type=int, default=32)
+    parser.add_argument("--num_frames", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS))
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def _seed(text: str) -> int:
@@ -23,7 +26,7 @@ def _seed(text: str) -> int:
 def _generate(args: argparse.Namespace) -> int:
     from hjepa.data.generate import GenerateSettings, generate_shards
 
-    world_kwargs = tuple(sorted((_json_option(args.world_kwargs or None, "--world-kwargs") or {}).items()))
+    world_kwargs = tuple(sorted((_json_option(args.world_kwargs or None, "--world_kwargs") or {}).items()))
     settings = GenerateSettings(
         args.world,
         args.episodes,
@@ -222,7 +225,7 @@ def _plan(args: argparse.Namespace) -> int:
     if probe and baselines is None:
         baselines = default_baselines(args.ckpt)
     protocol = Protocol(
-        args.episodes, args.seed, args.max_steps, not args.no_terminate, tuple(args.radii), args.success_radius
+        args.episodes, args.seed, args.max_steps, args.terminate, tuple(args.radii), args.success_radius
     )
     summary = run_probe(
         PlanProbeOptions(
@@ -236,7 +239,7 @@ def _plan(args: argparse.Namespace) -> int:
             baselines=baselines or (),
             random_baseline=probe,
             policy=policy,
-            env_kwargs=_json_option(args.env_kwargs, "--env-kwargs"),
+            env_kwargs=_json_option(args.env_kwargs, "--env_kwargs"),
             parallel=args.parallel,
         )
     )
@@ -290,15 +293,36 @@ def _distill(args: argparse.Namespace) -> int:
     return 0
 
 
+def _default(function: Callable[..., Any], name: str) -> Any:
+    """The default of `function`'s parameter `name`: each default is written once, where it is used, and the CLI
+    shows it (a flag is named as the parameter it sets)."""
+    return inspect.signature(function).parameters[name].default
+
+
+def _options(parser: argparse.ArgumentParser, function: Callable[..., Any], **flags: dict[str, Any]) -> None:
+    """`--name` for each named parameter of `function`, its default read from the signature; each value holds
+    the rest of `add_argument`'s arguments (type, help, ...)."""
+    for name, spec in flags.items():
+        parser.add_argument(f"--{name}", default=_default(function, name), **spec)
+
+
+INT, FLOAT, SEED = {"type": int}, {"type": float}, {"type": _seed, "help": "random seed"}
+STRIDE = {**INT, "help": "frames advanced between two frames of a clip"}
+BATCH, MAX_BATCHES = {**INT, "help": "clips per batch"}, {**INT, "help": "batches read (None: all)"}
+WORKERS = "DataLoader worker processes"
+DEFAULT_ENV, DEFAULT_TASK = "hjepa/TwoRooms-v0", "configs/tasks/reach.yaml"
+
+
 def _add_plan_arguments(parser: argparse.ArgumentParser, episodes: int, out: str) -> None:
-    from hjepa.eval.protocol import RADII
+    from hjepa.eval.plan_probe import PlanProbeOptions
+    from hjepa.eval.protocol import Protocol
 
     parser.set_defaults(handler=_plan)
     parser.add_argument("--ckpt", required=True, help="export folder or Lightning .ckpt of the world model")
-    parser.add_argument("--env", default="hjepa/TwoRooms-v0", help="registered gymnasium id")
+    parser.add_argument("--env", default=DEFAULT_ENV, help="registered gymnasium id")
     parser.add_argument(
         "--task",
-        default="configs/tasks/reach.yaml",
+        default=DEFAULT_TASK,
         help="task YAML read by the configurator (default: like-for-like, goal image and the learned "
         "representation only)",
     )
@@ -308,39 +332,46 @@ def _add_plan_arguments(parser: argparse.ArgumentParser, episodes: int, out: str
         help="shards of the world the model learned: their world options set up --env; aided tasks "
         "(landmark subgoals, probes, level-2 memory) also remember their episodes",
     )
-    parser.add_argument("--episodes", type=int, default=episodes)
-    parser.add_argument("--seed", type=_seed, default=0, help="first episode seed; episode i uses seed + i")
-    parser.add_argument("--max-steps", type=int, default=None, help="steps per episode (default: the task's max_steps)")
-    parser.add_argument(
-        "--no-terminate",
-        action="store_true",
-        help="keep acting after reaching the goal until --max-steps ('at the end' then measures staying there)",
+    parser.add_argument("--episodes", type=int, default=episodes, help="episodes per actor, the same for each")
+    _options(
+        parser,
+        Protocol,
+        seed={**SEED, "help": "first episode seed; episode i uses seed + i"},
+        max_steps={**INT, "help": "steps per episode (None: the task's max_steps)"},
+        radii={
+            **FLOAT,
+            "nargs": "+",
+            "help": "success radii (world units), each scored 'ever reached' and 'at the end'",
+        },
+        success_radius={**FLOAT, "help": "radius of the headline success rate"},
     )
     parser.add_argument(
-        "--radii",
-        type=float,
-        nargs="+",
-        default=list(RADII),
-        help="success radii (world units), each scored 'ever reached' and 'at the end'",
+        "--no_terminate",
+        dest="terminate",
+        action="store_false",
+        default=_default(Protocol, "terminate"),
+        help="keep acting after reaching the goal until --max_steps ('at the end' then measures staying there); "
+        "terminate: %(default)s",
     )
-    parser.add_argument("--success-radius", type=float, default=0.05, help="radius of the headline success rate")
-    parser.add_argument("--out", default=out)
+    parser.add_argument("--out", default=out, help="output folder")
     parser.add_argument(
-        "--env-kwargs",
+        "--env_kwargs",
         default=None,
         help="JSON of environment options, e.g. '{\"min_doors\": 2}' (default: the world options of "
         "--data when it was recorded in the same world)",
     )
-    _add_parallel_argument(parser)
+    _add_parallel_argument(parser, PlanProbeOptions)
 
 
-def _add_parallel_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--parallel",
-        type=int,
-        default=1,
-        help="episodes run at a time, their planners' rollouts priced in one world-model call; each "
-        "episode's agent is seeded by the episode, so outcomes do not depend on it",
+def _add_parallel_argument(parser: argparse.ArgumentParser, function: Callable[..., Any]) -> None:
+    _options(
+        parser,
+        function,
+        parallel={
+            **INT,
+            "help": "episodes run at a time, their planners' rollouts priced in one world-model call; each "
+            "episode's agent is seeded by the episode, so outcomes do not depend on it",
+        },
     )
 
 
@@ -352,7 +383,21 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand (defaults shown in --help)."""
+    """The argument parser of every subcommand (defaults shown in --help, read from the functions they feed)."""
+    from hjepa.agent.planners import PLANNERS
+    from hjepa.data.convert import convert_folder
+    from hjepa.data.datamodule import VideoDataModule
+    from hjepa.data.generate import GenerateSettings, generate_shards
+    from hjepa.data.inspect import read_batches
+    from hjepa.data.video import CODECS, DECODERS
+    from hjepa.eval.classify_probe import TOKENS, run_classify_probe
+    from hjepa.eval.distill_probe import run_distillation
+    from hjepa.eval.plan_variants import BASELINES
+    from hjepa.eval.probe import run_linear_probe
+    from hjepa.eval.protocol import Protocol
+    from hjepa.eval.video_features import extract_features
+    from hjepa.eval.visualize import run_visualize
+
     parser = argparse.ArgumentParser(
         prog="hjepa", description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
@@ -360,8 +405,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name in LIGHTNING_COMMANDS:  # listed in --help; handled by LightningCLI in main()
         commands.add_parser(name, help=f"LightningCLI {name}: hjepa {name} --config configs/tiny_cpu.yaml [--help]")
 
-    def command(name: str, handler: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(
+    def command(
+        name: str, handler: Callable[[argparse.Namespace], int], help: str, under: Any = commands
+    ) -> argparse.ArgumentParser:
+        sub = under.add_parser(
             name, help=help, description=help, formatter_class=argparse.ArgumentDefaultsHelpFormatter
         )
         sub.set_defaults(handler=handler)
@@ -381,54 +428,60 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--episodes", type=int, required=True)
     gen.add_argument("--frames", type=int, required=True, help="frames per episode")
     gen.add_argument("--out", required=True, help="output folder of shard-NNNNNN.tar")
-    gen.add_argument("--seed", type=_seed, default=0)
-    gen.add_argument("--shard-size", type=int, default=64, help="episodes per shard")
-    gen.add_argument("--codec", choices=["h264", "ffv1"], default="h264", help="ffv1 is lossless")
-    gen.add_argument("--image-size", type=int, default=64)
-    gen.add_argument(
-        "--world-kwargs", default="", help='JSON of world or environment options, e.g. \'{"rows": 2, "cols": 3}\''
+    _options(
+        gen,
+        GenerateSettings,
+        seed=SEED,
+        shard_size={**INT, "help": "episodes per shard"},
+        codec={"choices": list(CODECS), "help": "ffv1 is lossless"},
+        image_size={**INT, "help": "frame side in pixels"},
+        policy={
+            "help": "what acts in a gymnasium environment: explore (its data-collection policy, uniform actions "
+            "where it has none), random (uniform actions), expert (its expert policy, where it has one)"
+        },
     )
-    gen.add_argument("--workers", type=int, default=1, help="processes encoding shards in parallel")
     gen.add_argument(
-        "--policy",
-        default="explore",
-        help="what acts in a gymnasium environment: explore (its data-collection policy, uniform actions "
-        "where it has none), random (uniform actions), expert (its expert policy, where it has "
-        "one)",
+        "--world_kwargs", default="", help='JSON of world or environment options, e.g. \'{"rows": 2, "cols": 3}\''
     )
+    _options(gen, generate_shards, workers={**INT, "help": "processes encoding shards in parallel"})
 
     shard = command("shard", _shard, "convert a folder of videos (and .actions/.states.npy sidecars) into shards")
     shard.add_argument("--src", required=True, help="folder searched recursively for mp4/webm/mkv/avi/mov")
-    shard.add_argument("--out", required=True)
-    shard.add_argument("--size", type=int, default=None, help="re-encode: shorter side to SIZE, centre square crop")
-    shard.add_argument("--fps", type=float, default=None, help="re-encode at this frame rate")
-    shard.add_argument(
-        "--shard-size", type=int, default=64, help="samples per shard (a shard is closed after the video that fills it)"
-    )
-    shard.add_argument("--codec", choices=["h264", "ffv1"], default="h264", help="codec when re-encoding")
-    shard.add_argument(
-        "--labels",
-        default=None,
-        help="classes of the videos: 'folder' (each video's parent folder, as in Kinetics/UCF) or a "
-        "CSV file of path,label lines (paths relative to --src; only the listed videos)",
-    )
-    shard.add_argument(
-        "--segment",
-        type=float,
-        default=None,
-        help="cut each video into consecutive samples of SECONDS (re-encoded with --codec; sidecars "
-        "cut in step); advised for videos longer than a minute",
+    shard.add_argument("--out", required=True, help="output folder of shards and manifest.json")
+    _options(
+        shard,
+        convert_folder,
+        size={**INT, "help": "re-encode: shorter side to SIZE, centre square crop"},
+        fps={**FLOAT, "help": "re-encode at this frame rate"},
+        shard_size={**INT, "help": "samples per shard (a shard is closed after the video that fills it)"},
+        codec={"choices": list(CODECS), "help": "codec when re-encoding"},
+        labels={
+            "help": "classes of the videos: 'folder' (each video's parent folder, as in Kinetics/UCF) or a "
+            "CSV file of path,label lines (paths relative to --src; only the listed videos)"
+        },
+        segment={
+            **FLOAT,
+            "help": "cut each video into consecutive samples of SECONDS (re-encoded with --codec; sidecars "
+            "cut in step); advised for videos longer than a minute",
+        },
     )
 
     ins = command("inspect", _inspect, "read shards through the data module: statistics and a contact sheet")
     ins.add_argument("--data", required=True, help="shard folder, brace pattern or pipe: URL")
-    ins.add_argument("--out", default="runs/inspect")
-    ins.add_argument("--num-frames", type=int, default=8)
-    ins.add_argument("--frame-stride", type=int, default=1)
-    ins.add_argument("--batch-size", type=int, default=16)
-    ins.add_argument("--workers", type=int, default=2)
-    ins.add_argument("--decoder", default="auto", choices=["auto", "decord", "pyav", "torchcodec"])
-    ins.add_argument("--max-batches", type=int, default=None)
+    ins.add_argument("--out", default="runs/inspect", help="output folder")
+    _options(
+        ins,
+        VideoDataModule,
+        num_frames={**INT, "help": "frames per clip"},
+        frame_stride=STRIDE,
+        batch_size=BATCH,
+        decoder={
+            "choices": DECODERS,
+            "help": "video decoder; auto: decord if installed",
+        },
+    )
+    ins.add_argument("--workers", type=int, default=_default(VideoDataModule, "num_workers"), help=WORKERS)
+    _options(ins, read_batches, max_batches=MAX_BATCHES)
 
     export = command("export", _export, "write a checkpoint's world model as model.safetensors + config.json")
     export.add_argument("--ckpt", required=True, help="Lightning checkpoint (.ckpt)")
@@ -443,99 +496,99 @@ def build_parser() -> argparse.ArgumentParser:
     features.add_argument("--ckpt", required=True, help="export folder or Lightning .ckpt")
     features.add_argument("--src", required=True, help="a video file, or a folder searched recursively for videos")
     features.add_argument("--out", required=True, help="output folder: <video path relative to --src>.safetensors")
-    features.add_argument("--window", type=int, default=16, help="frames per window (a multiple of encoder.tubelet)")
-    features.add_argument("--stride", type=int, default=8, help="frames between the starts of two windows")
-    features.add_argument("--batch-size", type=int, default=32, help="windows encoded at once")
-    features.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
+    _options(
+        features,
+        extract_features,
+        window={**INT, "help": "frames per window (a multiple of encoder.tubelet)"},
+        stride={**INT, "help": "frames between the starts of two windows"},
+        batch_size={**INT, "help": "windows encoded at once"},
+        device={"help": "torch device (default: cuda when available, else cpu)"},
+    )
 
     probe = commands.add_parser("probe", help="evaluate a trained world model").add_subparsers(
         dest="probe", required=True
     )
-    linear = probe.add_parser(
+
+    def probe_command(
+        name: str, handler: Callable[[argparse.Namespace], int], help: str, function: Callable[..., Any], out: str
+    ) -> argparse.ArgumentParser:
+        """A probe over shards: the arguments every such probe takes, read from `function`."""
+        sub = command(name, handler, help, under=probe)
+        sub.add_argument("--ckpt", required=True, help="export folder or Lightning .ckpt")
+        sub.add_argument("--data", required=True, help="shard folder, brace pattern or pipe: URL")
+        sub.add_argument("--out", default=out, help="output folder")
+        _options(sub, function, num_frames={**INT, "help": "frames per clip"}, frame_stride=STRIDE, batch_size=BATCH)
+        sub.add_argument("--workers", type=int, default=_default(function, "num_workers"), help=WORKERS)
+        return sub
+
+    linear = probe_command(
         "linear",
-        help="linear and rollout probes of the state, against a random-init encoder",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        _probe_linear,
+        "linear and rollout probes of the state, against a random-init encoder",
+        run_linear_probe,
+        "runs/probe",
     )
-    linear.set_defaults(handler=_probe_linear)
-    linear.add_argument("--ckpt", required=True, help="export folder or Lightning .ckpt")
-    linear.add_argument("--data", required=True, help="shard folder, brace pattern or pipe: URL")
-    linear.add_argument("--out", default="runs/probe")
-    linear.add_argument("--rollout-k", type=int, default=8, help="steps the world model rolls forward")
-    linear.add_argument("--num-frames", type=int, default=None, help="clip length (default rollout-k + 1)")
-    linear.add_argument("--frame-stride", type=int, default=1)
-    linear.add_argument("--batch-size", type=int, default=32)
-    linear.add_argument("--max-batches", type=int, default=None)
-    linear.add_argument("--val-fraction", type=float, default=0.2, help="held-out episodes")
-    linear.add_argument("--workers", type=int, default=2)
-    linear.add_argument("--seed", type=_seed, default=0)
+    _options(
+        linear,
+        run_linear_probe,
+        rollout_k={**INT, "help": "steps the world model rolls forward (clips default to rollout_k + 1 frames)"},
+        max_batches=MAX_BATCHES,
+        val_fraction={**FLOAT, "help": "held-out episodes"},
+        seed=SEED,
+    )
 
-    classify = probe.add_parser(
+    classify = probe_command(
         "classify",
-        help="video classes read from clip features by a linear probe (pooled over time) and an attentive probe "
+        _probe_classify,
+        "video classes read from clip features by a linear probe (pooled over time) and an attentive probe "
         "(over frame or patch tokens), against a random-init encoder",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        run_classify_probe,
+        "runs/classify",
     )
-    classify.set_defaults(handler=_probe_classify)
-    classify.add_argument("--ckpt", required=True, help="export folder or Lightning .ckpt")
-    classify.add_argument("--data", required=True, help="shards with classes (hjepa shard --labels ...)")
-    classify.add_argument("--out", default="runs/classify")
-    classify.add_argument("--num-frames", type=int, default=16, help="frames per clip")
-    classify.add_argument("--frame-stride", type=int, default=1)
-    classify.add_argument("--clips-per-video", type=int, default=1, help="training clips per video (random starts)")
-    classify.add_argument("--batch-size", type=int, default=32)
-    classify.add_argument("--max-batches", type=int, default=None)
-    classify.add_argument("--val-fraction", type=float, default=0.2, help="held-out videos")
-    classify.add_argument("--workers", type=int, default=2)
-    classify.add_argument("--seed", type=_seed, default=0)
-    classify.add_argument(
-        "--tokens",
-        choices=["frames", "patches"],
-        default="frames",
-        help="what the attentive probe attends over: the clip's per-frame states, or its per-patch tokens",
-    )
-    classify.add_argument(
-        "--attentive-epochs", type=int, default=20, help="passes of the attentive probe over the training clips"
+    _options(
+        classify,
+        run_classify_probe,
+        clips_per_video={**INT, "help": "training clips per video (random starts)"},
+        max_batches=MAX_BATCHES,
+        val_fraction={**FLOAT, "help": "held-out videos"},
+        seed=SEED,
+        tokens={
+            "choices": TOKENS,
+            "help": "what the attentive probe attends over: the clip's per-frame states, or its per-patch tokens",
+        },
+        attentive_epochs={**INT, "help": "passes of the attentive probe over the training clips"},
     )
 
-    visualize = probe.add_parser(
+    visualize = probe_command(
         "visualize",
-        help="PCA maps of the encoder's patch tokens and nearest-neighbour retrieval of clips",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        _probe_visualize,
+        "PCA maps of the encoder's patch tokens and nearest-neighbour retrieval of clips",
+        run_visualize,
+        "runs/visualize",
     )
-    visualize.set_defaults(handler=_probe_visualize)
-    visualize.add_argument("--ckpt", required=True, help="export folder or Lightning .ckpt")
-    visualize.add_argument("--data", required=True, help="shard folder, brace pattern or pipe: URL")
-    visualize.add_argument("--out", default="runs/visualize")
-    visualize.add_argument("--num-frames", type=int, default=8, help="frames per clip")
-    visualize.add_argument("--frame-stride", type=int, default=1)
-    visualize.add_argument("--clips", type=int, default=4, help="clips whose patch tokens are mapped")
-    visualize.add_argument("--queries", type=int, default=4, help="query clips (the first ones read)")
-    visualize.add_argument("--k", type=int, default=5, help="nearest clips per query, the query itself first")
-    visualize.add_argument("--batch-size", type=int, default=32)
-    visualize.add_argument("--max-batches", type=int, default=None, help="batches of clips searched (default all)")
-    visualize.add_argument("--workers", type=int, default=2)
-    visualize.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
+    _options(
+        visualize,
+        run_visualize,
+        clips={**INT, "help": "clips whose patch tokens are mapped"},
+        queries={**INT, "help": "query clips (the first ones read)"},
+        k={**INT, "help": "nearest clips per query, the query itself first"},
+        max_batches={**INT, "help": "batches of clips searched (default all)"},
+        device={"help": "torch device (default: cuda when available, else cpu)"},
+    )
 
     plan = command("plan", _plan, "run the agent on a frozen world model in an environment for a task")
-    _add_plan_arguments(plan, episodes=1, out="runs/plan")
-    plan_probe = probe.add_parser(
-        "plan",
-        help="planning success rate vs a random policy and other planners",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    _add_plan_arguments(plan_probe, episodes=20, out="runs/probe_plan")
+    _add_plan_arguments(plan, episodes=1, out="runs/plan")  # one episode to watch; probes default to more
+    plan_probe = command("plan", _plan, "planning success rate vs a random policy and other planners", under=probe)
+    _add_plan_arguments(plan_probe, episodes=_default(Protocol, "episodes"), out="runs/probe_plan")
     plan_probe.add_argument("--policy", default=None, help="a policy folder of `hjepa distill` to run as Mode-1")
     plan_probe.add_argument(
-        "--planners",
-        nargs="*",
-        default=["cem", "mppi", "gradient", "discrete"],
-        help="planners run on the same task and episodes",
+        "--planners", nargs="*", default=list(PLANNERS), help="planners run on the same task and episodes"
     )
     plan_probe.add_argument(
         "--baselines",
         nargs="*",
         default=None,
-        choices=["flat", "hierarchical"],
+        choices=BASELINES,
         help="task variants run on the same episodes: flat (level 1 aims at the goal), "
         "hierarchical (level 2 sets subgoals; needs level 2) [default: flat, and "
         "hierarchical when the checkpoint has level 2]",
@@ -543,31 +596,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     dis = command("distill", _distill, "train the Mode-1 policy on the planner's decisions (Mode-2 -> Mode-1)")
     dis.add_argument("--ckpt", required=True, help="export folder or Lightning .ckpt of the world model")
-    dis.add_argument("--env", default="hjepa/TwoRooms-v0")
-    dis.add_argument("--task", default="configs/tasks/reach.yaml")
+    dis.add_argument("--env", default=DEFAULT_ENV, help="registered gymnasium id")
+    dis.add_argument("--task", default=DEFAULT_TASK, help="task YAML of the planner that is distilled")
     dis.add_argument("--data", default=None, help="shards the agent remembers (landmark subgoals, probes)")
-    dis.add_argument("--episodes", type=int, default=40, help="Mode-2 episodes recorded for distillation")
-    dis.add_argument("--steps", type=int, default=2000, help="policy training steps")
-    dis.add_argument("--eval-episodes", type=int, default=20, help="held-out episodes comparing Mode-1 and Mode-2")
-    dis.add_argument("--out", default="runs/distill")
-    dis.add_argument(
-        "--hindsight",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="also train on each recorded state paired with the later states of its episode as goals",
+    dis.add_argument("--out", default="runs/distill", help="output folder of the policy and distill.json")
+    _options(
+        dis,
+        run_distillation,
+        episodes={**INT, "help": "Mode-2 episodes recorded for distillation"},
+        steps={**INT, "help": "policy training steps"},
+        eval_episodes={**INT, "help": "held-out episodes comparing Mode-1 and Mode-2"},
+        corrections={
+            **INT,
+            "help": "rounds in which the policy acts for --episodes episodes while the planner labels each "
+            "state it visits, then the policy is refitted on all labels (DAgger)",
+        },
     )
     dis.add_argument(
-        "--corrections",
-        type=int,
-        default=0,
-        help="rounds in which the policy acts for --episodes episodes while the planner labels each "
-        "state it visits, then the policy is refitted on all labels (DAgger)",
+        "--no_hindsight",
+        dest="hindsight",
+        action="store_false",
+        default=_default(run_distillation, "hindsight"),
+        help="train only on the planner's own decisions, not also on each recorded state paired with the later "
+        "states of its episode as goals; hindsight: %(default)s",
     )
-    _add_parallel_argument(dis)
+    _add_parallel_argument(dis, run_distillation)
 
     demo = command("demo", _demo, "the main job end to end on a small built-in default")
-    demo.add_argument("--config", default="configs/demo.yaml")
-    demo.add_argument("--out", default="runs/demo")
+    demo.add_argument("--config", default="configs/demo.yaml", help="the demo's YAML")
+    demo.add_argument("--out", default="runs/demo", help="output folder")
     return parser
 
 
@@ -583,11 +640,21 @@ def main(argv: list[str] | None = None) -> int:
 
             run_lightning_cli(argv)
             return 0
+        _refuse_dashed_flags(argv)
         args = build_parser().parse_args(argv)
         return args.handler(args)
     except (ValueError, FileNotFoundError, ImportError) as error:
         print(f"error: {_one_line(error)}", file=sys.stderr)
         return 2
+
+
+def _refuse_dashed_flags(argv: list[str]) -> None:
+    """Flags are spelled as the parameters they set, with underscores as in `hjepa fit --data.num_frames`:
+    a dashed spelling (`--num-frames`) is refused with the flag to use instead."""
+    for token in argv:
+        dashed = re.fullmatch(r"--(\w+(?:-\w+)+)(=.*)?", token)
+        if dashed:
+            raise ValueError(f"--{dashed[1]}: flags are spelled with underscores; use --{dashed[1].replace('-', '_')}")
 
 
 def _one_line(error: BaseException) -> str:

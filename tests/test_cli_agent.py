@@ -94,7 +94,7 @@ def plan_args(inputs: dict[str, Path], out: Path, command: str = "plan") -> list
         ("plan", ["--episodes", "-2"], "--episodes: expected at least 1 episode, got -2"),
         ("probe plan", ["--episodes", "0"], "--episodes: expected at least 1 episode, got 0"),
         ("distill", ["--episodes", "0"], "--episodes: expected a positive integer, got 0"),
-        ("distill", ["--eval-episodes", "0"], "--eval-episodes: expected a positive integer, got 0"),
+        ("distill", ["--eval_episodes", "0"], "--eval_episodes: expected a positive integer, got 0"),
         ("distill", ["--steps", "0"], "--steps: expected a positive integer, got 0"),
         ("plan", ["--env", "hjepa/Fork-v0"], "'hjepa/Fork-v0' is not a goal-reaching environment"),
         ("plan", ["--env", "hjepa/Crossing-v0"], "goal-reaching ones: .*'hjepa/TwoRooms-v0'"),
@@ -157,7 +157,7 @@ def test_distill_records_in_the_world_of_its_shards(inputs, tmp_path):
         "1",
         "--steps",
         "2",
-        "--eval-episodes",
+        "--eval_episodes",
         "1",
         "--out",
         str(out),
@@ -221,20 +221,20 @@ def command_args(draw, inputs: dict[str, Path], command: str) -> list[str]:
     if command == "generate":
         numbers = {
             "--seed": SEEDS,
-            "--shard-size": STEPS,
-            "--image-size": SIZES,
+            "--shard_size": STEPS,
+            "--image_size": SIZES,
             "--workers": st.sampled_from([-1, 0, 1]),
         }
         args = ["generate", "--world", "two_rooms", "--episodes", str(draw(COUNTS)), "--frames", str(draw(COUNTS))]
     elif command == "shard":
-        numbers = {"--size": st.sampled_from([-1, 0, 7, 8, 16]), "--fps": FRACTIONS, "--shard-size": STEPS}
+        numbers = {"--size": st.sampled_from([-1, 0, 7, 8, 16]), "--fps": FRACTIONS, "--shard_size": STEPS}
         args = ["shard", "--src", path(inputs["videos"])]
     elif command == "inspect":
         numbers = {
-            "--num-frames": STEPS,
-            "--frame-stride": STEPS,
-            "--batch-size": STEPS,
-            "--max-batches": STEPS,
+            "--num_frames": STEPS,
+            "--frame_stride": STEPS,
+            "--batch_size": STEPS,
+            "--max_batches": STEPS,
             "--workers": st.sampled_from([-1, 0]),
         }
         args = ["inspect", "--data", path(inputs["shards"])]
@@ -242,12 +242,12 @@ def command_args(draw, inputs: dict[str, Path], command: str) -> list[str]:
         numbers, args = {}, ["export", "--ckpt", path(inputs["ckpt"])]
     elif command == "probe linear":
         numbers = {
-            "--rollout-k": STEPS,
-            "--num-frames": STEPS,
-            "--frame-stride": STEPS,
-            "--batch-size": STEPS,
-            "--max-batches": STEPS,
-            "--val-fraction": FRACTIONS,
+            "--rollout_k": STEPS,
+            "--num_frames": STEPS,
+            "--frame_stride": STEPS,
+            "--batch_size": STEPS,
+            "--max_batches": STEPS,
+            "--val_fraction": FRACTIONS,
             "--seed": SEEDS,
             "--workers": st.sampled_from([-1, 0]),
         }
@@ -256,7 +256,7 @@ def command_args(draw, inputs: dict[str, Path], command: str) -> list[str]:
         numbers = (
             {"--episodes": COUNTS, "--seed": SEEDS}
             if command != "distill"
-            else {"--episodes": COUNTS, "--steps": COUNTS, "--eval-episodes": COUNTS}
+            else {"--episodes": COUNTS, "--steps": COUNTS, "--eval_episodes": COUNTS}
         )
         with_data = draw(st.booleans())
         model = inputs["model32"] if with_data else inputs["model"]  # the environment renders at the shards' size

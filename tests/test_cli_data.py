@@ -24,9 +24,9 @@ def two_rooms(tmp_path: Path) -> Path:
                 "3",
                 "--frames",
                 "3",
-                "--shard-size",
+                "--shard_size",
                 "1",
-                "--image-size",
+                "--image_size",
                 "32",
                 "--out",
                 str(out),
@@ -39,7 +39,7 @@ def two_rooms(tmp_path: Path) -> Path:
 
 def inspect(data: Path, out: Path) -> int:
     return main(
-        ["inspect", "--data", str(data), "--out", str(out), "--workers", "0", "--num-frames", "2", "--batch-size", "2"]
+        ["inspect", "--data", str(data), "--out", str(out), "--workers", "0", "--num_frames", "2", "--batch_size", "2"]
     )
 
 
@@ -77,9 +77,9 @@ def out_commands(tmp_path: Path, out: Path) -> dict[str, list[str]]:
     (tmp_path / "videos").mkdir()
     (tmp_path / "model.ckpt").write_bytes(b"not read before --out is checked")
     return {
-        "generate": ["generate", "--world", "two_rooms", "--episodes", "1", "--frames", "2", "--image-size", "32"],
+        "generate": ["generate", "--world", "two_rooms", "--episodes", "1", "--frames", "2", "--image_size", "32"],
         "shard": ["shard", "--src", str(tmp_path / "videos")],
-        "inspect": ["inspect", "--data", str(tmp_path / "shards"), "--workers", "0", "--num-frames", "2"],
+        "inspect": ["inspect", "--data", str(tmp_path / "shards"), "--workers", "0", "--num_frames", "2"],
         "export": ["export", "--ckpt", str(tmp_path / "model.ckpt")],
     }
 
@@ -122,13 +122,13 @@ def test_shard_checks_out_before_decoding_any_video(tmp_path, capsys, monkeypatc
     )
 
 
-GENERATE = ["generate", "--episodes", "1", "--frames", "2", "--image-size", "32"]
+GENERATE = ["generate", "--episodes", "1", "--frames", "2", "--image_size", "32"]
 
 
 @pytest.mark.parametrize(
     "world, options, words",
     [
-        ("maze", '{"image_size": 32}', ("world_kwargs", "image_size", "--image-size")),
+        ("maze", '{"image_size": 32}', ("world_kwargs", "image_size", "--image_size")),
         ("maze", '{"rows": 0}', ("rows",)),
         ("maze", '{"rows": null}', ("rows", "expected an integer")),
         ("maze", '{"door_width": "wide"}', ("door_width", "expected a finite number")),
@@ -139,13 +139,13 @@ GENERATE = ["generate", "--episodes", "1", "--frames", "2", "--image-size", "32"
 )
 def test_bad_world_options_are_named_before_any_output(tmp_path, capsys, world, options, words):
     out = tmp_path / "out"
-    fails_with(GENERATE + ["--world", world, "--world-kwargs", options, "--out", str(out)], capsys, *words)
+    fails_with(GENERATE + ["--world", world, "--world_kwargs", options, "--out", str(out)], capsys, *words)
     assert not out.exists()
 
 
 def test_world_options_that_are_not_an_object_are_named(tmp_path, capsys):
-    with pytest.raises(SystemExit, match="--world-kwargs: expected a JSON object"):
-        main(GENERATE + ["--world", "maze", "--world-kwargs", "[1, 2]", "--out", str(tmp_path / "out")])
+    with pytest.raises(SystemExit, match="--world_kwargs: expected a JSON object"):
+        main(GENERATE + ["--world", "maze", "--world_kwargs", "[1, 2]", "--out", str(tmp_path / "out")])
     assert not (tmp_path / "out").exists()
 
 
@@ -154,7 +154,7 @@ def test_world_options_that_are_not_an_object_are_named(tmp_path, capsys):
     [
         ("--episodes", "0", ("episodes", ">= 1")),
         ("--episodes", "-2", ("episodes", ">= 1")),
-        ("--image-size", "33", ("image_size", "even")),
+        ("--image_size", "33", ("image_size", "even")),
     ],
 )
 def test_impossible_generate_numbers_are_named_before_any_output(tmp_path, capsys, flag, value, words):

@@ -260,7 +260,7 @@ def convert_folder(
     if fps is not None and not (math.isfinite(fps) and fps > 0):
         raise ValueError(f"--fps: expected a positive frame rate, got {fps}; omit it to keep each video's own")
     if shard_size < 1:
-        raise ValueError(f"--shard-size: expected >= 1 sample per shard, got {shard_size}")
+        raise ValueError(f"--shard_size: expected >= 1 sample per shard, got {shard_size}")
     if segment is not None:
         if not (math.isfinite(segment) and segment > 0):
             raise ValueError(f"--segment: expected a positive number of seconds, got {segment}")

@@ -169,7 +169,7 @@ class VideoDataModule(L.LightningDataModule):
             warnings.warn(
                 f"data: {len(urls)} shards for {world_size} ranks x {workers} workers: some workers get no "
                 "shard and ranks see unequal numbers of batches; write more, smaller shards "
-                "(--shard-size) or use resampled=True",
+                "(--shard_size) or use resampled=True",
                 stacklevel=2,
             )
         return ClipDataset(

@@ -65,7 +65,7 @@ class GenerateSettings:
         if self.codec == "h264" and self.image_size % 2:
             raise ValueError(f"image_size: h264 needs an even size, got {self.image_size}; use an even size or ffv1")
         if "image_size" in dict(self.world_kwargs):
-            raise ValueError("world_kwargs: image_size has its own setting (--image-size); remove it from the options")
+            raise ValueError("world_kwargs: image_size has its own setting (--image_size); remove it from the options")
         if self.policy not in POLICIES:
             raise ValueError(f"policy: unknown policy {self.policy!r}; choose from {list(POLICIES)} (--policy)")
         if is_env_id(self.world):

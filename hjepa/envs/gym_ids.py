@@ -26,11 +26,15 @@ def make_env(env_id: str, field: str, **kwargs: Any) -> gymnasium.Env:
         raise ValueError(f"{field}: {env_id} refused its options {kwargs}: {error}") from error
 
 
+def env_class(env_id: str) -> Any:
+    """What the registered `env_id` is made by (its class, usually), to read class attributes without building one."""
+    entry_point = gymnasium.registry[env_id].entry_point
+    return load_env_creator(entry_point) if isinstance(entry_point, str) else entry_point
+
+
 def goal_reaching(env_id: str) -> bool:
     """Whether the registered `env_id` gives a goal (`info["goal_image"]`, `info["goal_state"]`), as planning needs."""
-    entry_point = gymnasium.registry[env_id].entry_point
-    creator = load_env_creator(entry_point) if isinstance(entry_point, str) else entry_point
-    return bool(getattr(creator, "goal_reaching", False))
+    return bool(getattr(env_class(env_id), "goal_reaching", False))
 
 
 def make_goal_env(env_id: str, field: str, **kwargs: Any) -> gymnasium.Env:

@@ -20,7 +20,7 @@ WORLDS: dict[str, type[BatchedWorld]] = {cls.name: cls for cls in (TwoRooms, Mov
 def make_world(name: str, **kwargs: Any) -> BatchedWorld:
     """Build the world registered as `name` with constructor arguments `kwargs` (e.g. a stored `config()`).
 
-    Options come from users (`--world-kwargs`, YAML), so each is checked against the type of its default
+    Options come from users (`--world_kwargs`, YAML), so each is checked against the type of its default
     and a wrong one is refused by name.
     """
     if name not in WORLDS:

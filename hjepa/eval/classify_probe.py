@@ -93,7 +93,7 @@ def run_classify_probe(
     """
     if not 0 < val_fraction < 1:
         raise ValueError(
-            f"val_fraction (--val-fraction): expected a share of held-out videos in (0, 1), got "
+            f"val_fraction (--val_fraction): expected a share of held-out videos in (0, 1), got "
             f"{val_fraction}; the probe is scored only on videos it was not fitted on"
         )
     if tokens not in TOKENS:
@@ -125,7 +125,7 @@ def run_classify_probe(
         raise ValueError(
             f"--data: {data}: class(es) {[names[c] for c in unseen]} have held-out videos but none in the training "
             f"split (val_fraction {val_fraction}), so no probe can learn them; add videos of them or lower "
-            "--val-fraction"
+            "--val_fraction"
         )
     majority = torch.bincount(train_y, minlength=num_classes).argmax()
     results: dict[str, Any] = {

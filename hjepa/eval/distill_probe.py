@@ -53,7 +53,7 @@ def run_distillation(
     mistakes lead, which the planner's episodes never show. `parallel` episodes are recorded at a time
     (`run_episodes`); the comparison runs one at a time, so its ms per step are those of one agent.
     """
-    for flag, value in (("--episodes", episodes), ("--steps", steps), ("--eval-episodes", eval_episodes)):
+    for flag, value in (("--episodes", episodes), ("--steps", steps), ("--eval_episodes", eval_episodes)):
         if value < 1:
             raise ValueError(f"{flag}: expected a positive integer, got {value}")
     if corrections < 0:

@@ -88,12 +88,12 @@ def run_linear_probe(
     and probe_rollout_r2.png; returns the flat scores of probe.json.
     """
     if rollout_k < 1:
-        raise ValueError(f"rollout_k (--rollout-k): expected at least 1 step, got {rollout_k}")
+        raise ValueError(f"rollout_k (--rollout_k): expected at least 1 step, got {rollout_k}")
     if max_batches is not None and max_batches < 1:
-        raise ValueError(f"max_batches (--max-batches): expected at least 1 batch, got {max_batches}")
+        raise ValueError(f"max_batches (--max_batches): expected at least 1 batch, got {max_batches}")
     if not 0 < val_fraction < 1:  # with no held-out episodes the heads would be scored on their own training clips
         raise ValueError(
-            f"val_fraction (--val-fraction): expected a share of held-out episodes in (0, 1), got "
+            f"val_fraction (--val_fraction): expected a share of held-out episodes in (0, 1), got "
             f"{val_fraction}; the probe is scored only on episodes it was not fitted on"
         )
     start = time.perf_counter()

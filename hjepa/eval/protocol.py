@@ -48,8 +48,8 @@ class Protocol:
         if self.episodes < 1:
             raise ValueError(f"--episodes: expected at least 1 episode, got {self.episodes}")
         if self.max_steps is not None and self.max_steps < 1:
-            raise ValueError(f"--max-steps: expected at least 1 step per episode, got {self.max_steps}")
-        check_radii([self.success_radius], "--success-radius")
+            raise ValueError(f"--max_steps: expected at least 1 step per episode, got {self.max_steps}")
+        check_radii([self.success_radius], "--success_radius")
         object.__setattr__(self, "radii", check_radii(sorted({*self.radii, self.success_radius})))
 
     @property

@@ -9,9 +9,9 @@ Needs the optional extra: pip install 'hjepa[envs]'.
 Small run, from the repository root (2 shared CPU cores, about 5 minutes):
   python -m hjepa.eval.pusht_probe --out runs/pusht
 Larger, pretraining on a GPU with the ViT config (planning runs on the CPU, as in every hjepa planning probe):
-  python -m hjepa.eval.pusht_probe --out runs/pusht_gpu --base-config configs/base_gpu.yaml --episodes 4000
-      --frames 64 --generate-workers 16 --steps 20000 --clip-frames 16 --batch-size 64 --workers 8
-      --plan-episodes 20 --max-steps 200 --threads 8
+  python -m hjepa.eval.pusht_probe --out runs/pusht_gpu --base_config configs/base_gpu.yaml --episodes 4000
+      --frames 64 --generate_workers 16 --steps 20000 --clip_frames 16 --batch_size 64 --workers 8
+      --plan_episodes 20 --max_steps 200 --threads 8
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class PushTExperiment:
     """What the PushT probe plans with (configs/probes/pusht.yaml).
 
     Attributes:
-        task: the agent's task as in `configs/tasks` (`TaskSpec` fields); `--max-steps` sets its `max_steps`.
+        task: the agent's task as in `configs/tasks` (`TaskSpec` fields); `--max_steps` sets its `max_steps`.
     """
 
     task: dict[str, Any]
@@ -195,17 +195,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--experiment", default=EXPERIMENT, help="the probe's YAML (the task)")
     parser.add_argument("--episodes", type=int, default=128, help="recorded exploration episodes")
     parser.add_argument("--frames", type=int, default=32, help="frames per recorded episode")
-    parser.add_argument("--shard-size", type=int, default=16)
-    parser.add_argument("--generate-workers", type=int, default=1, help="processes recording shards in parallel")
-    parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument("--base-config", default="configs/tiny_cpu.yaml", help="hjepa fit config the run starts from")
+    parser.add_argument("--shard_size", type=int, default=16)
+    parser.add_argument("--generate_workers", type=int, default=1, help="processes recording shards in parallel")
+    parser.add_argument("--image_size", type=int, default=64)
+    parser.add_argument("--base_config", default="configs/tiny_cpu.yaml", help="hjepa fit config the run starts from")
     parser.add_argument("--steps", type=int, default=300, help="pretraining steps")
-    parser.add_argument("--clip-frames", type=int, default=8, help="frames per training clip")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--clip_frames", type=int, default=8, help="frames per training clip")
+    parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=1, help="data loader processes")
     parser.add_argument("--accelerator", default=None, help="override the base config's trainer.accelerator")
-    parser.add_argument("--plan-episodes", type=int, default=8)
-    parser.add_argument("--max-steps", type=int, default=100, help="steps per planning episode")
+    parser.add_argument("--plan_episodes", type=int, default=8)
+    parser.add_argument("--max_steps", type=int, default=100, help="steps per planning episode")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (shared machines: keep it low)")
     return parser

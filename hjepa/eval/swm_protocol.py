@@ -23,6 +23,7 @@ import numpy as np
 from hjepa.data.generate import SETTINGS_FILE, is_env_id, recorded_settings
 from hjepa.data.shards import Episode, list_shards, read_episodes
 from hjepa.data.video import decode_video
+from hjepa.envs.gym_ids import env_class
 from hjepa.eval.episodes import ActorFactory, run_episodes, task_env
 from hjepa.eval.plan_figures import plot_trajectories
 from hjepa.eval.plan_summary import summarize
@@ -159,9 +160,7 @@ def run_swm_protocol(
 
     with one_torch_thread():
         results = {name: run_episodes(make_env, act, seeds, parallel, options=options) for name, act in actors.items()}
-    env = make_env()
-    rule, arena, xy = (getattr(env.unwrapped, key, None) for key in ("within", "arena", "path_coords"))
-    env.close()
+    rule, arena, xy = (getattr(env_class(env_id), key, None) for key in ("within", "arena", "path_coords"))
     goals = [episodes[p.episode].states[p.start + protocol.goal_offset] for p in pairs]
     if figure is not None:
         plot_trajectories(results, options[0]["goal_image"], goals, figure, arena or 1.0, xy or (0, 1))

@@ -119,7 +119,7 @@ def extract_features(
     the folder `src`, with the encoder of the export folder or Lightning checkpoint `ckpt`."""
     src, out = Path(src), Path(out)
     if batch_size < 1:
-        raise ValueError(f"--batch-size: expected >= 1 window, got {batch_size}")
+        raise ValueError(f"--batch_size: expected >= 1 window, got {batch_size}")
     if not src.exists():
         raise FileNotFoundError(f"--src: no such video file or folder {src}")
     videos = find_videos(src) if src.is_dir() else [src]

@@ -54,7 +54,7 @@ def video_folder(tmp_path: Path) -> Path:
 
 def test_good_videos_written_bad_ones_skipped_with_reasons(video_folder, tmp_path, capsys):
     out = tmp_path / "shards"
-    assert main(["shard", "--src", str(video_folder), "--out", str(out), "--shard-size", "2"]) == 0
+    assert main(["shard", "--src", str(video_folder), "--out", str(out), "--shard_size", "2"]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["written"] == 5
     assert sorted(Path(s["path"]).name for s in manifest["skipped"]) == ["notes.mp4", "truncated.mp4"]
@@ -121,7 +121,7 @@ def test_missing_source_folder_names_it(tmp_path, capsys):
 
 @pytest.fixture
 def three_videos(tmp_path: Path) -> Path:
-    """Three tiny videos: with --shard-size 2 they make two shards."""
+    """Three tiny videos: with --shard_size 2 they make two shards."""
     src = tmp_path / "few"
     for name in ("a.mp4", "b.mp4", "c.mp4"):
         write_video(src / name, "mp4", "libx264", "yuv420p", frames=4, width=32, height=32)
@@ -152,9 +152,9 @@ def test_rerun_after_a_shard_was_deleted_rewrites_only_its_videos(three_videos, 
 
 def test_rerun_with_out_spelled_another_way_writes_nothing_again(three_videos, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert main(["shard", "--src", str(three_videos), "--out", "shards", "--shard-size", "2"]) == 0
+    assert main(["shard", "--src", str(three_videos), "--out", "shards", "--shard_size", "2"]) == 0
     before = {p.name: p.stat().st_mtime_ns for p in list_shards(tmp_path / "shards")}
-    assert main(["shard", "--src", str(three_videos), "--out", str(tmp_path / "shards"), "--shard-size", "2"]) == 0
+    assert main(["shard", "--src", str(three_videos), "--out", str(tmp_path / "shards"), "--shard_size", "2"]) == 0
     assert {p.name: p.stat().st_mtime_ns for p in list_shards(tmp_path / "shards")} == before
     assert_each_video_once(tmp_path / "shards", ["a.mp4", "b.mp4", "c.mp4"])
 
@@ -185,7 +185,7 @@ def test_kill_at_any_rename_then_rerun_loses_and_duplicates_nothing(three_videos
 
 
 @pytest.mark.parametrize(
-    "flag, value", [("--fps", "-1"), ("--fps", "0"), ("--fps", "nan"), ("--shard-size", "0"), ("--shard-size", "-2")]
+    "flag, value", [("--fps", "-1"), ("--fps", "0"), ("--fps", "nan"), ("--shard_size", "0"), ("--shard_size", "-2")]
 )
 def test_impossible_frame_rate_or_shard_size_is_refused_by_name(three_videos, tmp_path, capsys, flag, value):
     out = tmp_path / "shards"

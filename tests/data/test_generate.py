@@ -26,7 +26,7 @@ def shards_bytes(folder):
 
 
 def test_same_seed_gives_byte_identical_shards_other_seed_does_not(tmp_path):
-    args = ["generate", "--world", "two_rooms", "--episodes", "6", "--frames", "5", "--shard-size", "4"]
+    args = ["generate", "--world", "two_rooms", "--episodes", "6", "--frames", "5", "--shard_size", "4"]
     assert main(args + ["--out", str(tmp_path / "a"), "--seed", "3"]) == 0
     assert main(args + ["--out", str(tmp_path / "b"), "--seed", "3", "--workers", "2"]) == 0
     assert main(args + ["--out", str(tmp_path / "c"), "--seed", "4"]) == 0
@@ -78,7 +78,7 @@ def test_random_door_through_the_cli_gives_byte_identical_shards(tmp_path):
         "generate",
         "--world",
         "two_rooms",
-        "--world-kwargs",
+        "--world_kwargs",
         '{"random_door": true}',
         "--episodes",
         "3",
@@ -250,9 +250,9 @@ def test_killed_generate_leaves_no_worker_behind(tmp_path):
         "500",
         "--frames",
         "4",
-        "--shard-size",
+        "--shard_size",
         "1",
-        "--image-size",
+        "--image_size",
         "32",
         "--workers",
         "2",

@@ -130,9 +130,9 @@ def test_the_attentive_probe_reads_the_order_of_frames_that_time_pooling_loses(
     ordered_shards, export, tmp_path, tokens
 ):
     args = ["probe", "classify", "--ckpt", str(export), "--data", str(ordered_shards), "--out", str(tmp_path)]
-    args += ["--num-frames", "4", "--batch-size", "16", "--workers", "0", "--val-fraction", "0.3"]
+    args += ["--num_frames", "4", "--batch_size", "16", "--workers", "0", "--val_fraction", "0.3"]
     # one batch of the few training clips an epoch
-    assert main([*args, "--tokens", tokens, "--attentive-epochs", "300"]) == 0
+    assert main([*args, "--tokens", tokens, "--attentive_epochs", "300"]) == 0
     report = json.loads((tmp_path / "classify.json").read_text())
     results = {key: value for key, value in report.items() if key.startswith("classify_")}
     for name in ("trained", "random"):  # any encoder tells the two frames apart; only their order is the class
@@ -168,7 +168,7 @@ def test_shards_without_classes_are_named(videos, export, tmp_path, capsys):
                 str(tmp_path / "shards"),
                 "--out",
                 str(tmp_path / "out"),
-                "--num-frames",
+                "--num_frames",
                 "4",
                 "--workers",
                 "0",
@@ -269,8 +269,8 @@ def test_a_briefly_trained_encoder_reads_classes_a_random_init_one_loses_in_nois
     export = export_world_model(model.world_model, model.world_model_config, tmp_path / "export")
     out = tmp_path / "probe"
     args = ["probe", "classify", "--ckpt", str(export), "--data", str(tmp_path / "shards"), "--out", str(out)]
-    args += ["--num-frames", str(FRAMES), "--batch-size", "16", "--workers", "0", "--val-fraction", str(VAL_FRACTION)]
-    assert main([*args, "--seed", str(seed), "--attentive-epochs", "300"]) == 0
+    args += ["--num_frames", str(FRAMES), "--batch_size", "16", "--workers", "0", "--val_fraction", str(VAL_FRACTION)]
+    assert main([*args, "--seed", str(seed), "--attentive_epochs", "300"]) == 0
     report = json.loads((out / "classify.json").read_text())
     results = {key: value for key, value in report.items() if key.startswith("classify_")}
     assert results["classify_chance"] == 1 / STRIPS and results["classify_val_clips"] >= 30, results

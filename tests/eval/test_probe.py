@@ -94,18 +94,18 @@ def test_a_probe_without_held_out_episodes_is_refused(shards, ckpt, tmp_path, ca
         str(shards),
         "--out",
         str(out),
-        "--val-fraction",
+        "--val_fraction",
         fraction,
-        "--rollout-k",
+        "--rollout_k",
         "2",
-        "--batch-size",
+        "--batch_size",
         "8",
         "--workers",
         "0",
     ]
     assert main(args) == 2
     assert (
-        "error: val_fraction (--val-fraction): expected a share of held-out episodes in (0, 1)"
+        "error: val_fraction (--val_fraction): expected a share of held-out episodes in (0, 1)"
         in capsys.readouterr().err
     )
     assert not out.exists()

@@ -46,9 +46,9 @@ def test_first_reached_is_the_first_step_within_the_radius():
     [
         ({"radii": (0.05, 0.0)}, "--radii"),
         ({"radii": (-0.1,)}, "--radii"),
-        ({"success_radius": 0.0}, "--success-radius"),
+        ({"success_radius": 0.0}, "--success_radius"),
         ({"episodes": 0}, "--episodes"),
-        ({"max_steps": 0}, "--max-steps"),
+        ({"max_steps": 0}, "--max_steps"),
     ],
 )
 def test_bad_protocol_names_the_flag(fields, flag):

@@ -70,7 +70,7 @@ def test_the_command_writes_maps_retrieval_and_json(tmp_path):
     export_world_model(build_world_model(cfg).eval(), cfg, tmp_path / "export")
     out = tmp_path / "out"
     args = ["probe", "visualize", "--ckpt", str(tmp_path / "export"), "--data", str(tmp_path / "shards")]
-    args += ["--out", str(out), "--num-frames", "4", "--clips", "2", "--queries", "3", "--k", "4", "--workers", "0"]
+    args += ["--out", str(out), "--num_frames", "4", "--clips", "2", "--queries", "3", "--k", "4", "--workers", "0"]
     assert main(args) == 0
 
     report = json.loads((out / "retrieval.json").read_text())

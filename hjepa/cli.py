@@ -284,6 +284,7 @@ def _distill(args: argparse.Namespace) -> int:
         parallel=args.parallel,
         hindsight=args.hindsight,
         corrections=args.corrections,
+        correction_steps=args.correction_steps,
     )
     print(
         f"policy in {args.out}: success {summary['policy_success_distilled']:.2f} at "
@@ -611,14 +612,12 @@ def build_parser() -> argparse.ArgumentParser:
             "help": "rounds in which the policy acts for --episodes episodes while the planner labels each "
             "state it visits, then the policy is refitted on all labels (DAgger)",
         },
-    )
-    dis.add_argument(
-        "--no_hindsight",
-        dest="hindsight",
-        action="store_false",
-        default=_default(run_distillation, "hindsight"),
-        help="train only on the planner's own decisions, not also on each recorded state paired with the later "
-        "states of its episode as goals; hindsight: %(default)s",
+        correction_steps={**INT, "help": "steps of each correction episode (None: the task's max_steps)"},
+        hindsight={
+            **INT,
+            "help": "also train on each recorded state paired with the states of its episode up to HINDSIGHT "
+            "steps later as goals (0: none)",
+        },
     )
     _add_parallel_argument(dis, run_distillation)
 

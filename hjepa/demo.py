@@ -204,6 +204,7 @@ def step_distill(config: dict[str, Any], out: Path) -> dict[str, Any]:
         hindsight=distill["hindsight"],
         parallel=distill["parallel"],
         corrections=distill["corrections"],
+        correction_steps=distill["correction_steps"],
     )
     # the planner on the same held-out episodes, so the policy's share of its success and time is in view
     return {

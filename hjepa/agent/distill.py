@@ -23,13 +23,16 @@ from hjepa.fields import check_field_types
 POLICY_WEIGHTS, POLICY_CONFIG = "policy.safetensors", "policy.json"
 
 
-def demonstrations(*agents: Agent, hindsight: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def demonstrations(*agents: Agent, hindsight: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The agents' Mode-2 decisions as tensors: states (N, D), subgoals (N, D), actions (N, A).
 
-    With `hindsight`, each episode also teaches how to reach the states it went on to visit: every (s_t, a_t) is
-    paired with each later state s_{t+k} of its episode as a goal (hindsight relabelling), since a_t was a step
-    on a way there. One episode of T decisions then gives T (T + 1) / 2 examples instead of T.
+    With `hindsight` = K > 0, each episode also teaches how to reach the states it went on to visit: every
+    (s_t, a_t) is paired with each state s_{t+k}, 1 <= k <= K, of its episode as a goal (hindsight relabelling),
+    since a_t was a step on a way there. Bounding k keeps a long episode that wandered (one that never arrived
+    makes T^2 / 2 pairs) from outweighing the short ones that went straight to their goal.
     """
+    if isinstance(hindsight, bool) or not isinstance(hindsight, int) or hindsight < 0:
+        raise ValueError(f"hindsight: expected a number of steps ahead >= 0 (0: none), got {hindsight!r}")
     episodes: dict[tuple[int, int], list] = {}
     for i, agent in enumerate(agents):
         for decision in agent.demonstrations:
@@ -40,7 +43,7 @@ def demonstrations(*agents: Agent, hindsight: bool = False) -> tuple[torch.Tenso
     for decisions in episodes.values():
         states, subgoals, actions = (torch.stack(column) for column in list(zip(*decisions))[1:])
         parts.append((states, subgoals, actions))
-        for k in range(1, len(states) if hindsight else 0):
+        for k in range(1, min(hindsight + 1, len(states))):
             parts.append((states[:-k], states[k:], actions[:-k]))
     states, subgoals, actions = (torch.cat(column) for column in zip(*parts))
     return states, subgoals, actions.detach()
@@ -52,14 +55,16 @@ def distill(
     steps: int,
     hidden_dim: int = 256,
     seed: int = 0,
+    weights: torch.Tensor | None = None,
 ) -> tuple[Policy, list[float]]:
-    """Fit a fresh policy to examples (states (N, D), goals (N, D), actions (N, A)), e.g. `demonstrations`;
-    returns it and its training losses."""
+    """Fit a fresh policy to examples (states (N, D), goals (N, D), actions (N, A)), e.g. `demonstrations`, drawn
+    in proportion to `weights` (N,) (None: uniformly); returns it and its training losses."""
     states, subgoals, actions = examples
     with torch.random.fork_rng():  # the same seed and decisions give the same policy
         torch.manual_seed(seed)
         policy = Policy(states.shape[-1], env.action_space.low.tolist(), env.action_space.high.tolist(), hidden_dim)
-    losses = policy.fit(states, subgoals, actions, steps, generator=torch.Generator().manual_seed(seed))
+    generator = torch.Generator().manual_seed(seed)
+    losses = policy.fit(states, subgoals, actions, steps, generator=generator, weights=weights)
     return policy.eval(), losses
 
 

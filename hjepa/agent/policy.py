@@ -56,16 +56,24 @@ class Policy(nn.Module):
         lr: float = 1e-3,
         batch_size: int = 256,
         generator: torch.Generator | None = None,
+        weights: Tensor | None = None,
     ) -> list[float]:
-        """Regress planner actions: minimise mean ||(A(s, g) - a) / half_range||^2 over (N, D), (N, D), (N, A)."""
+        """Regress planner actions: minimise mean ||(A(s, g) - a) / half_range||^2 over (N, D), (N, D), (N, A),
+        each batch drawn uniformly or in proportion to `weights` (N,)."""
         if not (len(states) == len(goals) == len(actions)) or len(states) == 0:
             raise ValueError(
                 f"need as many states, goals and actions (> 0), got {len(states)}, {len(goals)}, {len(actions)}"
             )
+        if weights is not None and (weights.shape != (len(states),) or not bool((weights >= 0).all())):
+            raise ValueError(f"weights: expected {len(states)} weights >= 0, got shape {tuple(weights.shape)}")
         optimizer = torch.optim.Adam(self.net.parameters(), lr=lr)
         losses = []
         for _ in range(steps):
-            batch = torch.randint(len(states), (min(batch_size, len(states)),), generator=generator)
+            size = min(batch_size, len(states))
+            if weights is None:
+                batch = torch.randint(len(states), (size,), generator=generator)
+            else:
+                batch = torch.multinomial(weights, size, replacement=True, generator=generator)
             error = (self(states[batch], goals[batch]) - actions[batch]) / self.half_range
             loss = error.pow(2).sum(-1).mean()
             optimizer.zero_grad(set_to_none=True)

@@ -41,23 +41,30 @@ def run_distillation(
     world_model: WorldModel | None = None,
     experience: Experience | None = None,
     parallel: int = 1,
-    hindsight: bool = True,
+    hindsight: int = 16,
     corrections: int = 0,
+    correction_steps: int | None = None,
 ) -> dict[str, Any]:
     """Distil the task's planner into a policy saved in `out`; returns (and writes `out/distill.json`) the
     held-out comparison of Mode-2 and Mode-1.
 
-    `hindsight` also teaches the policy to reach the states each recorded episode visited (`demonstrations`).
-    Each of `corrections` rounds then lets the policy act for `episodes` more episodes while the planner labels
-    every state it visits, and refits on all labels (DAgger): the policy learns what to do where its own
-    mistakes lead, which the planner's episodes never show. `parallel` episodes are recorded at a time
-    (`run_episodes`); the comparison runs one at a time, so its ms per step are those of one agent.
+    `hindsight` also teaches the policy to reach the states each recorded episode visited up to that many steps
+    later (`demonstrations`; 0: none). Each of `corrections` rounds then lets the policy act for `episodes` more
+    episodes while the planner labels every state it visits, and refits on all labels (DAgger): the policy learns
+    what to do where its own mistakes lead, which the planner's episodes never show. The labels weigh as much in
+    all as the planner's own examples, however few they are: they are what the policy lacks. A correction episode
+    lasts at most `correction_steps` steps (None: the task's `max_steps`): a policy that has not arrived by then is
+    mostly stuck, and the states it repeats would cost a plan each and add little. `parallel` episodes are
+    recorded at a time (`run_episodes`); the comparison runs one at a time, so its ms per step are those of one
+    agent.
     """
     for flag, value in (("--episodes", episodes), ("--steps", steps), ("--eval_episodes", eval_episodes)):
         if value < 1:
             raise ValueError(f"{flag}: expected a positive integer, got {value}")
     if corrections < 0:
         raise ValueError(f"--corrections: expected a number of rounds >= 0, got {corrections}")
+    if correction_steps is not None and correction_steps < 1:
+        raise ValueError(f"--correction_steps: expected a positive number of steps, got {correction_steps}")
     out = Path(out)
     world_model = world_model or load_world_model(model_path)
     if experience is None:
@@ -75,8 +82,9 @@ def run_distillation(
     def record(first: int, policy: Policy | None = None) -> list[EpisodeResult]:
         """Episodes `first`, ... with the planner acting, or the policy acting and the planner labelling."""
         actor = agent_actor if policy is None else lambda agent: labelled_actor(agent, policy)
+        length = task.max_steps if policy is None else correction_steps or task.max_steps
         return run_episodes(
-            lambda: task_env(env_id, task.max_steps, data),
+            lambda: task_env(env_id, length, data),
             agents(teacher, actor),
             range(first, first + episodes),
             workers,
@@ -92,7 +100,11 @@ def run_distillation(
             record(first, policy)
             corrected += [teachers[s] for s in range(first, first + episodes)]
             labels = demonstrations(*corrected)  # the policy's actions were taken: no hindsight pairs
-            policy, losses = distill(tuple(torch.cat(pair) for pair in zip(planned, labels)), env, steps, seed=seed)
+            examples = tuple(torch.cat(pair) for pair in zip(planned, labels))
+            weights = torch.cat(
+                [torch.full((len(planned[0]),), 1 / len(planned[0])), torch.full((len(labels[0]),), 1 / len(labels[0]))]
+            )
+            policy, losses = distill(examples, env, steps, seed=seed, weights=weights)
     save_policy(policy, out)
     summary = run_probe(
         PlanProbeOptions(
@@ -113,6 +125,7 @@ def run_distillation(
             "distill_decisions": len(planned[0]),
             "distill_hindsight": hindsight,
             "distill_corrections": corrections,
+            "distill_correction_steps": correction_steps or task.max_steps,
             "distill_corrected_decisions": sum(len(agent.demonstrations) for agent in corrected),
             "distill_recorded_success": sum(r.success for r in recorded) / episodes,
             "distill_loss_first": round(losses[0], 4),

@@ -1,8 +1,9 @@
-"""Hindsight relabelling of Mode-2 decisions, against a loop over every (t, t + k) pair of each episode; a policy
+"""Hindsight relabelling of Mode-2 decisions, against a loop over the (t, t + k) pairs of each episode; a policy
 distilled from the planner's decisions on the oracle."""
 
 from types import SimpleNamespace
 
+import pytest
 import torch
 
 from hjepa.agent.agent import Demonstration
@@ -31,9 +32,10 @@ def _rows(*tensors: torch.Tensor) -> set[tuple[float, ...]]:
     return {tuple(torch.cat(row).tolist()) for row in zip(*tensors)}
 
 
-def test_hindsight_pairs_each_decision_with_every_later_state_of_its_own_episode():
+@pytest.mark.parametrize("horizon", [1, 2, 10])
+def test_hindsight_pairs_each_decision_with_the_next_states_of_its_own_episode(horizon):
     agents = [_agent([3, 2]), _agent([4], first=5)]
-    states, goals, actions = demonstrations(*agents, hindsight=True)
+    states, goals, actions = demonstrations(*agents, hindsight=horizon)
     expected = []
     for agent in agents:
         by_episode = {}
@@ -42,10 +44,17 @@ def test_hindsight_pairs_each_decision_with_every_later_state_of_its_own_episode
         for episode in by_episode.values():
             for t, d in enumerate(episode):
                 expected.append((d.state, d.subgoal, d.action))  # the goal it was given
-                for later in episode[t + 1 :]:
+                for later in episode[t + 1 : t + 1 + horizon]:
                     expected.append((d.state, later.state, d.action))  # a state it went on to reach
-    assert len(states) == len(expected) == (3 + 2 + 4) + (3 + 1 + 6)
+    pairs = {1: 2 + 1 + 3, 2: 3 + 1 + 5, 10: 3 + 1 + 6}[horizon]  # (t, t + k) pairs with k <= horizon
+    assert len(states) == len(expected) == (3 + 2 + 4) + pairs
     assert _rows(states, goals, actions) == _rows(*(torch.stack(c) for c in zip(*expected)))
+
+
+@pytest.mark.parametrize("bad", [True, -1, 2.5])
+def test_a_hindsight_that_is_not_a_count_of_steps_is_refused(bad):
+    with pytest.raises(ValueError, match="hindsight: expected a number of steps ahead >= 0"):
+        demonstrations(_agent([3]), hindsight=bad)
 
 
 def test_without_hindsight_the_decisions_are_returned_as_taken():

@@ -23,6 +23,14 @@ def _seed(text: str) -> int:
     return value
 
 
+# add_argument specs shared by several flags
+INT, FLOAT, SEED = {"type": int}, {"type": float}, {"type": _seed, "help": "random seed"}
+STRIDE = {**INT, "help": "frames advanced between two frames of a clip"}
+BATCH, MAX_BATCHES = {**INT, "help": "clips per batch"}, {**INT, "help": "batches read (None: all)"}
+WORKERS = "DataLoader worker processes"
+DEFAULT_ENV, DEFAULT_TASK = "hjepa/TwoRooms-v0", "configs/tasks/reach.yaml"
+
+
 def _generate(args: argparse.Namespace) -> int:
     from hjepa.data.generate import GenerateSettings, generate_shards
 
@@ -305,13 +313,6 @@ def _options(parser: argparse.ArgumentParser, function: Callable[..., Any], **fl
     the rest of `add_argument`'s arguments (type, help, ...)."""
     for name, spec in flags.items():
         parser.add_argument(f"--{name}", default=_default(function, name), **spec)
-
-
-INT, FLOAT, SEED = {"type": int}, {"type": float}, {"type": _seed, "help": "random seed"}
-STRIDE = {**INT, "help": "frames advanced between two frames of a clip"}
-BATCH, MAX_BATCHES = {**INT, "help": "clips per batch"}, {**INT, "help": "batches read (None: all)"}
-WORKERS = "DataLoader worker processes"
-DEFAULT_ENV, DEFAULT_TASK = "hjepa/TwoRooms-v0", "configs/tasks/reach.yaml"
 
 
 def _add_plan_arguments(parser: argparse.ArgumentParser, episodes: int, out: str) -> None:

@@ -28,6 +28,11 @@ INT, FLOAT, SEED = {"type": int}, {"type": float}, {"type": _seed, "help": "rand
 STRIDE = {**INT, "help": "frames advanced between two frames of a clip"}
 BATCH, MAX_BATCHES = {**INT, "help": "clips per batch"}, {**INT, "help": "batches read (None: all)"}
 WORKERS = "DataLoader worker processes"
+PARALLEL = {
+    **INT,
+    "help": "episodes run at a time, their planners' rollouts priced in one world-model call; each episode's agent "
+    "is seeded by the episode, so outcomes do not depend on it",
+}
 DEFAULT_ENV, DEFAULT_TASK = "hjepa/TwoRooms-v0", "configs/tasks/reach.yaml"
 
 
@@ -362,19 +367,7 @@ def _add_plan_arguments(parser: argparse.ArgumentParser, episodes: int, out: str
         help="JSON of environment options, e.g. '{\"min_doors\": 2}' (default: the world options of "
         "--data when it was recorded in the same world)",
     )
-    _add_parallel_argument(parser, PlanProbeOptions)
-
-
-def _add_parallel_argument(parser: argparse.ArgumentParser, function: Callable[..., Any]) -> None:
-    _options(
-        parser,
-        function,
-        parallel={
-            **INT,
-            "help": "episodes run at a time, their planners' rollouts priced in one world-model call; each "
-            "episode's agent is seeded by the episode, so outcomes do not depend on it",
-        },
-    )
+    _options(parser, PlanProbeOptions, parallel=PARALLEL)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -512,12 +505,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     def probe_command(
-        name: str, handler: Callable[[argparse.Namespace], int], help: str, function: Callable[..., Any], out: str
+        name: str,
+        handler: Callable[[argparse.Namespace], int],
+        help: str,
+        function: Callable[..., Any],
+        out: str,
+        data_help: str = "shard folder, brace pattern or pipe: URL",
     ) -> argparse.ArgumentParser:
         """A probe over shards: the arguments every such probe takes, read from `function`."""
         sub = command(name, handler, help, under=probe)
         sub.add_argument("--ckpt", required=True, help="export folder or Lightning .ckpt")
-        sub.add_argument("--data", required=True, help="shard folder, brace pattern or pipe: URL")
+        sub.add_argument("--data", required=True, help=data_help)
         sub.add_argument("--out", default=out, help="output folder")
         _options(sub, function, num_frames={**INT, "help": "frames per clip"}, frame_stride=STRIDE, batch_size=BATCH)
         sub.add_argument("--workers", type=int, default=_default(function, "num_workers"), help=WORKERS)
@@ -546,6 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(over frame or patch tokens), against a random-init encoder",
         run_classify_probe,
         "runs/classify",
+        data_help="shards with classes (hjepa shard --labels ...)",
     )
     _options(
         classify,
@@ -620,7 +619,7 @@ def build_parser() -> argparse.ArgumentParser:
             "steps later as goals (0: none)",
         },
     )
-    _add_parallel_argument(dis, run_distillation)
+    _options(dis, run_distillation, parallel=PARALLEL)
 
     demo = command("demo", _demo, "the main job end to end on a small built-in default")
     demo.add_argument("--config", default="configs/demo.yaml", help="the demo's YAML")

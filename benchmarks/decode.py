@@ -13,7 +13,9 @@ those of the steady state after each worker's first batch, and `first_batches_s`
   the same run: above 1, the loader keeps up with training.
 Module and raw runs alternate `--repeats` times and the best of each is kept (other jobs only ever slow
 a run down); the load average before and after is recorded, since they move every figure.
-Run: `python -m benchmarks.decode [--episodes 512 --repeats 3]`.
+4096 episodes by default: with 512 a pass lasts 1-2 s, too short a window for a steady state after worker start-up;
+4096 take about 5 minutes on 2 idle cores.
+Run: `python -m benchmarks.decode [--episodes 4096 --repeats 3]`.
 """
 
 from __future__ import annotations
@@ -141,7 +143,7 @@ def backend_rows(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--episodes", type=int, default=512)
+    parser.add_argument("--episodes", type=int, default=4096)
     parser.add_argument("--frames", type=int, default=32)
     parser.add_argument("--num_frames", type=int, default=16)
     parser.add_argument("--batch_size", type=int, default=16)

@@ -19,12 +19,19 @@ class RoomExplorer:
     A pure random walk rarely finds a narrow door, so the data would hardly ever show a room change;
     the scripted crossings give the world model those transitions (paper sec. 4.10: data from
     exploration). Keeps per-episode state in arrays of length N; randomness only from the rng passed in.
+    A wall that stops the agent turns it back with probability `wall_bounce`; otherwise it keeps its heading,
+    pushing against the wall and sliding along it, which puts more wall contacts in the data.
     """
 
-    def __init__(self, world: RoomsWorld, door_rate: float = 0.05, turn_std: float = 0.3) -> None:
+    def __init__(
+        self, world: RoomsWorld, door_rate: float = 0.05, turn_std: float = 0.3, wall_bounce: float = 1.0
+    ) -> None:
+        if not 0 <= wall_bounce <= 1:
+            raise ValueError(f"wall_bounce: expected a probability in [0, 1], got {wall_bounce}")
         self.world = world
         self.door_rate = door_rate
         self.turn_std = turn_std
+        self.wall_bounce = wall_bounce
         doors = world.doors
         # points before and after each door, seen from either of its rooms: (D, 2 sides, 2 points, 2)
         points = np.array([[world.crossing_points(d, room) for room in d.rooms] for d in doors]).reshape(-1, 2, 2, 2)
@@ -52,9 +59,12 @@ class RoomExplorer:
         n = len(pos)
         turn, bounce, speed = rng.normal(size=n), rng.uniform(-1, 1, size=n), rng.uniform(0.5, 1.0, size=n)
         start_door, pick = rng.random(n), rng.random(n)
+        # drawn only when needed, so the default explorer's random stream (and its recorded data) stays the same
+        turn_back = rng.random(n) if self.wall_bounce < 1 else np.zeros(n)
         moved = np.linalg.norm(pos - self._last_pos, axis=1)
         blocked = moved < 0.5 * np.linalg.norm(self._last_action, axis=1)  # NaN on the first step: False
-        self._heading += self.turn_std * turn + np.where(blocked, np.pi + bounce, 0.0)
+        back = blocked & (turn_back < self.wall_bounce)
+        self._heading += self.turn_std * turn + np.where(back, np.pi + bounce, 0.0)
 
         room = self.world.room_of(pos)
         go = (self._mode == _WALK) & (start_door < self.door_rate) & (self._degree[room] > 0)

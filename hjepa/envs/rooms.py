@@ -23,17 +23,27 @@ class RoomsWorld(BatchedWorld):
     Goals several doors away make flat planning hard and hierarchical planning pay (paper sec. 4.7).
     State (x, y) is the agent centre; the agent never crosses a wall line outside a door opening
     and keeps `agent_radius` of clearance from every wall (collision in configuration space).
+    `wall_bounce` is the exploration policy's probability of turning back at a wall (see `RoomExplorer`).
     """
 
     action_dim: ClassVar[int] = 2
 
-    def __init__(self, layout: RoomLayout, max_step: float, agent_radius: float, image_size: int, fps: int) -> None:
+    def __init__(
+        self,
+        layout: RoomLayout,
+        max_step: float,
+        agent_radius: float,
+        image_size: int,
+        fps: int,
+        wall_bounce: float = 1.0,
+    ) -> None:
         super().__init__(("x", "y"), image_size, fps)
         if max_step <= 0 or agent_radius <= 0:
             raise ValueError(f"max_step and agent_radius must be positive, got {max_step}, {agent_radius}")
         self.max_step = float(max_step)
         self.max_action = self.max_step
         self.agent_radius = float(agent_radius)
+        self.wall_bounce = float(wall_bounce)
         self._pos = np.zeros((0, 2))  # float64 physics state; `state` is its float32 copy
         self._set_layout(layout)
 
@@ -50,7 +60,7 @@ class RoomsWorld(BatchedWorld):
         rects = layout.wall_rects()
         self._boxes = rects + self.agent_radius * np.array([-1.0, 1.0, -1.0, 1.0])
         self.background = self._draw_background(rects)
-        self._explorer = RoomExplorer(self)
+        self._explorer = RoomExplorer(self, wall_bounce=self.wall_bounce)
 
     def room_of(self, xy: np.ndarray) -> np.ndarray:
         """Room index (...) int of positions xy (..., 2)."""

@@ -312,6 +312,28 @@ def test_random_door_exploration_crosses_the_door_of_each_episode() -> None:
     assert np.mean(changed) >= 0.6
 
 
+def test_an_explorer_that_keeps_pushing_at_walls_records_more_middle_wall_contacts() -> None:
+    """wall_bounce < 1 keeps the agent at a wall it met (sliding along it) instead of turning back at once: the data
+    shows the middle wall stopping the agent far more often, every move stays legal, and doors are still crossed."""
+    touching = {}
+    for wall_bounce in (1.0, 0.0):
+        world = TwoRooms(random_door=True, wall_bounce=wall_bounce)
+        states = _explore(world, 32, 64)
+        for before, after in zip(states[:-1], states[1:]):
+            _check_moves(world, before, after)
+        touching[wall_bounce] = np.isclose(np.abs(states[..., 0] - 0.5), world.clearance, atol=1e-6).mean()
+        rooms = world.room_of(states)
+        assert (rooms[1:] != rooms[:-1]).sum() >= 16
+    assert touching[0.0] >= 3 * touching[1.0] > 0, touching
+
+
+@pytest.mark.parametrize("world", [TwoRooms, Maze])
+@pytest.mark.parametrize("wall_bounce", [-0.1, 1.5])
+def test_a_wall_bounce_outside_0_1_is_refused_by_name(world: type[RoomsWorld], wall_bounce: float) -> None:
+    with pytest.raises(ValueError, match="wall_bounce"):
+        world(wall_bounce=wall_bounce)
+
+
 @pytest.mark.parametrize("door_range", [(0.7, 0.3), (0.0, 0.5), (0.5, 1.0), (0.05, 0.6), (0.4, 0.95)])
 def test_bad_door_range_is_refused_by_name(door_range: tuple[float, float]) -> None:
     with pytest.raises(ValueError, match="door_range"):

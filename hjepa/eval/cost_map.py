@@ -13,9 +13,17 @@ from pathlib import Path
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from torch import Tensor
 
 from hjepa.envs.rooms import WALL, RoomsWorld
 from hjepa.models import WorldModel
+
+
+@torch.no_grad()
+def encode_frames(world_model: WorldModel, frames: np.ndarray, batch: int = 256) -> Tensor:
+    """Rendered frames (N, H, W, 3) uint8 -> the world model's states (N, D), `batch` frames per call."""
+    pixels = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div(255)  # (N, 3, H, W)
+    return torch.cat([world_model.encode(chunk[:, None])[:, 0] for chunk in pixels.split(batch)])
 
 
 @torch.no_grad()
@@ -28,8 +36,7 @@ def goal_distance_map(
     xy = np.stack(np.meshgrid(centres, centres), axis=-1).reshape(-1, 2)  # row-major: y rows, x columns
     free = world.is_free(xy)
     frames = world.render_states(np.concatenate([np.asarray(goal, dtype=np.float64)[None], xy[free]]))
-    pixels = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div(255)  # (N, 3, H, W)
-    states = torch.cat([world_model.encode(chunk[:, None])[:, 0] for chunk in pixels.split(batch)])
+    states = encode_frames(world_model, frames, batch)
     distances = np.full(len(xy), np.nan)
     distances[free] = (states[1:] - states[0]).norm(dim=-1).numpy()
     return distances.reshape(cells, cells)

@@ -50,12 +50,12 @@ class WallOracleWorldModel(OracleWorldModel):
 
     def __init__(self, world) -> None:
         super().__init__()
-        self.boxes = world._boxes
+        self.world = world  # its current walls: a random-door world moves them at each reset
 
     def unroll(self, s0: Tensor, actions: Tensor) -> Tensor:
         position, steps = s0.double().numpy(), []
         for action in actions.double().unbind(1):
-            position = move(position, action.numpy(), self.boxes)
+            position = move(position, action.numpy(), self.world._boxes)
             steps.append(position)
         return torch.from_numpy(np.stack(steps, axis=1)).to(s0.dtype)
 

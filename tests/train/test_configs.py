@@ -45,6 +45,7 @@ def rooms(tmp_path_factory) -> Callable[[int], Path]:
     "name",
     [
         "two_rooms_cpu.yaml",
+        "two_rooms_random_door_cpu.yaml",
         "swm_tworoom_cpu.yaml",
         "swm_pusht_cpu.yaml",
         "base_gpu.yaml",

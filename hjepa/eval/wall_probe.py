@@ -50,28 +50,26 @@ def wall_contact(
         start = start[world.is_free(start) & world.is_free(start + nudge) & world.is_free(start - nudge)]
         n = len(start)
         world.reset(3 * n, rng, start=np.concatenate([start, start + nudge, start - nudge]))  # draws a random door
-        first = world.render()[:n]
         for _ in range(steps):
             world.step(np.tile(push, (3 * n, 1)))
-        end = world.state.astype(np.float64)
-        passed = (end[:, 0] > line).reshape(3, n)
+        passed = (world.state[:, 0] > line).reshape(3, n)  # each push and its two nudged twins
+        through, end = passed[0], world.state[:n]
         at_wall = np.stack([np.full(n, line - world.clearance), start[:, 1]], 1)
         beyond = start + steps * push  # where the agent would be, were the wall not there
-        other = np.where(passed[0, :, None], at_wall, beyond)
+        other = np.where(through[:, None], at_wall, beyond)
         # clear-cut pushes only: straight to the wall or through, the same a pixel either side (not at a door's
         # jamb), against a counterfactual where the agent can stand
-        stopped = np.isclose(end[:n, 0], at_wall[:, 0])
-        clean = world.is_free(other) & (passed[0] | stopped) & (passed == passed[0]).all(0)
+        stopped = np.isclose(end[:, 0], at_wall[:, 0])
+        clean = world.is_free(other) & (through | stopped) & (passed == through).all(0)
         if not clean.any():
             continue
-        passed = passed[0]
-        end_frames = world.render()[:n]
         actions = torch.from_numpy(np.tile(push, (int(clean.sum()), steps, 1))).float()
-        predicted = world_model.unroll(encode_frames(world_model, first[clean]), actions)[:, -1]
-        to_truth = (predicted - encode_frames(world_model, end_frames[clean])).norm(dim=-1)
+        first = world.render_states(start[clean].astype(np.float32))  # as reset placed them (float32 states)
+        predicted = world_model.unroll(encode_frames(world_model, first), actions)[:, -1]
+        to_truth = (predicted - encode_frames(world_model, world.render_states(end[clean]))).norm(dim=-1)
         to_other = (predicted - encode_frames(world_model, world.render_states(other[clean]))).norm(dim=-1)
-        for through, ok in zip(passed[clean], (to_truth < to_other).tolist()):
-            right[bool(through)].append(ok)
+        for went_through, ok in zip(through[clean], (to_truth < to_other).tolist()):
+            right[bool(went_through)].append(ok)
     return WallContact(
         stops=float(np.mean(right[False])) if right[False] else float("nan"),
         passes=float(np.mean(right[True])) if right[True] else float("nan"),

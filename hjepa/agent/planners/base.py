@@ -12,6 +12,8 @@ from typing import Any, NamedTuple, Protocol
 import torch
 from torch import Tensor
 
+from hjepa.agent.planners.noise import colored_noise
+
 PlanCost = Callable[[Tensor, Tensor], Tensor]
 """cost(states (N, H, D), actions (N, H, A)) -> (N,) total cost of each candidate."""
 
@@ -94,10 +96,16 @@ class Planner(abc.ABC):
         """(A,) half-width of the box: the unit in which samplers express their noise."""
         return ((self.action_high - self.action_low) / 2).to(like)
 
-    def sample_around(self, mean: Tensor, std: Tensor, n: int, generator: torch.Generator | None) -> Tensor:
+    def sample_around(
+        self, mean: Tensor, std: Tensor, n: int, generator: torch.Generator | None, beta: float = 0.0
+    ) -> Tensor:
         """n clipped Gaussian samples (n, H, A) around mean (H, A) with std (H, A); sample 0 is the mean itself,
-        so each iteration prices its current guess and the plan is never worse than the initial guess."""
-        noise = torch.randn((n, *mean.shape), generator=generator, device=mean.device, dtype=mean.dtype)
+        so each iteration prices its current guess and the plan is never worse than the initial guess. beta > 0
+        correlates the noise along the horizon (`colored_noise`), beta = 0 draws it independently per step."""
+        if beta == 0:
+            noise = torch.randn((n, *mean.shape), generator=generator, device=mean.device, dtype=mean.dtype)
+        else:
+            noise = colored_noise(n, *mean.shape, beta, generator, mean.device, mean.dtype)
         noise[0] = 0
         return self.clip(mean + std * noise)
 

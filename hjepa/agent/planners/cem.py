@@ -12,6 +12,8 @@ class CEMPlanner(Planner):
     """A Gaussian over action sequences (H, A), refit to the `elites` cheapest of `population` samples each iteration.
 
     `init_std` and `min_std` are in units of the box's half-width; `momentum` keeps that share of the old mean/std.
+    `noise_beta` > 0 samples noise correlated along the horizon (iCEM's colored noise, `planners.noise`), which
+    reaches farther in H steps.
     """
 
     def __init__(
@@ -25,6 +27,7 @@ class CEMPlanner(Planner):
         init_std: float = 0.5,
         min_std: float = 0.02,
         momentum: float = 0.0,
+        noise_beta: float = 0.0,
     ) -> None:
         super().__init__(action_low, action_high, horizon)
         if not 1 <= elites <= population:
@@ -33,14 +36,16 @@ class CEMPlanner(Planner):
             raise ValueError(f"planner.iterations must be >= 1, got {iterations}")
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"planner.momentum must be in [0, 1), got {momentum}")
+        if noise_beta < 0:
+            raise ValueError(f"planner.noise_beta must be >= 0, got {noise_beta}")
         self.population, self.elites, self.iterations = population, elites, iterations
-        self.init_std, self.min_std, self.momentum = init_std, min_std, momentum
+        self.init_std, self.min_std, self.momentum, self.noise_beta = init_std, min_std, momentum, noise_beta
 
     def _search(self, rollouts: Rollouts, init: Tensor, generator: torch.Generator | None) -> int:
         half = self.half_range(init)
         mean, std = init, (self.init_std * half).expand_as(init)
         for _ in range(self.iterations):
-            candidates = self.sample_around(mean, std, self.population, generator)
+            candidates = self.sample_around(mean, std, self.population, generator, self.noise_beta)
             costs = rollouts(candidates)
             elites = candidates[costs.topk(self.elites, largest=False).indices]
             mean = self.momentum * mean + (1 - self.momentum) * elites.mean(0)

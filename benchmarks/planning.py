@@ -1,5 +1,4 @@
-"""Mode-2 planning cost: ms per plan for each planner against horizon and population, the batched search
-against a naive one-candidate-per-call loop, like-for-like planning success against compute on TwoRooms (and
+"""Mode-2 planning success against compute: like-for-like success against CEM search size on TwoRooms (and
 two labelled ablations: the squared cost, and the aided task), flat against hierarchical planning success against
 compute on the demo's Maze (goals >= 2 doors away; both aided), and the ms of one Mode-1 decision (the distilled
 policy) against one Mode-2 decision (the planner).
@@ -25,40 +24,12 @@ from hjepa.agent.configurator import Configurator
 from hjepa.agent.cost import Cost
 from hjepa.agent.distill import load_policy
 from hjepa.agent.experience import record_experience
-from hjepa.agent.planners import build_planner
 from hjepa.agent.task import TaskSpec
 from hjepa.eval.plan_probe import run_plan_probe
 from hjepa.eval.protocol import Protocol
 from hjepa.export import load_world_model
 
 BOX = {"action_low": [-0.05, -0.05], "action_high": [0.05, 0.05]}
-SEARCH = {  # how each planner spends a "population" of candidates per iteration
-    "cem": lambda n: {"population": n, "elites": max(4, n // 8), "iterations": 5},
-    "mppi": lambda n: {"population": n, "iterations": 5, "temperature": 0.1},
-    "gradient": lambda n: {"restarts": max(1, n // 32), "iterations": 5},
-    "discrete": lambda n: {"actions_per_dim": 3, "beam_width": max(1, n // 9)},
-}
-
-
-def ms_per_plan(planner, state, cost, model, repeats: int = 3) -> float:
-    """Median wall time of one plan (ms)."""
-    times = []
-    for seed in range(repeats):
-        start = time.perf_counter()
-        planner.plan(state, cost, model, generator=seed)
-        times.append((time.perf_counter() - start) * 1e3)
-    return sorted(times)[len(times) // 2]
-
-
-class OneAtATime(torch.nn.Module):
-    """The naive baseline: the same world model asked for one candidate per call."""
-
-    def __init__(self, model) -> None:
-        super().__init__()
-        self.model = model
-
-    def unroll(self, s0, actions):
-        return torch.cat([self.model.unroll(s0[i : i + 1], actions[i : i + 1]) for i in range(len(actions))])
 
 
 def main() -> None:
@@ -72,35 +43,6 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     model = load_world_model(args.model)
-    g = torch.Generator().manual_seed(0)
-    state, goal = torch.randn(model.encoder.embed_dim, generator=g), torch.randn(model.encoder.embed_dim, generator=g)
-    cost = lambda states, actions: (states - goal).pow(2).sum(-1).sum(-1)  # noqa: E731
-    rows = []
-    for name, search in SEARCH.items():
-        for horizon in (4, 8, 16):
-            for population in (64, 128, 256):
-                planner = build_planner(name, horizon=horizon, **BOX, **search(population))
-                rows.append(
-                    {
-                        "planner": name,
-                        "horizon": horizon,
-                        "population": population,
-                        "ms_per_plan": round(ms_per_plan(planner, state, cost, model), 1),
-                    }
-                )
-    planner = build_planner("cem", horizon=8, **BOX, **SEARCH["cem"](128))
-    batched = ms_per_plan(planner, state, cost, model)
-    naive = ms_per_plan(planner, state, cost, OneAtATime(model), repeats=1)
-    rows.append(
-        {
-            "planner": "cem (one candidate per call)",
-            "horizon": 8,
-            "population": 128,
-            "ms_per_plan": round(naive, 1),
-            "batched_speedup": round(naive / batched, 1),
-        }
-    )
-
     task = TaskSpec.from_yaml("configs/tasks/reach.yaml")  # like-for-like: goal image, representation only
     variants = {
         f"cem H {h}, pop {n} x {it} it": task.replace(
@@ -138,7 +80,7 @@ def main() -> None:
         print(f"maze: skipped, no {args.maze_model} (run the demo with maze.run: true in configs/demo.yaml)")
     write_results(
         "planning",
-        rows + curve + modes + maze,
+        curve + modes + maze,
         {"model": args.model, "maze_model": args.maze_model, "episodes": args.episodes},
     )
 

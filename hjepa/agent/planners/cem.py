@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from hjepa.agent.planners.base import Planner, Rollouts
+from hjepa.agent.planners.noise import check_noise_beta
 
 
 class CEMPlanner(Planner):
@@ -36,10 +37,9 @@ class CEMPlanner(Planner):
             raise ValueError(f"planner.iterations must be >= 1, got {iterations}")
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"planner.momentum must be in [0, 1), got {momentum}")
-        if noise_beta < 0:
-            raise ValueError(f"planner.noise_beta must be >= 0, got {noise_beta}")
         self.population, self.elites, self.iterations = population, elites, iterations
-        self.init_std, self.min_std, self.momentum, self.noise_beta = init_std, min_std, momentum, noise_beta
+        self.init_std, self.min_std, self.momentum = init_std, min_std, momentum
+        self.noise_beta = check_noise_beta(noise_beta)
 
     def _search(self, rollouts: Rollouts, init: Tensor, generator: torch.Generator | None) -> int:
         half = self.half_range(init)

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from hjepa.agent.planners.base import Planner, Rollouts
+from hjepa.agent.planners.noise import check_noise_beta
 
 
 class MPPIPlanner(Planner):
@@ -31,10 +32,8 @@ class MPPIPlanner(Planner):
             raise ValueError(f"planner.population and planner.iterations must be >= 1, got {population}, {iterations}")
         if temperature <= 0:
             raise ValueError(f"planner.temperature must be > 0, got {temperature}")
-        if noise_beta < 0:
-            raise ValueError(f"planner.noise_beta must be >= 0, got {noise_beta}")
         self.population, self.iterations = population, iterations
-        self.temperature, self.noise_std, self.noise_beta = temperature, noise_std, noise_beta
+        self.temperature, self.noise_std, self.noise_beta = temperature, noise_std, check_noise_beta(noise_beta)
 
     def _search(self, rollouts: Rollouts, init: Tensor, generator: torch.Generator | None) -> int:
         mean, std = init, (self.noise_std * self.half_range(init)).expand_as(init)

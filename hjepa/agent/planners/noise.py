@@ -9,6 +9,13 @@ import torch
 from torch import Tensor
 
 
+def check_noise_beta(beta: float) -> float:
+    """`planner.noise_beta` as given, refused by name when negative (a spectrum rising with frequency)."""
+    if beta < 0:
+        raise ValueError(f"planner.noise_beta must be >= 0, got {beta}")
+    return beta
+
+
 def colored_noise(
     n: int,
     horizon: int,

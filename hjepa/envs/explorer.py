@@ -20,18 +20,28 @@ class RoomExplorer:
     the scripted crossings give the world model those transitions (paper sec. 4.10: data from
     exploration). Keeps per-episode state in arrays of length N; randomness only from the rng passed in.
     A wall that stops the agent turns it back with probability `wall_bounce`; otherwise it keeps its heading,
-    pushing against the wall and sliding along it, which puts more wall contacts in the data.
+    pushing against the wall and sliding along it, which puts more wall contacts in the data. Each step's speed
+    is uniform in [`min_speed`, 1] x max_step: at 0 the data also shows near-standing moves, so the world model
+    learns that a small action barely moves the agent, which is what holding a goal asks of it.
     """
 
     def __init__(
-        self, world: RoomsWorld, door_rate: float = 0.05, turn_std: float = 0.3, wall_bounce: float = 1.0
+        self,
+        world: RoomsWorld,
+        door_rate: float = 0.05,
+        turn_std: float = 0.3,
+        wall_bounce: float = 1.0,
+        min_speed: float = 0.5,
     ) -> None:
         if not 0 <= wall_bounce <= 1:
             raise ValueError(f"wall_bounce: expected a probability in [0, 1], got {wall_bounce}")
+        if not 0 <= min_speed <= 1:
+            raise ValueError(f"min_speed: expected a share of max_step in [0, 1], got {min_speed}")
         self.world = world
         self.door_rate = door_rate
         self.turn_std = turn_std
         self.wall_bounce = wall_bounce
+        self.min_speed = min_speed
         doors = world.doors
         # points before and after each door, seen from either of its rooms: (D, 2 sides, 2 points, 2)
         points = np.array([[world.crossing_points(d, room) for room in d.rooms] for d in doors]).reshape(-1, 2, 2, 2)
@@ -57,7 +67,7 @@ class RoomExplorer:
     def act(self, pos: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Actions (N, 2) float32 for agents at pos (N, 2)."""
         n = len(pos)
-        turn, bounce, speed = rng.normal(size=n), rng.uniform(-1, 1, size=n), rng.uniform(0.5, 1.0, size=n)
+        turn, bounce, speed = rng.normal(size=n), rng.uniform(-1, 1, size=n), rng.uniform(self.min_speed, 1.0, size=n)
         start_door, pick = rng.random(n), rng.random(n)
         # drawn only when needed, so the default explorer's random stream (and its recorded data) stays the same
         turn_back = rng.random(n) if self.wall_bounce < 1 else np.zeros(n)

@@ -30,13 +30,14 @@ class Maze(RoomsWorld):
         image_size: int = 64,
         fps: int = 10,
         wall_bounce: float = 1.0,
+        min_speed: float = 0.5,
     ) -> None:
         self.rows, self.cols = int(rows), int(cols)
         self.layout_seed = int(layout_seed)
         self.door_width = float(door_width)
         doors = spanning_tree_doors(self.rows, self.cols, self.door_width, np.random.default_rng(self.layout_seed))
         layout = RoomLayout(self.rows, self.cols, doors, wall_thickness)
-        super().__init__(layout, max_step, agent_radius, image_size, fps, wall_bounce)
+        super().__init__(layout, max_step, agent_radius, image_size, fps, wall_bounce, min_speed)
 
 
 def spanning_tree_doors(rows: int, cols: int, width: float, rng: np.random.Generator) -> list[Door]:

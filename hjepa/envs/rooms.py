@@ -23,7 +23,8 @@ class RoomsWorld(BatchedWorld):
     Goals several doors away make flat planning hard and hierarchical planning pay (paper sec. 4.7).
     State (x, y) is the agent centre; the agent never crosses a wall line outside a door opening
     and keeps `agent_radius` of clearance from every wall (collision in configuration space).
-    `wall_bounce` is the exploration policy's probability of turning back at a wall (see `RoomExplorer`).
+    `wall_bounce` is the exploration policy's probability of turning back at a wall and `min_speed` its slowest
+    step as a share of `max_step` (see `RoomExplorer`).
     """
 
     action_dim: ClassVar[int] = 2
@@ -36,6 +37,7 @@ class RoomsWorld(BatchedWorld):
         image_size: int,
         fps: int,
         wall_bounce: float = 1.0,
+        min_speed: float = 0.5,
     ) -> None:
         super().__init__(("x", "y"), image_size, fps)
         if max_step <= 0 or agent_radius <= 0:
@@ -44,6 +46,7 @@ class RoomsWorld(BatchedWorld):
         self.max_action = self.max_step
         self.agent_radius = float(agent_radius)
         self.wall_bounce = float(wall_bounce)
+        self.min_speed = float(min_speed)
         self._pos = np.zeros((0, 2))  # float64 physics state; `state` is its float32 copy
         self._set_layout(layout)
 
@@ -60,7 +63,7 @@ class RoomsWorld(BatchedWorld):
         rects = layout.wall_rects()
         self._boxes = rects + self.agent_radius * np.array([-1.0, 1.0, -1.0, 1.0])
         self.background = self._draw_background(rects)
-        self._explorer = RoomExplorer(self, wall_bounce=self.wall_bounce)
+        self._explorer = RoomExplorer(self, wall_bounce=self.wall_bounce, min_speed=self.min_speed)
 
     def room_of(self, xy: np.ndarray) -> np.ndarray:
         """Room index (...) int of positions xy (..., 2)."""

@@ -31,6 +31,7 @@ class TwoRooms(RoomsWorld):
         random_door: bool = False,
         door_range: tuple[float, float] = (0.2, 0.8),
         wall_bounce: float = 1.0,
+        min_speed: float = 0.5,
     ) -> None:
         self.door_centre = float(door_centre)
         self.door_width = float(door_width)
@@ -40,7 +41,9 @@ class TwoRooms(RoomsWorld):
         self.layout_per_reset = self.random_door
         if self.random_door:
             self._check_door_range()
-        super().__init__(self._layout(self.door_centre), max_step, agent_radius, image_size, fps, wall_bounce)
+        super().__init__(
+            self._layout(self.door_centre), max_step, agent_radius, image_size, fps, wall_bounce, min_speed
+        )
 
     def reset(self, n: int, rng: np.random.Generator, start: np.ndarray | None = None) -> np.ndarray:
         """Start n episodes (see `RoomsWorld.reset`); with `random_door`, first move the door to a centre drawn

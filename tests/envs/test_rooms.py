@@ -327,6 +327,38 @@ def test_an_explorer_that_keeps_pushing_at_walls_records_more_middle_wall_contac
     assert touching[0.0] >= 3 * touching[1.0] > 0, touching
 
 
+def _action_lengths(world: RoomsWorld, episodes: int, steps: int) -> np.ndarray:
+    """Lengths (T * N,) of the exploration policy's actions, in units of the world's max_step."""
+    rng = np.random.default_rng(0)
+    world.reset(episodes, rng)
+    lengths = []
+    for _ in range(steps):
+        actions = world.exploration_actions(rng)
+        lengths.append(np.linalg.norm(actions, axis=-1) / world.max_step)
+        world.step(actions)
+    return np.concatenate(lengths)
+
+
+@pytest.mark.parametrize("world", [TwoRooms, Maze])
+def test_min_speed_zero_puts_near_standing_moves_in_the_data_and_keeps_them_legal(world: type[RoomsWorld]) -> None:
+    """The default explorer never steps slower than half of max_step outside door approaches, so a world model never
+    sees the agent (nearly) stand; min_speed 0 spreads the walking speeds over [0, 1] x max_step."""
+    default, slow = _action_lengths(world(), 32, 64), _action_lengths(world(min_speed=0.0), 32, 64)
+    assert np.mean(default < 0.2) < 0.05  # the last steps of door approaches only
+    assert np.mean(slow < 0.2) > 0.12
+    assert slow.max() <= 1.0 + 1e-6
+    states = _explore(world(min_speed=0.0), 16, 64)
+    for before, after in zip(states[:-1], states[1:]):
+        _check_moves(world(min_speed=0.0), before, after)
+
+
+@pytest.mark.parametrize("world", [TwoRooms, Maze])
+@pytest.mark.parametrize("min_speed", [-0.1, 1.5])
+def test_a_min_speed_outside_0_1_is_refused_by_name(world: type[RoomsWorld], min_speed: float) -> None:
+    with pytest.raises(ValueError, match=r"min_speed: expected a share of max_step in \[0, 1\]"):
+        world(min_speed=min_speed)
+
+
 @pytest.mark.parametrize("world", [TwoRooms, Maze])
 @pytest.mark.parametrize("wall_bounce", [-0.1, 1.5])
 def test_a_wall_bounce_outside_0_1_is_refused_by_name(world: type[RoomsWorld], wall_bounce: float) -> None:

@@ -21,6 +21,7 @@ from torch import Tensor
 from hjepa.agent.batching import BatchedRollouts
 from hjepa.agent.configurator import Configurator
 from hjepa.agent.cost import Cost, TrainableCritic
+from hjepa.agent.drift import DriftCorrected
 from hjepa.agent.memory import ShortTermMemory, TripletBuffer
 from hjepa.agent.planners import RolloutModel, shift_plan
 from hjepa.agent.policy import Policy
@@ -104,7 +105,7 @@ class Agent:
         self.generator = generator
         self.intrinsic = configurator.intrinsic_cost(torch.zeros(dim))
         self.cost = configurator.cost(self.intrinsic, critic)
-        self.rollout_model: RolloutModel = self.world_model
+        self.rollout_model: RolloutModel = self._corrected(self.world_model)
         self.plan_cost: Cost | RiskCost = self.cost
         uncertainty = configurator.task.uncertainty
         if uncertainty:  # plan over S sampled futures of the latent (sec. 4.8)
@@ -117,7 +118,11 @@ class Agent:
         """Price this agent's candidates together with those of agents acting at the same time in other threads
         (batched evaluation); sampled-latent rollouts belong to one agent and stay its own."""
         if not isinstance(self.rollout_model, SampledLatents):
-            self.rollout_model = batch.wrap(self.rollout_model)
+            self.rollout_model = self._corrected(batch.wrap(self.world_model))
+
+    def _corrected(self, model: RolloutModel) -> RolloutModel:
+        """`model`, drift-corrected when the task asks (`drift_correction`)."""
+        return DriftCorrected(model) if self.configurator.task.drift_correction else model
 
     @torch.no_grad()
     def perceive(self, observation: np.ndarray) -> Tensor:
@@ -164,6 +169,8 @@ class Agent:
             result = self.planner.plan(state, self.plan_cost, self.rollout_model, init=init, generator=self.generator)
             self._plan = result.actions
             action, mode = result.actions[0], 2
+            if self.configurator.task.hold and self._holds(state, result.actions):
+                action = torch.zeros_like(action)
             self.demonstrations.append(Demonstration(self.episode, state, subgoal, action))
         else:
             assert self.policy is not None
@@ -172,6 +179,14 @@ class Agent:
             self._plan = None
         self.tau += 1
         return Decision(action.numpy().astype(np.float32), mode, (time.perf_counter() - start) * 1e3, subgoal)
+
+    @torch.no_grad()
+    def _holds(self, state: Tensor, actions: Tensor) -> bool:
+        """Whether no step of the plan (H, A) is predicted closer to the goal than the present state (D,) is seen to
+        be (the task's `hold`); the plan is rolled out as the planner priced it, without latent samples."""
+        distance = self.intrinsic.costs["goal_distance"].squared_distance
+        predicted = self._corrected(self.world_model).unroll(state[None], actions[None])
+        return bool(distance(state[None, None]).squeeze() <= distance(predicted).min())
 
     def _use_planner(self, state: Tensor, goal: Tensor) -> bool:
         mode = self.configurator.task.mode

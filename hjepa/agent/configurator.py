@@ -57,6 +57,12 @@ class Configurator:
     ) -> None:
         self.task, self.state_dim = task, state_dim
         self.action_low, self.action_high = list(map(float, action_low)), list(map(float, action_high))
+        still = [name for name, used in (("drift_correction", task.drift_correction), ("hold", task.hold)) if used]
+        if still and not all(low <= 0.0 <= high for low, high in zip(self.action_low, self.action_high)):
+            raise ValueError(
+                f"task {task.name!r}: {' and '.join(still)} take action 0 as standing still, but it lies outside "
+                f"the action box [{self.action_low}, {self.action_high}]; set {' and '.join(still)} to false"
+            )
         if needs_experience(task) and experience is None:
             fields = ", ".join(experience_fields(task))
             raise ValueError(

@@ -51,11 +51,15 @@ class GoalDistanceCost(nn.Module):
         with per_step, goal (H, D) gives each predicted step its own target (a path to follow)."""
         self.goal, self.per_step = goal.detach().to(self.goal), per_step
 
-    def forward(self, states: Tensor, actions: Tensor) -> Tensor:
+    def squared_distance(self, states: Tensor) -> Tensor:
+        """Squared distance of each state (..., H, D) to the goal in the task's metric: (..., H)."""
         diff = states - (self.goal if self.per_step else self.goal.unsqueeze(-2))
         if self.projection is not None:
             diff = diff @ self.projection
-        squared = diff.pow(2).sum(-1)
+        return diff.pow(2).sum(-1)
+
+    def forward(self, states: Tensor, actions: Tensor) -> Tensor:
+        squared = self.squared_distance(states)
         # eps keeps the gradient finite at the goal, where the norm is not differentiable
         cost = squared if self.exponent == 2.0 else (squared + 1e-12).pow(self.exponent / 2)
         if self.terminal:

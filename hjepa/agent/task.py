@@ -61,6 +61,12 @@ class TaskSpec:
         critic_threshold: in `auto` mode, the critic's predicted cost above which the agent plans.
         critic_weight: w in the planning cost IC + w * TC (sec. 3.2): how much the trainable critic's predicted
             cost beyond the horizon counts (0: IC alone; > 0 needs a trained critic).
+        drift_correction: measure every rollout against the world model's own prediction of standing still
+            (`hjepa.agent.drift.DriftCorrected`), for worlds where action 0 stands still; not with `uncertainty`,
+            whose latent futures move the world without an action.
+        hold: stand still (action 0) when no step of the chosen plan is predicted to come closer to the goal than
+            the present observation: near the goal, what the agent sees is more precise than what its
+            predictor foresees, so it stops chasing the predictor's drift. Flat tasks aiming at the goal only.
         max_steps: steps per episode before giving up.
     """
 
@@ -78,6 +84,8 @@ class TaskSpec:
     uncertainty: dict[str, Any] = field(default_factory=dict)
     critic_threshold: float = 1.0
     critic_weight: float = 0.0
+    drift_correction: bool = False
+    hold: bool = False
     max_steps: int = 200
 
     @property
@@ -204,6 +212,20 @@ class TaskSpec:
         critic_weight = data.get("critic_weight", 0.0)
         if isinstance(critic_weight, bool) or not isinstance(critic_weight, (int, float)) or not critic_weight >= 0:
             raise ValueError(f"{source}: critic_weight: expected a number >= 0, got {critic_weight!r}")
+        drift_correction, hold = data.get("drift_correction", False), data.get("hold", False)
+        for name, value in (("drift_correction", drift_correction), ("hold", hold)):
+            if not isinstance(value, bool):
+                raise ValueError(f"{source}: {name}: expected true or false, got {value!r}")
+        if drift_correction and uncertainty:
+            raise ValueError(
+                f"{source}: drift_correction: with uncertainty the latent futures move the world without an "
+                "action, so standing still is no reference; set one of them off"
+            )
+        if hold and (levels != [1] or subgoals.get("kind", "none") != "none"):
+            raise ValueError(
+                f"{source}: hold: compares the plan with the goal itself, so it needs levels [1] and "
+                "subgoals.kind none; set hold: false for subgoal tasks"
+            )
         max_steps = data.get("max_steps", 200)
         if not isinstance(max_steps, int) or max_steps < 1:
             raise ValueError(f"{source}: max_steps: expected a positive integer, got {max_steps!r}")
@@ -222,6 +244,8 @@ class TaskSpec:
             uncertainty=uncertainty,
             critic_threshold=float(data.get("critic_threshold", 1.0)),
             critic_weight=float(critic_weight),
+            drift_correction=drift_correction,
+            hold=hold,
             max_steps=max_steps,
         )
 

@@ -60,6 +60,44 @@ class WallOracleWorldModel(OracleWorldModel):
         return torch.from_numpy(np.stack(steps, axis=1)).to(s0.dtype)
 
 
+class DriftingOracleWorldModel(OracleWorldModel):
+    """Exact perception, but a predictor that foresees a walk of `drift` (2,) per step even under action 0, like one
+    trained only on agents that move; counts its `unroll` calls."""
+
+    def __init__(self, drift: tuple[float, float] = (0.012, -0.008)) -> None:
+        super().__init__()
+        self.register_buffer("drift", torch.tensor(drift))
+        self.calls = 0
+
+    def unroll(self, s0: Tensor, actions: Tensor) -> Tensor:
+        self.calls += 1
+        steps = torch.arange(1, actions.shape[1] + 1, dtype=s0.dtype)
+        return super().unroll(s0, actions) + steps[:, None] * self.drift
+
+
+class FloorEncoder(PositionEncoder):
+    """Agent centre and a third coordinate, 0 for every image: (B, T, 3, H, W) -> (B, T, 3)."""
+
+    embed_dim = 3
+
+    def forward(self, frames: Tensor) -> Tensor:
+        position = super().forward(frames)
+        return torch.cat([position, torch.zeros_like(position[..., :1])], dim=-1)
+
+
+class FloorOracleWorldModel(OracleWorldModel):
+    """Exact perception and motion, but every predicted state is `floor` off in the third coordinate: a predictor
+    that cannot foresee any state closer than `floor`, while the encoder sees exactly."""
+
+    def __init__(self, floor: float = 0.02) -> None:
+        super().__init__()
+        self.encoder, self.floor = FloorEncoder(), floor
+
+    def unroll(self, s0: Tensor, actions: Tensor) -> Tensor:
+        position = s0[:, None, :2] + actions.cumsum(1)
+        return torch.cat([position, torch.full_like(position[..., :1], self.floor)], dim=-1)
+
+
 class ActionBlindWorldModel(OracleWorldModel):
     """Negative control: exact perception, but a predictor that ignores the actions (the state never changes)."""
 

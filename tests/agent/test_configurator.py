@@ -102,3 +102,12 @@ def test_a_critic_weight_without_a_critic_names_the_field():
     task = TaskSpec.from_yaml("configs/tasks/reach.yaml").replace(critic_weight=1.0)
     with pytest.raises(ValueError, match="critic_weight is 1.0.*no critic was given"):
         Agent(OracleWorldModel(), Configurator(task, 2, *BOX), seed=0)
+
+
+@pytest.mark.parametrize("field", ["drift_correction", "hold"])
+def test_standing_still_needs_action_0_in_the_box(field):
+    still = {"drift_correction": False, "hold": False, field: True}
+    task = TaskSpec.from_yaml("configs/tasks/reach.yaml").replace(**still)
+    with pytest.raises(ValueError, match=f"{field} take action 0 as standing still.*set {field} to false"):
+        Configurator(task, 2, [0.1, -1.0], [1.0, 1.0])
+    Configurator(task, 2, *BOX)  # 0 inside the box: accepted

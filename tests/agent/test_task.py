@@ -23,6 +23,10 @@ from hjepa.agent.task import TaskSpec
         ({"planner": {"name": "cem", "horizon": 4, "population": "many"}}, r"planner\.population: expected int"),
         ({"planner": {"name": "mppi", "horizon": 4, "temperature": True}}, r"planner\.temperature: expected float"),
         ({"planner": {"name": "cem", "horizon": 4, "populaton": 8}}, r"planner\.populaton: unknown field"),
+        ({"hold": "yes"}, "hold: expected true or false"),
+        ({"drift_correction": 1}, "drift_correction: expected true or false"),
+        ({"hold": True, "subgoals": {"kind": "landmarks"}}, "hold: .* needs levels \\[1\\] and subgoals.kind none"),
+        ({"drift_correction": True, "uncertainty": {"samples": 2, "risk": 1.0}}, "drift_correction: with uncertainty"),
     ],
 )
 def test_bad_task_specs_name_the_field(change, message):

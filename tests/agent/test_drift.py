@@ -1,5 +1,5 @@
 """Drift-corrected rollouts and holding still at the goal: a predictor that foresees motion under action 0, or
-cannot foresee closer than its noise, must not walk the agent off a goal it has reached."""
+cannot foresee any state closer than a floor, must not walk the agent off a goal it has reached."""
 
 import numpy as np
 import pytest

@@ -14,6 +14,7 @@ SEARCH = {
     "cem": dict(population=64, elites=8, iterations=6),
     "mppi": dict(population=64, iterations=6, temperature=0.05),
     "discrete": dict(actions_per_dim=5, beam_width=8),
+    "graph": dict(actions_per_dim=3, merge=0.2),
 }
 
 
@@ -97,6 +98,9 @@ def test_one_world_model_call_per_iteration_for_the_whole_population(name):
         assert len(model.shapes) == H  # one call per depth
         assert model.shapes[0] == (25, H, 2)  # the single initial beam times a 5 x 5 grid
         assert all(shape == (8 * 25, H, 2) for shape in model.shapes[1:])  # beam_width x grid
+    elif name == "graph":
+        assert model.shapes[0] == (1, H, 2)  # the warm start, then one call per depth
+        assert model.shapes[1:] == [((8 * (d - 1) or 1) * 9, H, 2) for d in range(1, H + 1)]  # rings of a lattice
     else:
         assert len(model.shapes) == SEARCH[name]["iterations"]
         assert all(shape == (batch[name], H, 2) for shape in model.shapes)
@@ -124,7 +128,8 @@ def test_shift_plan_drops_the_executed_action_and_repeats_the_last():
 @pytest.mark.parametrize("name", sorted(PLANNERS))
 def test_receding_horizon_warm_start_is_never_worse_than_the_shifted_plan(name):
     model, cost = CumSum(), _goal_cost(torch.tensor([1.0, -1.0]))
-    planner = _planner(name, iterations=2) if name != "discrete" else _planner(name, beam_width=2)
+    small = {"discrete": {"beam_width": 2}, "graph": {"max_nodes": 4}}.get(name, {"iterations": 2})
+    planner = _planner(name, **small)
     first = planner.plan(torch.zeros(2), cost, model, generator=0)
     state = first.actions[0]  # the executed action moved the agent from the origin
     warm = shift_plan(first.actions)

@@ -7,6 +7,7 @@ from hjepa.agent.planners.base import PlanCost, Planner, PlanResult, RolloutMode
 from hjepa.agent.planners.cem import CEMPlanner
 from hjepa.agent.planners.discrete import DiscreteSearchPlanner
 from hjepa.agent.planners.gradient import GradientPlanner
+from hjepa.agent.planners.graph import GraphSearchPlanner
 from hjepa.agent.planners.mppi import MPPIPlanner
 from hjepa.fields import check_field_types
 
@@ -15,6 +16,7 @@ PLANNERS: dict[str, type[Planner]] = {
     "cem": CEMPlanner,
     "mppi": MPPIPlanner,
     "discrete": DiscreteSearchPlanner,
+    "graph": GraphSearchPlanner,
 }
 
 
@@ -52,6 +54,7 @@ __all__ = [
     "PlanCost",
     "DiscreteSearchPlanner",
     "GradientPlanner",
+    "GraphSearchPlanner",
     "MPPIPlanner",
     "PlanResult",
     "Planner",

@@ -53,11 +53,17 @@ class Rollouts:
 
     def __call__(self, candidates: Tensor) -> Tensor:
         """candidates (N, H, A) -> costs (N,)."""
-        n = candidates.shape[0]
-        states = self.world_model.unroll(self.state.expand(n, -1), candidates)
-        costs = self.cost(states, candidates)
+        return self.price(candidates, self.unroll(candidates))
+
+    def unroll(self, candidates: Tensor) -> Tensor:
+        """The world model's states (N, H, D) for candidates (N, H, A), in one call."""
         self.calls += 1
-        self.candidates.append(n)
+        self.candidates.append(candidates.shape[0])
+        return self.world_model.unroll(self.state.expand(candidates.shape[0], -1), candidates)
+
+    def price(self, candidates: Tensor, states: Tensor) -> Tensor:
+        """Costs (N,) of candidates (N, H, A) whose predicted states (N, H, D) are given; keeps the cheapest."""
+        costs = self.cost(states, candidates)
         i = int(costs.detach().argmin())
         self.history.append(float(costs[i].detach()))
         if costs[i] < self.best_cost:

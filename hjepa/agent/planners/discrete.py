@@ -9,6 +9,22 @@ from torch import Tensor
 from hjepa.agent.planners.base import Planner, Rollouts
 
 
+def action_set(planner: Planner, actions_per_dim: int, actions: Sequence[Sequence[float]] | None) -> Tensor:
+    """The discrete actions (K, A) a search extends plans by: an explicit `actions` list, or a grid of
+    `actions_per_dim` values per dimension of the planner's box; clipped to the box."""
+    if actions is None:
+        if actions_per_dim < 2:
+            raise ValueError(f"planner.actions_per_dim must be >= 2, got {actions_per_dim}")
+        bounds = zip(planner.action_low.tolist(), planner.action_high.tolist())
+        axes = [torch.linspace(lo, hi, actions_per_dim).tolist() for lo, hi in bounds]
+        actions = list(itertools.product(*axes))
+    choices = torch.as_tensor(actions, dtype=torch.float32)
+    if choices.dim() != 2 or choices.shape[1] != planner.action_dim:
+        got = tuple(choices.shape)
+        raise ValueError(f"planner.actions must be a list of (A={planner.action_dim},) actions, got {got}")
+    return planner.clip(choices)
+
+
 class DiscreteSearchPlanner(Planner):
     """Beam search: at each depth every beam is extended by every discrete action (K, A), all extensions are
     priced in one world-model call, and the `beam_width` cheapest are kept.
@@ -30,17 +46,7 @@ class DiscreteSearchPlanner(Planner):
         super().__init__(action_low, action_high, horizon)
         if beam_width < 1:
             raise ValueError(f"planner.beam_width must be >= 1, got {beam_width}")
-        if actions is None:
-            if actions_per_dim < 2:
-                raise ValueError(f"planner.actions_per_dim must be >= 2, got {actions_per_dim}")
-            bounds = zip(self.action_low.tolist(), self.action_high.tolist())
-            axes = [torch.linspace(lo, hi, actions_per_dim).tolist() for lo, hi in bounds]
-            actions = list(itertools.product(*axes))
-        choices = torch.as_tensor(actions, dtype=torch.float32)
-        if choices.dim() != 2 or choices.shape[1] != self.action_dim:
-            got = tuple(choices.shape)
-            raise ValueError(f"planner.actions must be a list of (A={self.action_dim},) actions, got {got}")
-        self.choices, self.beam_width = self.clip(choices), beam_width
+        self.choices, self.beam_width = action_set(self, actions_per_dim, actions), beam_width
 
     def _search(self, rollouts: Rollouts, init: Tensor, generator: torch.Generator | None) -> int:
         choices = self.choices.to(init)

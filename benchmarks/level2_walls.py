@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from benchmarks.common import write_results
+from hjepa.agent.agent import unit_image
 from hjepa.agent.experience import record_experience
 from hjepa.agent.hierarchy import ModelSubgoals, abstract_episodes
 from hjepa.agent.task import TaskSpec
@@ -46,9 +47,9 @@ def follow(world: RoomsWorld, points: np.ndarray, tolerance: float, steps: int =
 
 
 def encode_position(world: RoomsWorld, level1, xy: np.ndarray) -> Tensor:
-    """The level-1 state (D,) of the frame with the agent at xy (2,)."""
-    frame = torch.from_numpy(world.render_states(xy[None])).permute(0, 3, 1, 2).float() / 255
-    return level1.encode(frame[None])[0, 0]
+    """The level-1 state (D,) of the frame with the agent at xy (2,), seen as the agent perceives it."""
+    frame = unit_image(world.render_states(xy[None])[0]).permute(2, 0, 1)
+    return level1.encode(frame[None, None])[0, 0]
 
 
 @torch.no_grad()
@@ -91,9 +92,8 @@ def main() -> None:
         subgoals = ModelSubgoals(level2, recorded.representations.shape[-1], low, high, **fields, seed=pair)
         subgoals.set_goal(encode_position(world, level1, goal))
         subgoals.observe(encode_position(world, level1, start))
-        assert subgoals.plan is not None
-        now = subgoals.abstract(torch.stack(subgoals.history))
-        path = level2.unroll(now[None], subgoals.plan[None])[0]
+        assert subgoals.predicted is not None
+        path = subgoals.predicted[1:]  # level 2's foresight after the start's abstract state
         closest = int((path - subgoals.goal_state).norm(dim=-1).argmin())
         points = np.concatenate([start[None], probe(path[: closest + 1].double()).numpy()])
         walkable.append(bool(follow(world, points, args.tolerance)))

@@ -170,13 +170,14 @@ class ModelSubgoals(LevelTwoClock):
         self.subgoal_state = self.goal_state
         self.goal_cost = self._goal_cost()
         self.plan: Tensor | None = None  # (H2, A): level 2's last plan
+        self.predicted: Tensor | None = None  # (H2 + 1, D2): the abstract state it started from, then its foresight
 
     def set_goal(self, goal: Tensor) -> None:
         """New episode toward the level-1 goal state (D1,); the goal's abstract state is the goal held still for a
         window."""
         self.goal_state = self.subgoal_state = self.abstract(goal[None])
         self.goal_cost = self._goal_cost()
-        self.plan = None
+        self.plan = self.predicted = None
         self.restart()
 
     def _goal_cost(self) -> IntrinsicCost:
@@ -196,10 +197,10 @@ class ModelSubgoals(LevelTwoClock):
             result = self.planner.plan(now, self.goal_cost, self.level2, init=self.plan, generator=self.generator)
             self.plan = result.actions
             with torch.no_grad():
-                predicted = torch.cat([now[None], self.level2.unroll(now[None], result.actions[None])[0]])
+                self.predicted = torch.cat([now[None], self.level2.unroll(now[None], result.actions[None])[0]])
             # Where the plan comes closest to the goal within the lookahead, level 1 is given the goal itself.
-            closest = int((predicted - self.goal_state).norm(dim=-1).argmin())
-            self.subgoal_state = self.goal_state if closest <= self.lookahead else predicted[self.lookahead]
+            closest = int((self.predicted - self.goal_state).norm(dim=-1).argmin())
+            self.subgoal_state = self.goal_state if closest <= self.lookahead else self.predicted[self.lookahead]
         self.cost.set_subgoal(self.subgoal_state, history)
         return replan
 

@@ -52,6 +52,19 @@ def encode_position(world: RoomsWorld, level1, xy: np.ndarray) -> Tensor:
     return level1.encode(frame[None, None])[0, 0]
 
 
+def plan_level2(
+    world: RoomsWorld, level1, level2, fields: dict, start: np.ndarray, goal: np.ndarray, seed: int
+) -> ModelSubgoals:
+    """Level 2's first plan (the task's `level2` fields but `search`) from the agent standing at start (2,) toward
+    the goal (2,), both seen as frames; its `plan` (H2, A) and `predicted` (H2 + 1, D2) hold the plan and foresight."""
+    low, high = [-world.max_step] * 2, [world.max_step] * 2
+    subgoals = ModelSubgoals(level2, level1.encoder.embed_dim, low, high, **fields, seed=seed)
+    subgoals.set_goal(encode_position(world, level1, goal))
+    subgoals.observe(encode_position(world, level1, start))
+    assert subgoals.predicted is not None and subgoals.plan is not None
+    return subgoals
+
+
 @torch.no_grad()
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -83,16 +96,12 @@ def main() -> None:
             calibration.append(walked)
 
     fields = {k: v for k, v in TaskSpec.from_yaml(args.task).level2.items() if k != "search"}
-    low, high = [-world.max_step] * 2, [world.max_step] * 2
     walkable, lengths = [], []
     for pair in range(args.pairs):
         start, goal = (
             xy[0] for xy in world.sample_start_goal(np.random.default_rng(args.seed + pair), min_doors=args.min_doors)
         )
-        subgoals = ModelSubgoals(level2, recorded.representations.shape[-1], low, high, **fields, seed=pair)
-        subgoals.set_goal(encode_position(world, level1, goal))
-        subgoals.observe(encode_position(world, level1, start))
-        assert subgoals.predicted is not None
+        subgoals = plan_level2(world, level1, level2, fields, start, goal, seed=pair)
         path = subgoals.predicted[1:]  # level 2's foresight after the start's abstract state
         closest = int((path - subgoals.goal_state).norm(dim=-1).argmin())
         points = np.concatenate([start[None], probe(path[: closest + 1].double()).numpy()])

@@ -29,7 +29,7 @@ from hjepa.agent.task import TaskSpec
 from hjepa.eval.episodes import EpisodeResult, agents, random_actors, run_episodes, task_env
 from hjepa.eval.plan_figures import write_figures
 from hjepa.eval.plan_models import AgentModels, agent_models
-from hjepa.eval.plan_summary import plan_summary, print_table, summarize
+from hjepa.eval.plan_summary import plan_summary, print_paired, print_table, summarize
 from hjepa.eval.plan_variants import check_baselines, task_variants
 from hjepa.eval.protocol import Protocol
 from hjepa.export import load_world_model
@@ -128,7 +128,7 @@ def run_probe(options: PlanProbeOptions) -> dict[str, Any]:
         )
         actors, aliases = run_actors(options, variants, models, new_env, env.action_space)
         first = next(iter(variants))
-        table = {name: summarize(results, protocol) for name, results in actors.items()}
+        table = {name: summarize(results, protocol, protocol.seeds) for name, results in actors.items()}
         summary = plan_summary(task, options.env_id, protocol, table, first, options.baselines)
         summary["plan_seconds"] = round(time.perf_counter() - start, 1)
         options.out.mkdir(parents=True, exist_ok=True)  # only now: a run that fails leaves no folder behind
@@ -137,6 +137,7 @@ def run_probe(options: PlanProbeOptions) -> dict[str, Any]:
         )
         (options.out / "plan.json").write_text(json.dumps(summary, indent=2))
         print_table(table, protocol)
+        print_paired(summary.get("plan_paired", {}), first)
         return summary
 
 

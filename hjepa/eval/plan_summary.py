@@ -10,17 +10,27 @@ import numpy as np
 
 from hjepa.agent.task import TaskSpec
 from hjepa.eval.episodes import EpisodeResult
-from hjepa.eval.protocol import Protocol, first_reached, radius_key, score_distances, wilson_interval
+from hjepa.eval.protocol import (
+    Protocol,
+    first_reached,
+    paired_comparison,
+    radius_key,
+    score_distances,
+    wilson_interval,
+)
 from hjepa.eval.report import print_results
 
 SUMMARY_NAMES = {"flat": "plan_success_flat", "hierarchical": "plan_success_hier"}
 """The summary's key of each baseline's success."""
 
 
-def summarize(results: Sequence[EpisodeResult], protocol: Protocol = Protocol()) -> dict[str, Any]:
+def summarize(
+    results: Sequence[EpisodeResult], protocol: Protocol = Protocol(), seeds: Sequence[int] | None = None
+) -> dict[str, Any]:
     """Success rate (ever reached within the protocol's `success_radius`, or the environment's own success where it
     reports no distance) with its Wilson interval, mean steps to success, planning ms per step and per episode, and,
-    where the environment reports distances, the protocol's scores at each radius (`score_distances`)."""
+    where the environment reports distances, the protocol's scores at each radius (`score_distances`). With the
+    episodes' `seeds`, `episodes` lists each one's outcome, so two actors can be compared episode by episode."""
     distances = [r.distances for r in results]
     scored = all(d is not None for d in distances)
     if scored:
@@ -38,7 +48,29 @@ def summarize(results: Sequence[EpisodeResult], protocol: Protocol = Protocol())
     }
     if scored:
         row.update(score_distances(distances, protocol.radii))
+    if seeds is not None:
+        if len(seeds) != len(results):
+            raise ValueError(f"seeds: one per episode, got {len(seeds)} for {len(results)} episodes")
+        row["episodes"] = [
+            {
+                "seed": int(seed),
+                "reached_at": reached,
+                **({"closest": round(float(np.min(d)), 4), "final": round(float(d[-1]), 4)} if d is not None else {}),
+            }
+            for seed, reached, d in zip(seeds, firsts, distances)
+        ]
     return row
+
+
+def paired_with(table: dict[str, dict[str, Any]], first: str) -> dict[str, dict[str, object]]:
+    """Every other actor of `table` against `first` on the same episodes (`paired_comparison`), where the rows list
+    their `episodes` (`summarize` with seeds)."""
+    if "episodes" not in table[first]:
+        return {}
+    won = {
+        name: [e["reached_at"] is not None for e in row["episodes"]] for name, row in table.items() if "episodes" in row
+    }
+    return {name: paired_comparison(won[first], wins) for name, wins in won.items() if name != first}
 
 
 def plan_summary(
@@ -50,9 +82,9 @@ def plan_summary(
     baselines: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The flat keys of `plan.json`: the protocol, the task's headline figures (`plan_*`, from the row `first`), the
-    random policy's and a distilled policy's success, the whole table, and the success of each of `baselines`.
-    `plan_aids` names any decision-time aid of the task (then the headline is an ablation, not a like-for-like
-    figure)."""
+    random policy's and a distilled policy's success, the whole table, the success of each of `baselines`, and
+    `plan_paired`: every other actor against `first` on the same episodes. `plan_aids` names any decision-time
+    aid of the task (then the headline is an ablation, not a like-for-like figure)."""
     main = table[first]
     summary: dict[str, Any] = {
         "plan_task": task.name,
@@ -85,6 +117,9 @@ def plan_summary(
             }
         )
     summary["plan_table"] = table
+    paired = paired_with(table, first)
+    if paired:
+        summary["plan_paired"] = paired
     summary.update({SUMMARY_NAMES[name]: table[name]["success"] for name in baselines})
     return summary
 
@@ -106,3 +141,12 @@ def print_table(table: dict[str, dict[str, Any]], protocol: Protocol) -> None:
             "ms/episode": "ms_per_episode",
         },
     )
+
+
+def print_paired(paired: dict[str, dict[str, object]], first: str) -> None:
+    """One line per actor: the episodes it and `first` won alone, with the exact McNemar p-value (`plan_paired`)."""
+    for name, comparison in paired.items():
+        print(
+            f"{first} vs {name} on the same episodes: {comparison['only_first']} won by {first} alone, "
+            f"{comparison['only_other']} by {name} alone (exact McNemar p = {comparison['p_value']:g})"
+        )

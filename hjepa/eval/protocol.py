@@ -94,3 +94,16 @@ def first_reached(distances: np.ndarray, radius: float) -> int | None:
     """The step at which an episode first came within `radius` (None if never)."""
     hits = np.flatnonzero(distances < radius)
     return int(hits[0]) if hits.size else None
+
+
+def paired_comparison(first: Sequence[bool], other: Sequence[bool]) -> dict[str, object]:
+    """Two actors' successes on the same episodes, in order: how many episodes only one of them won, and the
+    two-sided exact McNemar p-value (a sign test on those discordant episodes). Pairing removes the luck of
+    the draw of starts and goals that two separate Wilson intervals carry, so fewer episodes tell two apart."""
+    if len(first) != len(other) or not first:
+        raise ValueError(f"paired episodes: expected two equal, non-empty lists, got {len(first)} and {len(other)}")
+    only_first = sum(bool(a) and not bool(b) for a, b in zip(first, other))
+    only_other = sum(bool(b) and not bool(a) for a, b in zip(first, other))
+    discordant = only_first + only_other
+    p_value = binomtest(only_first, discordant).pvalue if discordant else 1.0
+    return {"only_first": only_first, "only_other": only_other, "p_value": round(float(p_value), 4)}

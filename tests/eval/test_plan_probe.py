@@ -44,6 +44,14 @@ def test_like_for_like_default_reaches_goals_with_a_perfect_model(no_recorded_da
     assert summary["plan_final_distance_median"] < 0.022 and summary["plan_aids"] == []
     table = json.loads((tmp_path / "plan.json").read_text())["plan_table"]
     assert table["cem"]["end_r0.022"] == table["cem"]["ever_r0.022"]
+    # each episode's outcome, and the planner against random on the same episodes
+    episodes = table["cem"]["episodes"]
+    assert [e["seed"] for e in episodes] == [1000, 1001, 1002]
+    won = [e["reached_at"] is not None for e in episodes]
+    assert sum(won) / 3 == pytest.approx(summary["plan_success"], abs=1e-4)
+    assert all(e["closest"] < 0.05 for e, w in zip(episodes, won) if w)
+    # random wins none, so the sign test's p-value is twice the chance of k heads in k fair tosses
+    assert summary["plan_paired"]["random"] == {"only_first": sum(won), "only_other": 0, "p_value": 2 * 0.5 ** sum(won)}
     assert (tmp_path / "plan_cost_map.png").stat().st_size > 0
 
 

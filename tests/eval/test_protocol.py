@@ -5,7 +5,14 @@ import math
 import numpy as np
 import pytest
 
-from hjepa.eval.protocol import RADII, Protocol, first_reached, score_distances, wilson_interval
+from hjepa.eval.protocol import (
+    RADII,
+    Protocol,
+    first_reached,
+    paired_comparison,
+    score_distances,
+    wilson_interval,
+)
 
 
 def wilson_by_hand(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
@@ -58,3 +65,27 @@ def test_bad_protocol_names_the_flag(fields, flag):
 
 def test_protocol_scores_its_headline_radius():
     assert Protocol(radii=(0.1,), success_radius=0.05).radii == (0.05, 0.1)
+
+
+def sign_test_by_hand(wins_a: int, wins_b: int) -> float:
+    """Two-sided exact sign test on the discordant pairs: twice the smaller tail of Binomial(n, 1/2), at most 1."""
+    n = wins_a + wins_b
+    tail = sum(math.comb(n, i) for i in range(min(wins_a, wins_b) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+@pytest.mark.parametrize(
+    ("both", "only_a", "only_b", "neither"), [(3, 9, 1, 17), (0, 4, 4, 2), (5, 0, 6, 0), (2, 1, 0, 7)]
+)
+def test_paired_comparison_is_a_sign_test_on_the_episodes_only_one_won(both, only_a, only_b, neither):
+    pairs = [(1, 1)] * both + [(1, 0)] * only_a + [(0, 1)] * only_b + [(0, 0)] * neither
+    order = np.random.default_rng(both + only_a).permutation(len(pairs))
+    a, b = [bool(pairs[i][0]) for i in order], [bool(pairs[i][1]) for i in order]
+    result = paired_comparison(a, b)
+    assert (result["only_first"], result["only_other"]) == (only_a, only_b)
+    assert result["p_value"] == pytest.approx(sign_test_by_hand(only_a, only_b), abs=1e-4)
+
+
+def test_paired_comparison_needs_the_same_episodes():
+    with pytest.raises(ValueError, match="paired episodes"):
+        paired_comparison([True, False], [True])

@@ -9,13 +9,14 @@ those of the steady state after each worker's first batch, and `first_batches_s`
 - `worker_cpu_ratio` = raw CPU seconds per clip / the workers' CPU seconds per clip: the same ratio in
   CPU time, which other jobs on the machine move less than wall time;
 - `scaling` = module clips/s with W workers / with 1 (target >= 1.7 for 2 workers with 2 free cores);
-- `loader_over_step` = module clips/s / samples/s of a training step (config tiny, fp32) measured in
+- `loader_over_step` (64 px frames only) = module clips/s / samples/s of a training step (config tiny, fp32) measured in
   the same run: above 1, the loader keeps up with training.
 Module and raw runs alternate `--repeats` times and the best of each is kept (other jobs only ever slow
 a run down); the load average before and after is recorded, since they move every figure.
 4096 episodes by default: with 512 a pass lasts 1-2 s, too short a window for a steady state after worker start-up;
-4096 take about 5 minutes on 2 idle cores.
-Run: `python -m benchmarks.decode [--episodes 4096 --repeats 3]`.
+4096 take about 5 minutes on 2 idle cores. `--image_size 224` measures frames of the size real videos are read at
+(1024 episodes are enough there) and writes decode_224px.json.
+Run: `python -m benchmarks.decode [--episodes 4096 --repeats 3 --image_size 64]`.
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ def raw_run(videos: dict[str, bytes], keys: list[str], backend: str, num_frames:
 
 
 def backend_rows(
-    folder: Path, videos: dict[str, bytes], backend: str, args: argparse.Namespace, step_rate: float
+    folder: Path, videos: dict[str, bytes], backend: str, args: argparse.Namespace, step_rate: float | None
 ) -> list[dict]:
     """One row per worker count, from the best of `args.repeats` alternating module and raw runs."""
     module: dict[int, list[ModuleRun]] = {w: [] for w in WORKERS}
@@ -135,7 +136,7 @@ def backend_rows(
                 "worker_cpu_ratio": round(raw_cpu / min(run.worker_cpu_per_clip for run in module[workers]), 3),
                 "scaling": round(rate / max(run.clips_per_s for run in module[1]), 2),
                 "first_batches_s": round(min(run.first_batches_s for run in module[workers]), 3),
-                "loader_over_step": round(rate / step_rate, 2),
+                "loader_over_step": round(rate / step_rate, 2) if step_rate else None,
             }
         )
     return rows
@@ -148,33 +149,38 @@ def main() -> None:
     parser.add_argument("--num_frames", type=int, default=16)
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--image_size", type=int, default=64, help="frame side of the generated episodes")
     args = parser.parse_args()
     load_before = os.getloadavg()
-    step = step_figures(
-        "tiny", "fp32", make_batch(args.batch_size, args.num_frames, torch.device("cpu")), torch.device("cpu"), 5
-    )
+    step_rate = None  # the tiny config reads 64 px frames: its step is the consumer of those only
+    if args.image_size == 64:
+        batch = make_batch(args.batch_size, args.num_frames, torch.device("cpu"))
+        step_rate = step_figures("tiny", "fp32", batch, torch.device("cpu"), 5)["samples_per_s"]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         generate_shards(
-            GenerateSettings("two_rooms", args.episodes, args.frames, shard_size=16), folder, progress=False
+            GenerateSettings("two_rooms", args.episodes, args.frames, shard_size=16, image_size=args.image_size),
+            folder,
+            progress=False,
         )
         videos = episode_videos(folder)
         rows = [
             row
             for backend in ("decord", "pyav")
             if backend_available(backend)
-            for row in backend_rows(folder, videos, backend, args, step["samples_per_s"])
+            for row in backend_rows(folder, videos, backend, args, step_rate)
         ]
     write_results(
-        "decode",
+        "decode" if args.image_size == 64 else f"decode_{args.image_size}px",
         rows,
         {
             "episodes": args.episodes,
+            "image_size": args.image_size,
             "frames": args.frames,
             "clip_frames": args.num_frames,
             "batch_size": args.batch_size,
             "repeats": args.repeats,
-            "train_step_samples_per_s": step["samples_per_s"],
+            "train_step_samples_per_s": step_rate,
             "load_average_1min_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
             "target": "per_worker_ratio >= 0.9; scaling >= 1.7 with 2 workers on 2 free cores",
         },

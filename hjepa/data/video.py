@@ -129,10 +129,28 @@ def _warn_once(message: str) -> None:
         log.warning(message)
 
 
-def _decode_pyav(data: bytes, indices: Sequence[int] | None) -> np.ndarray:
-    wanted = None if indices is None else set(indices)
-    last = None if wanted is None else max(wanted)
-    decoded: dict[int, np.ndarray] = {}
+_GBRP_TO_RGB = (2, 0, 1)  # planes of FFmpeg's planar `gbrp` in R, G, B order
+
+
+def _rgb_planes(frame: av.VideoFrame) -> list[np.ndarray]:
+    """The R, G, B planes (H, W) of a `gbrp` frame: views of its buffers (rows padded to `line_size`), no copy."""
+    return [
+        np.frombuffer(frame.planes[p], np.uint8).reshape(-1, frame.planes[p].line_size)[: frame.height, : frame.width]
+        for p in _GBRP_TO_RGB
+    ]
+
+
+def _decode_pyav(data: bytes, indices: Sequence[int] | None, channels_first: bool = False) -> np.ndarray:
+    """Each frame wanted is converted to RGB once and written straight into its slot(s) of the output. Channels
+    first, it is converted to planar RGB (`gbrp`, the same pixels as packed `rgb24`) and each plane is copied whole:
+    no transpose of interleaved pixels, the slowest copy of a clip."""
+    slots: dict[int, list[int]] = {}
+    for slot, index in enumerate(indices or ()):
+        slots.setdefault(index, []).append(slot)
+    last = None if indices is None else max(slots, default=-1)
+    frames: list[np.ndarray] = []  # all frames when indices is None (their count is unknown until the end)
+    out: np.ndarray | None = None
+    count = 0  # frames decoded
     with av.open(io.BytesIO(data), mode="r") as container:
         stream = container.streams.video[0]
         # one thread for decoding and for RGB conversion, as decord: DataLoader workers are the parallelism,
@@ -140,15 +158,39 @@ def _decode_pyav(data: bytes, indices: Sequence[int] | None) -> np.ndarray:
         stream.codec_context.thread_count = 1
         to_rgb = VideoReformatter()  # one for the video: `frame.to_ndarray(format=...)` sets one up per frame
         for index, frame in enumerate(container.decode(stream)):
-            if wanted is None or index in wanted:
-                decoded[index] = to_rgb.reformat(frame, format="rgb24", threads=1).to_ndarray()
-            if last is not None and index >= last:
+            if last is not None and index > last:
                 break
-    order = sorted(decoded) if indices is None else list(indices)
-    missing = [i for i in order if i not in decoded]
-    if missing:
-        raise DecodeError(f"video has {len(decoded)} decodable frames, frame {missing[0]} requested")
-    return np.stack([decoded[i] for i in order])
+            count = index + 1
+            if indices is not None and index not in slots:
+                continue
+            if channels_first:
+                planes = _rgb_planes(to_rgb.reformat(frame, format="gbrp", threads=1))
+                image = np.stack(planes) if indices is None else None
+            else:
+                image = to_rgb.reformat(frame, format="rgb24", threads=1).to_ndarray()  # (H, W, 3)
+            if indices is None:
+                frames.append(image)
+                continue
+            if out is None:
+                height, width = (frame.height, frame.width)
+                out = np.empty(
+                    (len(indices), *((3, height, width) if channels_first else (height, width, 3))), np.uint8
+                )
+            for slot in slots.pop(index):
+                if channels_first:
+                    for channel, plane in enumerate(planes):
+                        out[slot, channel] = plane
+                else:
+                    out[slot] = image
+            if not slots:
+                break
+    if indices is None:
+        if not frames:
+            raise DecodeError("video has no decodable frames")
+        return np.stack(frames)
+    if slots:
+        raise DecodeError(f"video has {count} decodable frames, frame {min(slots)} requested")
+    return out if out is not None else np.empty((0, 3, 0, 0) if channels_first else (0, 0, 0, 3), np.uint8)
 
 
 def _decode_torchcodec(data: bytes, indices: Sequence[int] | None) -> np.ndarray:
@@ -205,14 +247,22 @@ def resolve_decoder(name: str) -> str:
     return name
 
 
-def decode_video(data: bytes, indices: Sequence[int] | None = None, backend: str = "pyav") -> np.ndarray:
-    """Decode the frames at `indices` (all when None) of an in-memory video -> `(T, H, W, 3)` uint8."""
+def decode_video(
+    data: bytes, indices: Sequence[int] | None = None, backend: str = "pyav", channels_first: bool = False
+) -> np.ndarray:
+    """Decode the frames at `indices` (all when None) of an in-memory video -> `(T, H, W, 3)` uint8, or
+    `(T, 3, H, W)` with `channels_first` (the models' layout: PyAV writes it directly, saving a copy of the clip)."""
     try:
-        frames = _BACKENDS[backend](data, indices)
+        if backend == "pyav":
+            frames = _decode_pyav(data, indices, channels_first)
+        else:
+            frames = _BACKENDS[backend](data, indices)
+            frames = np.ascontiguousarray(frames.transpose(0, 3, 1, 2)) if channels_first else frames
     except DecodeError:
         raise
     except Exception as error:  # backends raise many types (av.error.*, decord.DECORDError, RuntimeError)
         raise DecodeError(f"{backend} could not decode the video: {type(error).__name__}: {error}") from error
-    if frames.ndim != 4 or frames.shape[-1] != 3:
-        raise DecodeError(f"{backend} returned frames of shape {frames.shape}, expected (T, H, W, 3)")
+    if frames.ndim != 4 or frames.shape[1 if channels_first else -1] != 3:
+        expected = "(T, 3, H, W)" if channels_first else "(T, H, W, 3)"
+        raise DecodeError(f"{backend} returned frames of shape {frames.shape}, expected {expected}")
     return frames

@@ -39,6 +39,23 @@ def test_decoding_selected_indices_in_any_order(backend):
     assert np.array_equal(decode_video(data, [7, 2, 2, 9], backend), frames[[7, 2, 2, 9]])
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("indices", [None, [7, 2, 2, 9], [0], [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]])
+@pytest.mark.parametrize(("codec", "height", "width"), [("ffv1", 16, 24), ("ffv1", 15, 37), ("h264", 64, 64)])
+def test_channels_first_is_the_same_frames_in_the_models_layout(backend, indices, codec, height, width):
+    frames = rendered_like(10)[:, :height, :width] if codec == "h264" else None
+    if frames is None:
+        frames = np.random.default_rng(2).integers(0, 256, (10, height, width, 3), dtype=np.uint8)
+    data = encode_video(frames, 10, codec)
+    # the packed decode is the reference: lossless, it is the frames themselves
+    packed = decode_video(data, indices, backend)
+    if codec == "ffv1":
+        assert np.array_equal(packed, frames if indices is None else frames[indices])
+    decoded = decode_video(data, indices, backend, channels_first=True)
+    assert decoded.flags["C_CONTIGUOUS"]
+    assert np.array_equal(decoded, packed.transpose(0, 3, 1, 2))
+
+
 def test_encoding_is_deterministic():
     frames = rendered_like(8)
     for codec in ("h264", "ffv1"):
@@ -51,10 +68,11 @@ def test_garbage_bytes_raise_decode_error(backend):
         decode_video(b"not a video" * 50, None, backend)
 
 
-def test_frame_past_the_end_is_an_error():
+@pytest.mark.parametrize("channels_first", [False, True])
+def test_frame_past_the_end_is_an_error(channels_first):
     data = encode_video(rendered_like(4), 10, "ffv1")
-    with pytest.raises(DecodeError):
-        decode_video(data, [10], "pyav")
+    with pytest.raises(DecodeError, match="video has 4 decodable frames, frame 10 requested"):
+        decode_video(data, [1, 10], "pyav", channels_first=channels_first)
 
 
 def test_bad_encoder_input_names_the_field():

@@ -21,13 +21,14 @@ from torch import Tensor
 
 from benchmarks.common import write_results
 from hjepa.agent.agent import unit_image
-from hjepa.agent.experience import record_experience
+from hjepa.agent.experience import Experience, record_experience
 from hjepa.agent.hierarchy import ModelSubgoals, abstract_episodes
 from hjepa.agent.task import TaskSpec
 from hjepa.envs import RoomsWorld
 from hjepa.eval.targets import shard_world
 from hjepa.export import load_world_model
-from hjepa.readout.linear_probe import fit_probe
+from hjepa.models.world_model import WorldModel
+from hjepa.readout.linear_probe import LinearHead, fit_probe
 
 
 def follow(world: RoomsWorld, points: np.ndarray, tolerance: float, steps: int = 20) -> bool | None:
@@ -65,27 +66,44 @@ def plan_level2(
     return subgoals
 
 
-@torch.no_grad()
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def maze_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments of the Maze diagnoses: the model, the shards, the task's level-2 search and the pairs."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="export folder or .ckpt with both levels")
-    parser.add_argument("--data", required=True, help="Maze shards: the world, and windows to fit the probe on")
+    parser.add_argument("--data", required=True, help="Maze shards: the world, and episodes to fit the probes on")
     parser.add_argument("--task", default="configs/tasks/maze_reach.yaml", help="its level2 fields plan")
     parser.add_argument("--pairs", type=int, default=20)
     parser.add_argument("--min_doors", type=int, default=2)
-    parser.add_argument("--episodes", type=int, default=256, help="recorded episodes for the probe")
-    parser.add_argument("--tolerance", type=float, default=0.05)
+    parser.add_argument("--episodes", type=int, default=256, help="recorded episodes for the probes")
     parser.add_argument("--seed", type=int, default=2000)
-    args = parser.parse_args()
+    return parser
+
+
+def load_maze(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[RoomsWorld, WorldModel, WorldModel]:
+    """The world that recorded `--data`, and both levels of `--model`."""
     world = shard_world(args.data)
     if not isinstance(world, RoomsWorld):
         parser.error(f"--data: {args.data} was not recorded in a rooms world (TwoRooms, Maze)")
-    level1, level2 = load_world_model(args.model, level=1), load_world_model(args.model, level=2)
+    return world, load_world_model(args.model, level=1), load_world_model(args.model, level=2)
+
+
+def window_probe(level2, recorded: Experience) -> tuple[LinearHead, Tensor, Tensor]:
+    """A linear probe from level-2 states to the position that ends their window, fitted on the recorded episodes,
+    with those states (E, N, D2) (window i ends at step i + W - 1) and positions (E, N, 2)."""
     window = level2.encoder.window
-    recorded = record_experience(level1, args.data, args.episodes)
-    windows = abstract_episodes(level2, recorded.representations, 1).states  # (E, N, D2), window i ends at i + W - 1
+    windows = abstract_episodes(level2, recorded.representations, 1).states
     ends = recorded.states[:, window - 1 : window - 1 + windows.shape[1]]
-    probe = fit_probe(windows, ends)
+    return fit_probe(windows, ends), windows, ends
+
+
+@torch.no_grad()
+def main() -> None:
+    parser = maze_parser(__doc__)
+    parser.add_argument("--tolerance", type=float, default=0.05)
+    args = parser.parse_args()
+    world, level1, level2 = load_maze(parser, args)
+    window = level2.encoder.window
+    probe, windows, ends = window_probe(level2, record_experience(level1, args.data, args.episodes))
 
     calibration = []
     for e in range(len(windows)):

@@ -18,21 +18,16 @@ benchmarks/results/plan_foresight.json and plan_foresight.png and prints the tab
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 
 from benchmarks.common import RESULTS, write_results
-from benchmarks.level2_walls import encode_position, plan_level2
+from benchmarks.level2_walls import encode_position, load_maze, maze_parser, plan_level2, window_probe
 from hjepa.agent.experience import record_experience
-from hjepa.agent.hierarchy import abstract_episodes
 from hjepa.agent.task import TaskSpec
 from hjepa.envs import RoomsWorld
-from hjepa.eval.targets import shard_world
 from hjepa.export import load_world_model
-from hjepa.readout.linear_probe import fit_probe
 
 
 def walk(world: RoomsWorld, start: np.ndarray, actions: np.ndarray) -> np.ndarray:
@@ -47,20 +42,10 @@ def walk(world: RoomsWorld, start: np.ndarray, actions: np.ndarray) -> np.ndarra
 
 @torch.no_grad()
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="export folder or .ckpt with both levels")
-    parser.add_argument("--data", required=True, help="Maze shards: the world, and episodes to fit the probes on")
+    parser = maze_parser(__doc__)
     parser.add_argument("--level1", nargs="*", default=[], help="more level-1 models whose rollouts are measured")
-    parser.add_argument("--task", default="configs/tasks/maze_reach.yaml", help="its level2 fields plan")
-    parser.add_argument("--pairs", type=int, default=20)
-    parser.add_argument("--min_doors", type=int, default=2)
-    parser.add_argument("--episodes", type=int, default=256, help="recorded episodes for the probes")
-    parser.add_argument("--seed", type=int, default=2000)
     args = parser.parse_args()
-    world = shard_world(args.data)
-    if not isinstance(world, RoomsWorld):
-        parser.error(f"--data: {args.data} was not recorded in a rooms world (TwoRooms, Maze)")
-    level1, level2 = load_world_model(args.model, level=1), load_world_model(args.model, level=2)
+    world, level1, level2 = load_maze(parser, args)
     window = level2.encoder.window
     rollers = {f"level 1 ({args.model})": level1}
     rollers |= {f"level 1 ({path})": load_world_model(path) for path in args.level1}
@@ -70,9 +55,7 @@ def main() -> None:
         probes[name] = recorded.position_probe()
         floors[name] = np.linalg.norm(probes[name](recorded.representations.double()) - recorded.states, axis=-1)
         if model is level1:
-            windows = abstract_episodes(level2, recorded.representations, 1).states  # window i ends at i + W - 1
-            window_ends = recorded.states[:, window - 1 : window - 1 + windows.shape[1]]
-    level2_probe = fit_probe(windows, window_ends)
+            level2_probe, windows, window_ends = window_probe(level2, recorded)
     floors["level 2"] = np.linalg.norm(level2_probe(windows.double()) - window_ends, axis=-1)
 
     fields = {k: v for k, v in TaskSpec.from_yaml(args.task).level2.items() if k != "search"}

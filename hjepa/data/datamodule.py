@@ -22,6 +22,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from hjepa.data.augment import ClipAugment
+from hjepa.data.batch_buffer import collate_clips
 from hjepa.data.dataset import ClipDataset, ClipSpec, SkipCounter, check_pipe_allowed, distributed_position
 from hjepa.data.shards import list_shards
 from hjepa.data.video import resolve_decoder
@@ -204,6 +205,7 @@ class VideoDataModule(L.LightningDataModule):
             pin_memory=hp.pin_memory,
             persistent_workers=False,
             prefetch_factor=4 if hp.num_workers > 0 else None,
+            collate_fn=collate_clips,  # frames decoded into their batch are taken whole, not stacked again
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -32,9 +32,10 @@ import webdataset as wds
 from torch.utils.data import IterableDataset, get_worker_info
 
 from hjepa.data.augment import ClipAugment
+from hjepa.data.batch_buffer import BatchBuffer
 from hjepa.data.clips import clip_actions, clip_span, clip_starts, frame_indices
 from hjepa.data.shards import load_npy, read_shard
-from hjepa.data.video import VIDEO_EXTENSIONS, DecodeError, decode_video
+from hjepa.data.video import VIDEO_EXTENSIONS, DecodeError, FrameSizeMismatch, decode_video
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,7 @@ class ClipDataset(IterableDataset):
         self.counter = counter or SkipCounter()
         self.batch_size = batch_size
         self.epoch, self.start_batch = 0, 0
+        self._buffer = BatchBuffer(batch_size)  # a new one for each pass (`__iter__`), in each worker
 
     def set_position(self, epoch: int, start_batch: int = 0) -> None:
         """Read epoch `epoch` from its batch `start_batch` on (the batches before it were consumed).
@@ -261,14 +263,7 @@ class ClipDataset(IterableDataset):
         if states.ndim != 2 or states.shape[0] != total or actions.ndim != 2 or actions.shape[0] != total - 1:
             raise DecodeError(f"states {states.shape} / actions {actions.shape} do not match num_frames={total}")
         indices = frame_indices(plan.start, spec.num_frames, spec.frame_stride)
-        video_ext = next(ext for ext in VIDEO_EXTENSIONS if ext in sample)
-        frames = torch.from_numpy(
-            decode_video(sample[video_ext], [int(i) for i in indices], self.decoder, channels_first=True)
-        )  # (T, 3, H, W)
-        if self.augment is not None and plan.augment_seed is not None:
-            frames = self.augment(frames, np.random.default_rng(plan.augment_seed))
-        return {
-            "frames": frames,
+        clip = {
             "actions": torch.from_numpy(
                 clip_actions(actions, plan.start, spec.num_frames, spec.frame_stride).astype(np.float32)
             ),
@@ -276,6 +271,23 @@ class ClipDataset(IterableDataset):
             "labels": {name: torch.as_tensor(value) for name, value in meta.get("labels", {}).items()},
             "key": f"{key}@{plan.start}",
         }
+        video = sample[next(ext for ext in VIDEO_EXTENSIONS if ext in sample)]
+        wanted = [int(i) for i in indices]
+
+        def decoded() -> torch.Tensor:  # (T, 3, H, W) uint8, an array of its own
+            return torch.from_numpy(decode_video(video, wanted, self.decoder, channels_first=True))
+
+        if self.augment is not None and plan.augment_seed is not None:
+            return {"frames": self.augment(decoded(), np.random.default_rng(plan.augment_seed)), **clip}
+        # the last step: a clip written into the batch buffer is one that will be yielded
+        slot = self._buffer.slot()
+        if slot is None:  # the batch's first clip: its size sets the buffer's
+            return {"frames": self._buffer.start(decoded()), **clip}
+        try:
+            decode_video(video, wanted, self.decoder, channels_first=True, out=slot.numpy())
+        except FrameSizeMismatch:  # another size than the batch's first clip: stacked (and refused) as before
+            return {"frames": decoded(), **clip}
+        return {"frames": self._buffer.commit(), **clip}
 
     def _plans(self, samples: Iterator[dict[str, Any]], rng: np.random.Generator | None) -> Iterator[ClipPlan]:
         for sample in samples:
@@ -307,6 +319,7 @@ class ClipDataset(IterableDataset):
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         rank, world_size, worker, workers = self._position()
+        self._buffer = BatchBuffer(self.batch_size)
         # the epoch enters through a hash of (seed, epoch + 1): a fixed function, the same in every process
         rng = np.random.default_rng([self.seed, rank, worker, hash((self.seed, self.epoch + 1)) & 0xFFFFFFFF])
         shards = self._shard_stream(rank, world_size, worker, workers, rng)

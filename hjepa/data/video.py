@@ -34,6 +34,10 @@ class DecodeError(RuntimeError):
     """The bytes of a video could not be decoded into the requested frames."""
 
 
+class FrameSizeMismatch(ValueError):
+    """The frames do not fit the array given to decode them into (`decode_video(out=...)`): not damage."""
+
+
 class VideoEncoder:
     """Encode RGB frames one at a time into a video file held in memory.
 
@@ -140,7 +144,9 @@ def _rgb_planes(frame: av.VideoFrame) -> list[np.ndarray]:
     ]
 
 
-def _decode_pyav(data: bytes, indices: Sequence[int] | None, channels_first: bool = False) -> np.ndarray:
+def _decode_pyav(
+    data: bytes, indices: Sequence[int] | None, channels_first: bool = False, out: np.ndarray | None = None
+) -> np.ndarray:
     """Each frame wanted is converted to RGB once and written straight into its slot(s) of the output. Channels
     first, it is converted to planar RGB (`gbrp`, the same pixels as packed `rgb24`) and each plane is copied whole:
     no transpose of interleaved pixels, the slowest copy of a clip."""
@@ -149,7 +155,7 @@ def _decode_pyav(data: bytes, indices: Sequence[int] | None, channels_first: boo
         slots.setdefault(index, []).append(slot)
     last = None if indices is None else max(slots, default=-1)
     frames: list[np.ndarray] = []  # all frames when indices is None (their count is unknown until the end)
-    out: np.ndarray | None = None
+    checked = False  # out exists and fits the frames
     count = 0  # frames decoded
     with av.open(io.BytesIO(data), mode="r") as container:
         stream = container.streams.video[0]
@@ -171,11 +177,14 @@ def _decode_pyav(data: bytes, indices: Sequence[int] | None, channels_first: boo
             if indices is None:
                 frames.append(image)
                 continue
-            if out is None:
+            if not checked:
                 height, width = (frame.height, frame.width)
-                out = np.empty(
-                    (len(indices), *((3, height, width) if channels_first else (height, width, 3))), np.uint8
-                )
+                shape = (len(indices), *((3, height, width) if channels_first else (height, width, 3)))
+                if out is None:
+                    out = np.empty(shape, np.uint8)
+                elif out.shape != shape:
+                    raise FrameSizeMismatch(f"frames of {shape} do not fit an array of {out.shape}")
+                checked = True
             for slot in slots.pop(index):
                 if channels_first:
                     for channel, plane in enumerate(planes):
@@ -248,21 +257,32 @@ def resolve_decoder(name: str) -> str:
 
 
 def decode_video(
-    data: bytes, indices: Sequence[int] | None = None, backend: str = "pyav", channels_first: bool = False
+    data: bytes,
+    indices: Sequence[int] | None = None,
+    backend: str = "pyav",
+    channels_first: bool = False,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Decode the frames at `indices` (all when None) of an in-memory video -> `(T, H, W, 3)` uint8, or
-    `(T, 3, H, W)` with `channels_first` (the models' layout: PyAV writes it directly, saving a copy of the clip)."""
+    `(T, 3, H, W)` with `channels_first` (the models' layout: PyAV writes it directly, saving a copy of the clip).
+    With `out`, the frames are written into it and it is returned (PyAV decodes straight into it where indices
+    are given); frames of another shape raise `FrameSizeMismatch`."""
     try:
         if backend == "pyav":
-            frames = _decode_pyav(data, indices, channels_first)
+            frames = _decode_pyav(data, indices, channels_first, None if indices is None else out)
         else:
             frames = _BACKENDS[backend](data, indices)
             frames = np.ascontiguousarray(frames.transpose(0, 3, 1, 2)) if channels_first else frames
-    except DecodeError:
+    except (DecodeError, FrameSizeMismatch):
         raise
     except Exception as error:  # backends raise many types (av.error.*, decord.DECORDError, RuntimeError)
         raise DecodeError(f"{backend} could not decode the video: {type(error).__name__}: {error}") from error
     if frames.ndim != 4 or frames.shape[1 if channels_first else -1] != 3:
         expected = "(T, 3, H, W)" if channels_first else "(T, H, W, 3)"
         raise DecodeError(f"{backend} returned frames of shape {frames.shape}, expected {expected}")
-    return frames
+    if out is None or frames is out:
+        return frames
+    if frames.shape != out.shape:
+        raise FrameSizeMismatch(f"frames of {frames.shape} do not fit an array of {out.shape}")
+    out[...] = frames
+    return out

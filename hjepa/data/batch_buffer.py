@@ -10,6 +10,7 @@ it stacks them as the DataLoader would (a clip of another size, one decoded else
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -22,11 +23,8 @@ def new_frames(shape: tuple[int, ...]) -> Tensor:
     own collation allocates it there), so sending it to the main process copies nothing."""
     if get_worker_info() is None:
         return torch.empty(shape, dtype=torch.uint8)
-    numel = 1
-    for size in shape:
-        numel *= size
-    storage = torch.empty(0, dtype=torch.uint8)._typed_storage()._new_shared(numel, device="cpu")
-    return torch.empty(0, dtype=torch.uint8).set_(storage.untyped(), 0, shape)
+    storage = torch.UntypedStorage._new_shared(math.prod(shape))  # uint8: one byte per element
+    return torch.empty(0, dtype=torch.uint8).set_(storage, 0, shape)
 
 
 class BatchBuffer:

@@ -170,12 +170,11 @@ def _decode_pyav(
             if indices is not None and index not in slots:
                 continue
             if channels_first:
-                planes = _rgb_planes(to_rgb.reformat(frame, format="gbrp", threads=1))
-                image = np.stack(planes) if indices is None else None
+                planes = _rgb_planes(to_rgb.reformat(frame, format="gbrp", threads=1))  # R, G, B (H, W)
             else:
                 image = to_rgb.reformat(frame, format="rgb24", threads=1).to_ndarray()  # (H, W, 3)
             if indices is None:
-                frames.append(image)
+                frames.append(np.stack(planes) if channels_first else image)
                 continue
             if not checked:
                 height, width = (frame.height, frame.width)

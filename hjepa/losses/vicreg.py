@@ -23,18 +23,21 @@ def _upcast(z: Tensor) -> Tensor:
     return z.to(torch.promote_types(z.dtype, torch.float32))
 
 
-def _variance_hinge(z: Tensor, gamma: float, eps: float) -> Tensor:
-    """mean_j max(0, gamma - sqrt(Var(z_j) + eps)) over the columns of (N, D), unbiased variance."""
-    std = torch.sqrt(z.var(dim=0, unbiased=True) + eps)
-    return F.relu(gamma - std).mean()
+def _variance_hinge(z: Tensor, gamma: float, eps: float, positions: int) -> Tensor:
+    """mean_c max(0, gamma - sqrt(v_c + eps)) over the channels of (N, C * positions), channel-major, where v_c is
+    the unbiased variance over the batch of channel c averaged over its positions (with 1 position: per column)."""
+    var = z.unflatten(1, (-1, positions)).var(dim=0, unbiased=True).mean(dim=1)
+    return F.relu(gamma - torch.sqrt(var + eps)).mean()
 
 
-def _covariance_penalty(z: Tensor) -> Tensor:
-    """Sum of squared off-diagonal entries of the unbiased (D, D) covariance of (N, D), divided by D."""
-    n, d = z.shape
-    z = z - z.mean(dim=0)
-    cov = (z.T @ z) / (n - 1)
-    return (cov.pow(2).sum() - cov.diagonal().pow(2).sum()) / d
+def _covariance_penalty(z: Tensor, positions: int) -> Tensor:
+    """Sum of squared off-diagonal entries of the unbiased (C, C) covariance of the channels of (N, C * positions)
+    over the batch, pooled over positions, divided by C (with 1 position: the covariance of the columns)."""
+    n = z.shape[0]
+    z = (z - z.mean(dim=0)).unflatten(1, (-1, positions))  # (N, C, P): each position centred over the batch
+    c = z.shape[1]
+    cov = torch.einsum("ncp,nkp->ck", z, z) / ((n - 1) * positions)
+    return (cov.pow(2).sum() - cov.diagonal().pow(2).sum()) / c
 
 
 class VICReg(nn.Module):
@@ -45,6 +48,10 @@ class VICReg(nn.Module):
     computed in fp32 (autocast off) over the global batch when torch.distributed runs on several ranks:
     every rank returns the same global loss, and DDP's gradient averaging then gives exactly the
     single-process parameter gradient (see `gather_with_grad` for the world_size factor on inputs).
+
+    With `positions` > 1 the embeddings are maps (C, positions) flattened channel-major (spatial states): v and c
+    measure each channel's change over the batch pooled over the map, so a channel must vary somewhere on the map
+    (no collapse) but not in every cell: a cell where nothing ever moves, such as an outer wall, may stay fixed.
     """
 
     def __init__(
@@ -54,8 +61,12 @@ class VICReg(nn.Module):
         cov_coeff: float = 1.0,
         gamma: float = 1.0,
         eps: float = 1e-4,
+        positions: int = 1,
     ) -> None:
         super().__init__()
+        if positions < 1:
+            raise ValueError(f"positions: expected >= 1 cells per channel, got {positions}")
+        self.positions = positions
         self.inv_coeff = inv_coeff
         self.var_coeff = var_coeff
         self.cov_coeff = cov_coeff
@@ -66,11 +77,14 @@ class VICReg(nn.Module):
         """x, y: (N, D) on each rank -> VICRegOutput over the gathered (world * N, D) batch."""
         if x.dim() != 2 or x.shape != y.shape:
             raise ValueError(f"VICReg expects two (N, D) tensors of one shape, got {tuple(x.shape)}, {tuple(y.shape)}")
+        if x.shape[1] % self.positions:
+            raise ValueError(f"VICReg: {x.shape[1]} values are not channels of {self.positions} positions each")
         with torch.autocast(device_type=x.device.type, enabled=False):
             x = gather_with_grad(_upcast(x))
             y = gather_with_grad(_upcast(y))
             invariance = F.mse_loss(x, y)
-            variance = (_variance_hinge(x, self.gamma, self.eps) + _variance_hinge(y, self.gamma, self.eps)) / 2
-            covariance = _covariance_penalty(x) + _covariance_penalty(y)
+            p = self.positions
+            variance = (_variance_hinge(x, self.gamma, self.eps, p) + _variance_hinge(y, self.gamma, self.eps, p)) / 2
+            covariance = _covariance_penalty(x, p) + _covariance_penalty(y, p)
             loss = self.inv_coeff * invariance + self.var_coeff * variance + self.cov_coeff * covariance
         return VICRegOutput(loss, invariance, variance, covariance)

@@ -10,16 +10,20 @@ from torch import Tensor, nn
 
 
 class ConvNetTiny(nn.Module):
-    """Four stride-2 conv blocks and a 4x4 pool: a fast CPU backbone that keeps coarse position."""
+    """`stages` stride-2 conv blocks (four by default) and a 4x4 pool: a fast CPU backbone that keeps coarse
+    position. Three stages keep an 8x8 feature map of a 64 px frame, the grid of a spatial state."""
 
-    def __init__(self, in_chans: int = 3, width: int = 32) -> None:
+    def __init__(self, in_chans: int = 3, width: int = 32, stages: int = 4) -> None:
         super().__init__()
-        chans = [in_chans, width, 2 * width, 4 * width, 4 * width]
+        if stages < 1:
+            raise ValueError(f"encoder.stages: expected >= 1 stride-2 conv blocks, got {stages}")
+        chans = [in_chans] + [width * 2 ** min(i, 2) for i in range(stages)]
         layers: list[nn.Module] = []
         for c_in, c_out in zip(chans[:-1], chans[1:]):
             # GroupNorm, not BatchNorm: an encoding must not depend on the other frames in the batch.
             layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.GroupNorm(8, c_out), nn.GELU()]
         self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(4), nn.Flatten())
+        self.num_features_map = chans[-1]
         self.num_features = chans[-1] * 16
 
     def forward(self, x: Tensor) -> Tensor:
@@ -27,7 +31,7 @@ class ConvNetTiny(nn.Module):
         return self.features(x)
 
     def forward_features(self, x: Tensor) -> Tensor:
-        """(N, C, H, W) -> the last feature map (N, 4 * width, H / 16, W / 16), before the 4x4 pool."""
+        """(N, C, H, W) -> the last feature map (N, C', H / 2^stages, W / 2^stages), before the 4x4 pool."""
         return self.features[:-2](x)
 
     def pool(self, feature_map: Tensor) -> Tensor:
@@ -94,7 +98,12 @@ def _create_timm(
 
 class FrameEncoder(nn.Module):
     """Encodes each frame, or each tubelet of `tubelet` consecutive frames stacked channel-wise,
-    independently: frames (B, T, C, H, W) in [0, 1] -> states (B, T // tubelet, D)."""
+    independently: frames (B, T, C, H, W) in [0, 1] -> states (B, T // tubelet, D).
+
+    With `spatial_channels` the state is the backbone's feature map, `spatial_channels` per position by a 1x1
+    conv, flattened: D = C * h * w, `state_shape` (C, h, w); a wall then stays local to where it is, as in the
+    spatial representations that plan in PLDM and eb_jepa. Otherwise the pooled features are projected to D.
+    """
 
     def __init__(
         self,
@@ -106,6 +115,7 @@ class FrameEncoder(nn.Module):
         tubelet: int = 1,
         checkpoint_path: str | None = None,
         freeze: bool = False,
+        spatial_channels: int = 0,
         **timm_kwargs: Any,
     ) -> None:
         super().__init__()
@@ -137,12 +147,31 @@ class FrameEncoder(nn.Module):
             raise _unknown_name_error(name)
         self.register_buffer("mean", torch.tensor(mean).view(-1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(-1, 1, 1), persistent=False)
-        self.proj = nn.Linear(self.backbone.num_features, embed_dim)
+        self.state_shape: tuple[int, int, int] | None = None
+        if spatial_channels:
+            self.state_shape = self._spatial_shape(spatial_channels, in_chans)
+            self.proj = nn.Conv2d(self.backbone.num_features_map, spatial_channels, 1)
+        else:
+            self.proj = nn.Linear(self.backbone.num_features, embed_dim)
         # A frozen backbone (the DINO-WM recipe) keeps its weights and its normalisation statistics: no gradient,
         # so no optimizer state, and eval mode whatever mode the rest of the model is in; `proj` still learns.
         self.frozen = freeze
         if freeze:
             self.backbone.requires_grad_(False).eval()
+
+    def _spatial_shape(self, channels: int, in_chans: int) -> tuple[int, int, int]:
+        """The state's map (C, h, w): `channels` per position of the backbone's last feature map (sec. 4.4's
+        perception keeping where things are); checks that `embed_dim` is its size, C * h * w."""
+        if not isinstance(self.backbone, ConvNetTiny):
+            raise ValueError("encoder.spatial_channels: a spatial state needs the local backbone 'convnet_tiny'")
+        with torch.no_grad():
+            _, _, h, w = self.backbone.forward_features(torch.zeros(1, in_chans, self.img_size, self.img_size)).shape
+        if self.embed_dim != channels * h * w:
+            raise ValueError(
+                f"encoder.embed_dim: a spatial state of {channels} channels on the backbone's {h}x{w} map has "
+                f"{channels * h * w} values; set embed_dim: {channels * h * w} (got {self.embed_dim})"
+            )
+        return channels, h, w
 
     def train(self, mode: bool = True) -> Self:
         super().train(mode)
@@ -163,7 +192,10 @@ class FrameEncoder(nn.Module):
     def forward(self, frames: Tensor) -> Tensor:
         """(B, T, C, H, W) -> (B, T // tubelet, D)."""
         b, t = frames.shape[:2]
-        return self.proj(self.backbone(self._images(frames))).view(b, t // self.tubelet, self.embed_dim)
+        x = self._images(frames)
+        if self.state_shape is not None:  # the map itself, flattened channel-major: (C, h, w) per state
+            return self.proj(self.backbone.forward_features(x)).reshape(b, t // self.tubelet, self.embed_dim)
+        return self.proj(self.backbone(x)).view(b, t // self.tubelet, self.embed_dim)
 
     def patch_tokens(self, frames: Tensor) -> Tensor:
         """(B, T, C, H, W) -> per-patch tokens (B, T // tubelet, N, D), N patches in row-major order.
@@ -174,6 +206,8 @@ class FrameEncoder(nn.Module):
         projects each position with the weights of the cells it falls in (times N), so its tokens too average
         to the state: a token is its patch's share of it.
         """
+        if self.state_shape is not None:
+            raise ValueError("encoder.spatial_channels: a spatial state is its own map; it has no patch tokens")
         b, t = frames.shape[:2]
         x = self._images(frames)
         if isinstance(self.backbone, ConvNetTiny):

@@ -20,7 +20,7 @@ from hjepa.models.encoder import FrameEncoder
 from hjepa.models.latent import build_latent
 from hjepa.models.predictor import build_predictor
 from hjepa.models.tubelet import tubelet_actions
-from hjepa.models.world_model import WorldModel
+from hjepa.models.world_model import WorldModel, with_state_shape
 
 POOLS = ("mean", "attention", "conv")
 
@@ -40,11 +40,15 @@ class TemporalPool(nn.Module):
 
     `mean`: the window's average; `attention`: a learned query attends over the window's states
     (softmax weights per window); `conv`: a strided 1-D convolution of kernel W (a learned linear map
-    of the whole window, so it keeps the order of the states: motion).
+    of the whole window, so it keeps the order of the states: motion). With `cells` > 1 the states are
+    maps of D / cells channels per cell, flattened channel-major, and each cell's history is pooled by the same
+    weights (a spatial state stays a map).
     """
 
-    def __init__(self, kind: str, dim: int, window: int) -> None:
+    def __init__(self, kind: str, dim: int, window: int, cells: int = 1) -> None:
         super().__init__()
+        self.cells = cells
+        dim //= cells
         if kind not in POOLS:
             raise ValueError(f"level2.pool: unknown kind {kind!r}; choose one of {list(POOLS)}")
         if window < 1:
@@ -57,6 +61,15 @@ class TemporalPool(nn.Module):
             self.conv = nn.Conv1d(dim, dim, window, stride=window)
 
     def forward(self, states: Tensor) -> Tensor:
+        if self.cells > 1:  # every cell's (T, C) history as a row of its own: (B, T, C * P) -> (B P, T, C)
+            b, t, d = states.shape
+            per_cell = states.unflatten(-1, (-1, self.cells)).permute(0, 3, 1, 2).flatten(0, 1)
+            pooled = self._pool(per_cell)
+            return pooled.unflatten(0, (b, self.cells)).permute(0, 2, 3, 1).flatten(2)
+        return self._pool(states)
+
+    def _pool(self, states: Tensor) -> Tensor:
+        """(B, T, D) -> (B, T // W, D)."""
         b, t, d = states.shape
         n = t // self.window
         if n == 0:
@@ -78,14 +91,45 @@ class Level2Encoder(nn.Module):
     """
 
     def __init__(
-        self, level1: FrameEncoder, window: int, pool: str = "mean", embed_dim: int = 32, hidden_dim: int = 128
+        self,
+        level1: FrameEncoder,
+        window: int,
+        pool: str = "mean",
+        embed_dim: int = 32,
+        hidden_dim: int = 128,
+        spatial_channels: int = 0,
     ) -> None:
         super().__init__()
         self.level1 = level1
-        self.pool = TemporalPool(pool, level1.embed_dim, window)
-        self.head = nn.Sequential(nn.Linear(level1.embed_dim, hidden_dim), nn.GELU(), nn.Linear(hidden_dim, embed_dim))
         self.embed_dim = embed_dim
         self.window = window
+        self.state_shape: tuple[int, int, int] | None = None
+        if not spatial_channels:
+            self.pool = TemporalPool(pool, level1.embed_dim, window)
+            self.head = nn.Sequential(
+                nn.Linear(level1.embed_dim, hidden_dim), nn.GELU(), nn.Linear(hidden_dim, embed_dim)
+            )
+            return
+        if level1.state_shape is None:
+            raise ValueError(
+                "level2.spatial_channels: a spatial level 2 needs spatial level-1 states (encoder.spatial_channels)"
+            )
+        c1, h, w = level1.state_shape
+        if embed_dim != spatial_channels * h * w:
+            raise ValueError(
+                f"level2.embed_dim: a spatial level-2 state of {spatial_channels} channels on level 1's {h}x{w} map "
+                f"has {spatial_channels * h * w} values; set embed_dim: {spatial_channels * h * w} (got {embed_dim})"
+            )
+        self.state_shape = (spatial_channels, h, w)
+        self.pool = TemporalPool(pool, level1.embed_dim, window, cells=h * w)
+        # Each cell's pooled window, mixed with its neighbours' (3x3), then projected to the level-2 channels.
+        self.head = nn.Sequential(
+            nn.Unflatten(-1, (c1, h, w)),
+            nn.Conv2d(c1, hidden_dim, 3, padding=1),
+            nn.GELU(),
+            nn.Conv2d(hidden_dim, spatial_channels, 1),
+            nn.Flatten(-3),
+        )
 
     @property
     def tubelet(self) -> int:
@@ -93,7 +137,11 @@ class Level2Encoder(nn.Module):
 
     def abstract(self, states: Tensor) -> Tensor:
         """Level-1 states (B, T1, D1) -> level-2 states (B, T1 // W, D2)."""
-        return self.head(self.pool(states))
+        pooled = self.pool(states)
+        if self.state_shape is None:
+            return self.head(pooled)
+        b, n, d = pooled.shape
+        return self.head(pooled.reshape(b * n, d)).view(b, n, self.embed_dim)
 
     def forward(self, frames: Tensor) -> Tensor:
         return self.abstract(self.level1(frames))
@@ -108,12 +156,12 @@ class Level2WorldModel(WorldModel):
     encoder: Level2Encoder  # built by `build_level2_world_model`; it has the FrameEncoder interface
 
 
-LEVEL2_FIELDS = ("window", "pool", "embed_dim", "hidden_dim", "predictor", "latent")
+LEVEL2_FIELDS = ("window", "pool", "embed_dim", "hidden_dim", "spatial_channels", "predictor", "latent")
 
 
 def build_level2_world_model(level1: FrameEncoder, cfg: dict[str, Any]) -> Level2WorldModel:
     """Level-2 world model on top of the level-1 encoder `level1` from plain data
-    {"window", "pool", "embed_dim", "hidden_dim", "predictor": {"kind", "action_dim", ...},
+    {"window", "pool", "embed_dim", "hidden_dim", "spatial_channels", "predictor": {"kind", "action_dim", ...},
     "latent": {"kind", ...}} (latent optional, the schema of `model.latent`: level 2's own z, sec. 4.5).
 
     The predictor's state_dim is `embed_dim` and its latent_dim the latent's dim. Unknown fields ->
@@ -128,6 +176,10 @@ def build_level2_world_model(level1: FrameEncoder, cfg: dict[str, Any]) -> Level
     if "state_dim" in predictor_cfg:
         raise ValueError("level2.predictor.state_dim: leave it out, it is set from level2.embed_dim")
     encoder = Level2Encoder(level1, **{k: v for k, v in cfg.items() if k not in ("predictor", "latent")})
+    try:
+        predictor_cfg = with_state_shape(predictor_cfg, encoder.state_shape)
+    except ValueError as error:
+        raise ValueError(f"level2.{error}") from error
     try:
         latent = build_latent(cfg.get("latent"), encoder.embed_dim)
     except ValueError as error:  # its messages name `model.latent.<field>`

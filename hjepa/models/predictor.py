@@ -1,6 +1,7 @@
 """World-model predictor Pred(s_t, a_t, z_t) -> s_{t+1} (seed paper sec. 4.4, fig. 2).
 
-Two kinds: a GRU and a causal transformer; both share one rollout, `Predictor.unroll`.
+Three kinds: a GRU, a causal transformer and a conv net on spatial states; all share one rollout,
+`Predictor.unroll`.
 """
 
 import abc
@@ -164,7 +165,62 @@ class TransformerPredictor(Predictor):
         return state + self.head(self._attend(tokens)[:, -1]), tokens
 
 
-PREDICTORS: dict[str, type[Predictor]] = {"gru": GRUPredictor, "transformer": TransformerPredictor}
+class ConvPredictor(Predictor):
+    """Markov predictor of spatial states (`encoder.spatial_channels`): each state (D,) is viewed as its map
+    (C, h, w), [a_t, z_t] is broadcast over the map as extra channels, and a stack of 3x3 convs predicts the
+    change of each cell from its neighbourhood: motion and walls are local on the map, and the same weights
+    apply everywhere. Markov: the map is the whole state, so there is no cache."""
+
+    def __init__(
+        self,
+        state_dim: int = 128,
+        action_dim: int = 0,
+        latent_dim: int = 0,
+        state_shape: tuple[int, int, int] | None = None,
+        hidden_dim: int = 32,
+        num_layers: int = 3,
+        action_scale: float = 1.0,
+    ) -> None:
+        super().__init__(state_dim, action_dim, latent_dim, action_scale)
+        if (
+            state_shape is None
+            or len(state_shape) != 3
+            or state_dim != state_shape[0] * state_shape[1] * state_shape[2]
+        ):
+            raise ValueError(
+                f"predictor.kind: 'conv' predicts spatial states; set the encoder's spatial_channels "
+                f"(states are {state_dim} values, map {state_shape})"
+            )
+        if num_layers < 2:
+            raise ValueError(f"predictor.num_layers: expected >= 2 conv layers, got {num_layers}")
+        self.state_shape = tuple(state_shape)
+        chans = [state_shape[0] + self.input_dim] + [hidden_dim] * (num_layers - 1)
+        layers: list[nn.Module] = []
+        for c_in, c_out in zip(chans[:-1], chans[1:]):
+            layers += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.GELU()]  # no norm over the map: it stays local
+        self.net = nn.Sequential(*layers, nn.Conv2d(hidden_dim, state_shape[0], 3, padding=1))
+
+    def _delta(self, states: Tensor, inputs: Tensor) -> Tensor:
+        """states (N, D), inputs (N, A + Dz) -> the predicted change (N, D)."""
+        n = states.shape[0]
+        c, h, w = self.state_shape
+        maps = states.reshape(n, c, h, w)
+        conditioning = inputs.to(states.dtype)[:, :, None, None].expand(-1, -1, h, w)
+        return self.net(torch.cat([maps, conditioning], dim=1)).reshape(n, -1)
+
+    def forward(self, states: Tensor, inputs: Tensor) -> Tensor:
+        b, t, d = states.shape
+        return states + self._delta(states.reshape(b * t, d), inputs.reshape(b * t, -1)).view(b, t, d)
+
+    def step(self, state: Tensor, inputs: Tensor, cache: None) -> tuple[Tensor, None]:
+        return state + self._delta(state, inputs), None
+
+
+PREDICTORS: dict[str, type[Predictor]] = {
+    "gru": GRUPredictor,
+    "transformer": TransformerPredictor,
+    "conv": ConvPredictor,
+}
 
 
 def build_predictor(kind: str = "gru", **fields: Any) -> Predictor:

@@ -59,6 +59,16 @@ class WorldModel(nn.Module):
         return (preds - target.repeat(n, 1, 1)).square().mean(dim=(1, 2)).view(n, b)
 
 
+def with_state_shape(predictor_cfg: dict[str, Any], state_shape: tuple[int, int, int] | None) -> dict[str, Any]:
+    """Predictor fields with the `state_shape` (C, h, w) of the encoder's spatial states for the conv predictor,
+    which views each state as its map (None: the encoder's states are vectors, which it refuses)."""
+    if predictor_cfg.get("kind") != "conv":
+        return predictor_cfg
+    if "state_shape" in predictor_cfg:
+        raise ValueError("predictor.state_shape: leave it out, it is set from the encoder's spatial_channels")
+    return {**predictor_cfg, "state_shape": state_shape}
+
+
 def build_world_model(cfg: dict[str, Any]) -> WorldModel:
     """WorldModel from plain data {"encoder": {FrameEncoder fields}, "predictor": {"kind": ..., fields},
     "latent": {"kind": ..., fields}} (latent optional).
@@ -77,6 +87,7 @@ def build_world_model(cfg: dict[str, Any]) -> WorldModel:
     encoder_cfg = dict(cfg.get("encoder") or {})
     check_field_types(encoder_cfg, FrameEncoder, "encoder.")
     encoder = FrameEncoder(**encoder_cfg)
+    predictor_cfg = with_state_shape(predictor_cfg, encoder.state_shape)
     latent = build_latent(cfg.get("latent"), encoder.embed_dim)
     if latent is not None:
         if "latent_dim" in predictor_cfg:

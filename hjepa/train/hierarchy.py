@@ -14,11 +14,10 @@ from typing import Any
 from torch import Tensor, nn
 
 from hjepa.export import read_world_model
-from hjepa.losses import VICReg
 from hjepa.losses.diagnostics import embedding_std
 from hjepa.models import Expander, FrameEncoder
 from hjepa.models.level2 import build_level2_world_model, window_actions
-from hjepa.train.objective import jepa_losses
+from hjepa.train.objective import build_vicreg, jepa_losses
 
 LEVEL_CHOICES = ([1], [2], [1, 2])
 
@@ -77,7 +76,8 @@ class Level2JEPA(nn.Module):
         level1: the level-1 frame encoder whose states level 2 reads.
         action_dim: width of the clip actions; level-2 actions are their sums over a window.
         window: level-1 states per level-2 state (W); horizon: windows predicted ahead (k).
-        pool, embed_dim, hidden_dim: `Level2Encoder` fields; predictor: predictor fields (`kind`, ...).
+        pool, embed_dim, hidden_dim, spatial_channels: `Level2Encoder` fields (spatial_channels: level-2 states
+            that stay maps on spatial level-1 states); predictor: predictor fields (`kind`, ...).
         latent: level 2's latent z (sec. 4.5), the schema of `model.latent`; inferred per clip of windows.
         expander, vicreg, rollout_weight: as for level 1, applied to level-2 states.
         weight: factor of the level-2 loss in the joint (levels [1, 2]) total.
@@ -92,6 +92,7 @@ class Level2JEPA(nn.Module):
         pool: str = "mean",
         embed_dim: int = 32,
         hidden_dim: int = 128,
+        spatial_channels: int = 0,
         predictor: dict[str, Any] | None = None,
         latent: dict[str, Any] | None = None,
         expander: list[int] | None = None,
@@ -113,6 +114,8 @@ class Level2JEPA(nn.Module):
             "hidden_dim": hidden_dim,
             "predictor": predictor,
         }
+        if spatial_channels:
+            self.config["spatial_channels"] = spatial_channels
         if latent is not None:
             self.config["latent"] = dict(latent)
         try:
@@ -121,11 +124,7 @@ class Level2JEPA(nn.Module):
             raise ValueError(f"model.{error}") from error
         widths = [512, 512] if expander is None else list(expander)
         self.expander = Expander(embed_dim, widths) if widths else nn.Identity()
-        try:
-            self.vicreg = VICReg(**(vicreg or {}))
-        except TypeError as error:
-            expected = "expected inv_coeff, var_coeff, cov_coeff, gamma, eps"
-            raise ValueError(f"model.level2.vicreg: {error}; {expected}") from error
+        self.vicreg = build_vicreg(vicreg, self.world_model.encoder.state_shape, bool(widths), "model.level2.")
 
     def check_clip(self, num_states: int, num_frames: int) -> None:
         """ValueError naming the field when a clip of `num_frames` frames (`num_states` level-1 states)

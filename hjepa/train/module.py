@@ -15,13 +15,12 @@ import torch
 from torch import Tensor
 
 from hjepa.export import CKPT_CONFIGS
-from hjepa.losses import VICReg
 from hjepa.losses.diagnostics import effective_rank, embedding_std
 from hjepa.models import Expander, build_world_model
 from hjepa.models.inverse_dynamics import InverseDynamics
 from hjepa.models.tubelet import tubelet_actions
 from hjepa.train.hierarchy import Level2JEPA, check_levels, freeze, read_level1
-from hjepa.train.objective import jepa_losses
+from hjepa.train.objective import build_vicreg, jepa_losses
 
 
 class JEPAModule(L.LightningModule):
@@ -29,14 +28,15 @@ class JEPAModule(L.LightningModule):
 
     Args:
         encoder: `FrameEncoder` fields (`name`: timm or local backbone, `embed_dim`, `img_size`, ...).
-        predictor: predictor fields (`kind`: gru | transformer, `hidden_dim`, ...).
+        predictor: predictor fields (`kind`: gru | transformer | conv (spatial states), `hidden_dim`, ...).
         latent: the predictor's latent z (sec. 4.5), `{kind: none | discrete | low_dim | sparse | noisy, ...}`
             (see `hjepa.models.latent`); each clip is predicted with its inferred ž = argmin_z E + R(z),
             and the amortized encoder q is trained to predict ž.
         action_dim: width of the clip actions (world action size x data.frame_stride); with
             `encoder.tubelet` t > 1 the predictor steps from tubelet to tubelet on t actions at once.
         expander: widths of the VICReg expander MLP; `[]` applies VICReg to the states themselves.
-        vicreg: `VICReg` coefficients (`inv_coeff`, `var_coeff`, `cov_coeff`, `gamma`, `eps`).
+        vicreg: `VICReg` coefficients (`inv_coeff`, `var_coeff`, `cov_coeff`, `gamma`, `eps`); on spatial states
+            without an expander its statistics are each channel's, pooled over the map's cells.
         rollout_weight: share of the loss from autoregressive rollouts (the rest is teacher-forced
             one-step prediction); rollouts train what planners use, `unroll()` over many steps.
         inverse_dynamics: weight of an inverse-dynamics term at level 1 (actions read from consecutive states,
@@ -98,10 +98,7 @@ class JEPAModule(L.LightningModule):
             if inverse_dynamics
             else None
         )
-        try:
-            self.vicreg = VICReg(**(vicreg or {}))
-        except TypeError as error:
-            raise ValueError(f"model.vicreg: {error}; expected inv_coeff, var_coeff, cov_coeff, gamma, eps") from error
+        self.vicreg = build_vicreg(vicreg, self.world_model.encoder.state_shape, bool(widths), "model.")
         self.level2 = Level2JEPA(self.world_model.encoder, action_dim, **level2) if 2 in self.levels else None
         if 1 not in self.levels:
             freeze(self.world_model)

@@ -28,6 +28,23 @@ class PredictiveModel(Protocol):
     energy: ClipEnergy
 
 
+def build_vicreg(
+    fields: dict[str, float] | None, state_shape: tuple[int, int, int] | None, expanded: bool, prefix: str
+) -> VICReg:
+    """A level's VICReg from its config `fields`; on spatial states (C, h, w) that no expander maps to vectors,
+    its statistics are each channel's pooled over the h * w cells. Errors name `<prefix>vicreg.<field>`."""
+    fields = dict(fields or {})
+    if "positions" in fields:
+        raise ValueError(f"{prefix}vicreg.positions: leave it out, it is set from the states' spatial_channels")
+    if state_shape is not None and not expanded:
+        fields["positions"] = state_shape[1] * state_shape[2]
+    try:
+        return VICReg(**fields)
+    except TypeError as error:
+        expected = "expected inv_coeff, var_coeff, cov_coeff, gamma, eps"
+        raise ValueError(f"{prefix}vicreg: {error}; {expected}") from error
+
+
 def rollout_starts(x: Tensor, horizon: int) -> Tensor:
     """The `horizon` steps after every start that has that many after it, as rows of one batched rollout:
     (B, n, C) -> (B * (n - horizon + 1), horizon, C)."""

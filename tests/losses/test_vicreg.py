@@ -52,6 +52,54 @@ def test_matches_reference(n, d):
         assert got.item() == pytest.approx(want, rel=1e-10, abs=1e-12)
 
 
+def reference_spatial_terms(x, positions, gamma=1.0, eps=1e-4):
+    """Variance hinge and covariance penalty of maps (N, C * P), channel-major, by loops: each cell's batch
+    (co)variance, averaged over the P cells of a channel (pair)."""
+    z = x.double().tolist()
+    n, channels = len(z), len(z[0]) // positions
+
+    def at(i, c, p):
+        return z[i][c * positions + p]
+
+    def cov(c, k, p):
+        mc = sum(at(i, c, p) for i in range(n)) / n
+        mk = sum(at(i, k, p) for i in range(n)) / n
+        return sum((at(i, c, p) - mc) * (at(i, k, p) - mk) for i in range(n)) / (n - 1)
+
+    def pooled(c, k):
+        return sum(cov(c, k, p) for p in range(positions)) / positions
+
+    v = sum(max(0.0, gamma - math.sqrt(pooled(c, c) + eps)) for c in range(channels)) / channels
+    off = sum(pooled(c, k) ** 2 for c in range(channels) for k in range(channels) if c != k) / channels
+    return v, off
+
+
+@pytest.mark.parametrize("n,channels,positions", [(5, 3, 4), (17, 4, 9)])
+def test_spatial_statistics_match_reference(n, channels, positions):
+    x, y = _pair(n, channels * positions, seed=n)
+    out = VICReg(positions=positions)(x, y)
+    vx, cx = reference_spatial_terms(x, positions)
+    vy, cy = reference_spatial_terms(y, positions)
+    assert out.variance.item() == pytest.approx((vx + vy) / 2, rel=1e-10)
+    assert out.covariance.item() == pytest.approx(cx + cy, rel=1e-10)
+    assert out.invariance.item() == pytest.approx(reference_vicreg(x, y)[1], rel=1e-10)
+
+
+def test_a_fixed_cell_of_a_varying_channel_costs_no_variance_but_a_fixed_channel_does():
+    n, positions = 64, 4
+    g = torch.Generator().manual_seed(0)
+    moving = torch.randn(n, 2, positions, generator=g, dtype=torch.float64) * 2.0
+    moving[:, :, 0] = 3.0  # one cell never changes
+    assert VICReg(positions=positions)(moving.flatten(1), moving.flatten(1)).variance.item() == 0.0
+    assert VICReg()(moving.flatten(1), moving.flatten(1)).variance.item() > 0.2  # per column: the cell pays
+    moving[:, 1] = 3.0  # a whole channel fixed: collapse, which the hinge prices at gamma
+    assert VICReg(positions=positions)(moving.flatten(1), moving.flatten(1)).variance.item() == pytest.approx(
+        0.5, abs=0.01
+    )
+    with pytest.raises(ValueError, match="positions"):
+        VICReg(positions=3)(moving.flatten(1), moving.flatten(1))
+
+
 def test_coefficients_and_gamma_match_reference():
     x, y = _pair(20, 6, seed=7)
     kwargs = dict(inv_coeff=2.0, var_coeff=3.0, cov_coeff=0.5, gamma=1.7, eps=1e-3)

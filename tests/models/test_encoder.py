@@ -205,3 +205,28 @@ def test_vit_patch_tokens_follow_the_patches_not_the_class_token():
         before, after = encoder.patch_tokens(frames)[0, 0], encoder.patch_tokens(changed)[0, 0]
     moved = (after - before).norm(dim=-1)
     assert moved.shape == (16,) and moved.argmax() == 0  # the changed patch's token moves most
+
+
+def test_a_spatial_state_is_the_map_and_moves_with_the_object():
+    """Three stride-2 stages keep an 8x8 map of a 64 px frame; the state is that map, channel-major, so an
+    object moved by 8 px (one cell) on a plain background moves the map by one cell and changes nothing else."""
+    enc = FrameEncoder(embed_dim=4 * 8 * 8, img_size=64, width=8, stages=3, spatial_channels=4).eval()
+    assert enc.state_shape == (4, 8, 8)
+    frames = torch.full((1, 2, 3, 64, 64), 0.2)
+    frames[0, 0, :, 24:32, 24:32] = 0.9
+    frames[0, 1, :, 24:32, 32:40] = 0.9
+    with torch.no_grad():
+        maps = enc(frames).view(2, 4, 8, 8)
+    torch.testing.assert_close(maps[1, :, 1:7, 2:7], maps[0, :, 1:7, 1:6], rtol=1e-4, atol=1e-5)
+    assert (maps[1] - maps[0]).abs().amax() > 1e-3  # the object did move on the map
+
+
+def test_spatial_state_errors_name_the_field():
+    with pytest.raises(ValueError, match=r"encoder\.embed_dim.*set embed_dim: 256"):
+        FrameEncoder(embed_dim=32, img_size=64, stages=3, spatial_channels=4)
+    with pytest.raises(ValueError, match=r"encoder\.spatial_channels"):
+        FrameEncoder("resnet18", embed_dim=32, spatial_channels=4)
+    with pytest.raises(ValueError, match=r"encoder\.spatial_channels"):
+        FrameEncoder(embed_dim=256, stages=3, spatial_channels=4).patch_tokens(_frames(t=1))
+    with pytest.raises(ValueError, match=r"encoder\.stages"):
+        FrameEncoder(stages=0)

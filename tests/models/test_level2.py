@@ -70,3 +70,47 @@ def test_bad_level2_fields_are_named():
         build_level2_world_model(level1, {"window": 2, "predictor": {"kind": "gru", "hiden": 3}})
     with pytest.raises(ValueError, match=r"level2\.window=5 is longer than the clip's 4"):
         TemporalPool("mean", 8, 5)(torch.zeros(1, 4, 8))
+
+
+@pytest.mark.parametrize("kind", ["mean", "conv", "attention"])
+def test_a_pool_over_cells_pools_each_cells_history_with_the_same_weights(kind):
+    """Maps (B, T, C * P), channel-major: cell p's pooled windows are the vector pool of its own (T, C) history."""
+    torch.manual_seed(0)
+    channels, cells = 3, 4
+    pool = TemporalPool(kind, channels * cells, 2, cells=cells)
+    vector = TemporalPool(kind, channels, 2)
+    vector.load_state_dict(pool.state_dict())
+    states = torch.randn(2, 7, channels * cells)
+    out = pool(states).view(2, 3, channels, cells)
+    for p in range(cells):
+        torch.testing.assert_close(out[..., p], vector(states.view(2, 7, channels, cells)[..., p]))
+
+
+def test_a_spatial_level2_state_is_a_map_that_a_level1_cell_changes_only_nearby():
+    level1 = FrameEncoder(embed_dim=2 * 8 * 8, img_size=32, width=8, stages=2, spatial_channels=2)
+    encoder = Level2Encoder(level1, window=2, pool="conv", embed_dim=3 * 8 * 8, hidden_dim=8, spatial_channels=3)
+    assert encoder.state_shape == (3, 8, 8)
+    states = torch.randn(1, 4, 2 * 8 * 8)
+    bumped = states.clone().view(1, 4, 2, 8, 8)
+    bumped[..., 4, 4] += 1.0
+    with torch.no_grad():
+        change = (encoder.abstract(bumped.flatten(2)) - encoder.abstract(states)).view(1, 2, 3, 8, 8)
+    changed = change.abs().amax(dim=(0, 1, 2)) > 1e-6
+    near = torch.zeros(8, 8, dtype=torch.bool)
+    near[3:6, 3:6] = True  # the head's 3x3 conv: one cell either way
+    assert torch.equal(changed, near)
+    model = build_level2_world_model(
+        level1, {"window": 2, "embed_dim": 192, "hidden_dim": 8, "spatial_channels": 3, "predictor": {"kind": "conv"}}
+    )
+    assert model.unroll(model.encoder.abstract(states)[:, 0], torch.zeros(1, 5, 0)).shape == (1, 5, 192)
+
+
+def test_spatial_level2_errors_name_the_field():
+    vector = FrameEncoder(embed_dim=16, img_size=32, width=8)
+    with pytest.raises(ValueError, match=r"level2\.spatial_channels"):
+        build_level2_world_model(vector, {"window": 2, "embed_dim": 16, "spatial_channels": 1})
+    with pytest.raises(ValueError, match=r"level2\.predictor\.kind"):
+        build_level2_world_model(vector, {"window": 2, "predictor": {"kind": "conv"}})
+    spatial = FrameEncoder(embed_dim=2 * 8 * 8, img_size=32, width=8, stages=2, spatial_channels=2)
+    with pytest.raises(ValueError, match=r"level2\.embed_dim.*set embed_dim: 64"):
+        build_level2_world_model(spatial, {"window": 2, "embed_dim": 32, "spatial_channels": 1})

@@ -6,11 +6,14 @@ import torch
 from hjepa.models import build_predictor
 
 B, T, D, A = 3, 6, 8, 2
-KINDS = ["gru", "transformer"]
+KINDS = ["gru", "transformer", "conv"]
+MAP = (2, 2, 2)  # the conv predictor's view of a state of D = 8 values
 
 
 def _predictor(kind, **kwargs):
     torch.manual_seed(0)
+    if kind == "conv":
+        kwargs["state_shape"] = MAP
     return build_predictor(kind, state_dim=D, action_dim=A, hidden_dim=32, **kwargs)
 
 
@@ -74,7 +77,7 @@ def test_gradient_reaches_actions_and_latent(kind):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_worlds_without_actions(kind):
-    pred = build_predictor(kind, state_dim=D, hidden_dim=16)
+    pred = build_predictor(kind, state_dim=D, hidden_dim=16, **({"state_shape": MAP} if kind == "conv" else {}))
     assert pred.unroll(torch.randn(B, D), torch.zeros(B, 4, 0)).shape == (B, 4, D)
 
 
@@ -97,6 +100,8 @@ def test_input_errors_name_the_field():
         ("lstm", {}, "predictor.kind"),
         ("gru", {"num_heads": 2}, "predictor.num_heads"),
         ("transformer", {"foo": 1}, "predictor.foo"),
+        ("conv", {"state_dim": 8}, "spatial_channels"),
+        ("conv", {"state_dim": 8, "state_shape": (2, 2, 2), "num_layers": 1}, "predictor.num_layers"),
     ],
 )
 def test_bad_config_names_the_field(kind, fields, field):
@@ -143,3 +148,24 @@ def test_action_scale_is_applied_inside_the_model(kind):
     s0, actions = torch.randn(3, 8), torch.randn(3, 5, 2) * 0.05
     assert torch.allclose(scaled.unroll(s0, actions), plain.unroll(s0, 20.0 * actions), atol=1e-6)
     assert not torch.allclose(scaled.unroll(s0, actions), plain.unroll(s0, actions), atol=1e-3)
+
+
+def test_conv_predictor_is_local_on_the_map():
+    """Two 3x3 convs see two cells either way: a change at one cell moves only the predictions within that
+    square, and the same change one cell to the right moves the same square one cell to the right."""
+    torch.manual_seed(0)
+    c, h, w = 3, 9, 9
+    pred = build_predictor("conv", state_dim=c * h * w, action_dim=A, state_shape=(c, h, w), num_layers=2).eval()
+    state, actions = torch.randn(1, c * h * w), torch.randn(1, 1, A)
+
+    def changed_cells(row, col):
+        bumped = state.view(c, h, w).clone()
+        bumped[:, row, col] += 1.0
+        with torch.no_grad():
+            delta = pred.unroll(bumped.view(1, -1), actions) - pred.unroll(state, actions)
+        return delta.view(c, h, w).abs().amax(0) > 1e-6
+
+    near = torch.zeros(h, w, dtype=torch.bool)
+    near[2:7, 2:7] = True  # within two cells of (4, 4)
+    assert torch.equal(changed_cells(4, 4), near)
+    assert torch.equal(changed_cells(4, 5), near.roll(1, dims=1))

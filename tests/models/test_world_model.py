@@ -30,6 +30,14 @@ def test_encode_then_unroll_end_to_end():
         ({**CFG, "encoder": {**CFG["encoder"], "widht": 3}}, "encoder.widht"),
         ({**CFG, "predictor": {**CFG["predictor"], "state_dim": 16}}, "predictor.state_dim"),
         ({**CFG, "predictor": {**CFG["predictor"], "kind": "rnn"}}, "predictor.kind"),
+        ({**CFG, "predictor": {"kind": "conv"}}, "spatial_channels"),
+        (
+            {
+                "encoder": {"embed_dim": 64, "img_size": 32, "stages": 3, "spatial_channels": 4},
+                "predictor": {"kind": "conv", "state_shape": [4, 4, 4]},
+            },
+            "predictor.state_shape",
+        ),
     ],
 )
 def test_bad_config_names_the_field(cfg, field):

@@ -235,3 +235,35 @@ def test_level2_latent_terms_join_the_level2_loss_and_bad_kinds_name_the_field(l
             level2={**LEVEL2, "latent": {"kind": "discrete", "num_codes": 1}},
             level1_checkpoint=str(level1_export),
         )
+
+
+def test_spatial_levels_pool_vicreg_over_their_maps_and_train_jointly():
+    """Both levels spatial without expanders: each level's VICReg pools its statistics over the 8x8 map; with an
+    expander the statistics are per column again; both levels' losses reach both encoders."""
+    torch.manual_seed(0)
+    spatial2 = {
+        "window": 2,
+        "horizon": 2,
+        "pool": "conv",
+        "embed_dim": 3 * 64,
+        "hidden_dim": 8,
+        "spatial_channels": 3,
+        "predictor": {"kind": "conv", "hidden_dim": 8},
+        "expander": [],
+    }
+    fields = {
+        "encoder": {**LEVEL1["encoder"], "stages": 2, "spatial_channels": 2, "embed_dim": 2 * 64},
+        "predictor": {"kind": "conv", "hidden_dim": 8},
+        "levels": [1, 2],
+    }
+    model = JEPAModule(**fields, expander=[], level2=spatial2)
+    assert model.vicreg.positions == 64 and model.level2.vicreg.positions == 64
+    terms = model.losses(batch())
+    assert torch.isfinite(terms["loss"])
+    terms["loss"].backward()
+    assert model.level2.world_model.predictor.net[0].weight.grad.abs().sum() > 0
+    assert model.world_model.encoder.proj.weight.grad.abs().sum() > 0
+    expanded = JEPAModule(**fields, expander=[16], level2={**spatial2, "expander": [16]})
+    assert expanded.vicreg.positions == 1 and expanded.level2.vicreg.positions == 1
+    with pytest.raises(ValueError, match=r"model\.level2\.vicreg\.positions"):
+        JEPAModule(**fields, level2={**spatial2, "vicreg": {"positions": 4}})

@@ -42,6 +42,17 @@ class ConvNetTiny(nn.Module):
 LOCAL_BACKBONES = {"convnet_tiny": ConvNetTiny}
 
 
+def spatial_state_shape(channels: int, h: int, w: int, embed_dim: int, prefix: str, grid: str) -> tuple[int, int, int]:
+    """(channels, h, w), the map of a spatial state; ValueError naming `<prefix>embed_dim` and the value it needs
+    when `embed_dim` is not channels * h * w (`grid` says whose h x w map it is)."""
+    if embed_dim != channels * h * w:
+        raise ValueError(
+            f"{prefix}embed_dim: a spatial state of {channels} channels on {grid} {h}x{w} map has "
+            f"{channels * h * w} values; set embed_dim: {channels * h * w} (got {embed_dim})"
+        )
+    return channels, h, w
+
+
 def _unknown_name_error(name: str) -> ValueError:
     """ValueError for an unknown backbone, suggesting timm names that start with, contain or resemble it."""
     close = sorted(timm.list_models(f"*{name}*"), key=lambda m: (not m.startswith(name), len(m)))[:8]
@@ -166,12 +177,7 @@ class FrameEncoder(nn.Module):
             raise ValueError("encoder.spatial_channels: a spatial state needs the local backbone 'convnet_tiny'")
         with torch.no_grad():
             _, _, h, w = self.backbone.forward_features(torch.zeros(1, in_chans, self.img_size, self.img_size)).shape
-        if self.embed_dim != channels * h * w:
-            raise ValueError(
-                f"encoder.embed_dim: a spatial state of {channels} channels on the backbone's {h}x{w} map has "
-                f"{channels * h * w} values; set embed_dim: {channels * h * w} (got {self.embed_dim})"
-            )
-        return channels, h, w
+        return spatial_state_shape(channels, h, w, self.embed_dim, "encoder.", "the backbone's")
 
     def train(self, mode: bool = True) -> Self:
         super().train(mode)

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from hjepa.models.encoder import FrameEncoder
+from hjepa.models.encoder import FrameEncoder, spatial_state_shape
 from hjepa.models.latent import build_latent
 from hjepa.models.predictor import build_predictor
 from hjepa.models.tubelet import tubelet_actions
@@ -115,12 +115,7 @@ class Level2Encoder(nn.Module):
                 "level2.spatial_channels: a spatial level 2 needs spatial level-1 states (encoder.spatial_channels)"
             )
         c1, h, w = level1.state_shape
-        if embed_dim != spatial_channels * h * w:
-            raise ValueError(
-                f"level2.embed_dim: a spatial level-2 state of {spatial_channels} channels on level 1's {h}x{w} map "
-                f"has {spatial_channels * h * w} values; set embed_dim: {spatial_channels * h * w} (got {embed_dim})"
-            )
-        self.state_shape = (spatial_channels, h, w)
+        self.state_shape = spatial_state_shape(spatial_channels, h, w, embed_dim, "level2.", "level 1's")
         self.pool = TemporalPool(pool, level1.embed_dim, window, cells=h * w)
         # Each cell's pooled window, mixed with its neighbours' (3x3), then projected to the level-2 channels.
         self.head = nn.Sequential(

@@ -13,6 +13,7 @@ from fractions import Fraction
 
 import av
 import numpy as np
+import torch
 from av.video.reformatter import VideoReformatter
 
 VIDEO_EXTENSIONS: tuple[str, ...] = ("mp4", "mkv", "webm", "avi", "mov")
@@ -115,7 +116,8 @@ def _decode_decord(data: bytes, indices: Sequence[int] | None) -> np.ndarray:
     reader = decord.VideoReader(io.BytesIO(data), ctx=decord.cpu(0), num_threads=1)
     wanted = list(range(len(reader))) if indices is None else list(indices)
     try:
-        return reader.get_batch(wanted).asnumpy()
+        # through DLPack, the frames decord decoded themselves: `asnumpy()` would copy them
+        return torch.from_dlpack(reader.get_batch(wanted).to_dlpack()).numpy()
     except decord.DECORDError as error:
         # decord 0.6 cannot copy frames of some widths (16, 24, 48 px, ...): PyAV decodes those.
         if "size must exactly match" not in str(error):
@@ -271,7 +273,8 @@ def decode_video(
             frames = _decode_pyav(data, indices, channels_first, None if indices is None else out)
         else:
             frames = _BACKENDS[backend](data, indices)
-            frames = np.ascontiguousarray(frames.transpose(0, 3, 1, 2)) if channels_first else frames
+            # a view: the one copy of the frames is the one below, into `out` or a contiguous array
+            frames = frames.transpose(0, 3, 1, 2) if channels_first else frames
     except (DecodeError, FrameSizeMismatch):
         raise
     except Exception as error:  # backends raise many types (av.error.*, decord.DECORDError, RuntimeError)
@@ -279,9 +282,10 @@ def decode_video(
     if frames.ndim != 4 or frames.shape[1 if channels_first else -1] != 3:
         expected = "(T, 3, H, W)" if channels_first else "(T, H, W, 3)"
         raise DecodeError(f"{backend} returned frames of shape {frames.shape}, expected {expected}")
-    if out is None or frames is out:
-        return frames
-    if frames.shape != out.shape:
-        raise FrameSizeMismatch(f"frames of {frames.shape} do not fit an array of {out.shape}")
-    out[...] = frames
+    if out is None:
+        return np.ascontiguousarray(frames)
+    if frames is not out:
+        if frames.shape != out.shape:
+            raise FrameSizeMismatch(f"frames of {frames.shape} do not fit an array of {out.shape}")
+        np.copyto(out, frames)
     return out

@@ -56,6 +56,18 @@ def test_channels_first_is_the_same_frames_in_the_models_layout(backend, indices
     assert np.array_equal(decoded, packed.transpose(0, 3, 1, 2))
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_decoded_frames_outlive_the_decoder_and_later_decodes(backend):
+    # decord's frames come through DLPack without a copy: they must stay the caller's, whatever is decoded next
+    rng = np.random.default_rng(3)
+    first, other = (rng.integers(0, 256, (6, 32, 32, 3), dtype=np.uint8) for _ in range(2))
+    decoded = decode_video(encode_video(first, 10, "ffv1"), [5, 0, 3], backend)
+    other_data = encode_video(other, 10, "ffv1")
+    for _ in range(20):
+        assert np.array_equal(decode_video(other_data, [5, 0, 3], backend), other[[5, 0, 3]])
+    assert np.array_equal(decoded, first[[5, 0, 3]])
+
+
 def test_encoding_is_deterministic():
     frames = rendered_like(8)
     for codec in ("h264", "ffv1"):

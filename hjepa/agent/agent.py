@@ -22,6 +22,7 @@ from hjepa.agent.batching import BatchedRollouts
 from hjepa.agent.configurator import Configurator
 from hjepa.agent.cost import Cost, TrainableCritic
 from hjepa.agent.drift import DriftCorrected
+from hjepa.agent.last_step import AfterLastStep
 from hjepa.agent.memory import ShortTermMemory, TripletBuffer
 from hjepa.agent.planners import RolloutModel, shift_plan
 from hjepa.agent.policy import Policy
@@ -105,9 +106,17 @@ class Agent:
         self.generator = generator
         self.intrinsic = configurator.intrinsic_cost(torch.zeros(dim))
         self.cost = configurator.cost(self.intrinsic, critic)
-        self.rollout_model: RolloutModel = self._corrected(self.world_model)
+        # a predictor that looks back one state is given the last step as context (`AfterLastStep`)
+        self.last_step = AfterLastStep(self.world_model) if self.world_model.history > 1 else None
+        self.rollout_model: RolloutModel = self._corrected(self.last_step or self.world_model)
         self.plan_cost: Cost | RiskCost = self.cost
         uncertainty = configurator.task.uncertainty
+        if uncertainty and self.last_step is not None:
+            raise ValueError(
+                f"task {configurator.task.name!r}: uncertainty samples latents from the present state alone, but "
+                f"the world model's predictor looks back {self.world_model.history} states "
+                "(predictor.history); plan with a Markov or recurrent predictor"
+            )
         if uncertainty:  # plan over S sampled futures of the latent (sec. 4.8)
             self.rollout_model = SampledLatents(self.world_model, uncertainty["samples"], generator)
             self.plan_cost = configurator.risk_cost(self.cost)
@@ -118,7 +127,10 @@ class Agent:
         """Price this agent's candidates together with those of agents acting at the same time in other threads
         (batched evaluation); sampled-latent rollouts belong to one agent and stay its own."""
         if not isinstance(self.rollout_model, SampledLatents):
-            self.rollout_model = self._corrected(batch.wrap(self.world_model))
+            batched = batch.wrap(self.world_model)
+            if self.last_step is not None:
+                self.last_step.model = batched
+            self.rollout_model = self._corrected(self.last_step or batched)
 
     def _corrected(self, model: RolloutModel) -> RolloutModel:
         """`model`, drift-corrected when the task asks (`drift_correction`)."""
@@ -144,6 +156,8 @@ class Agent:
         self.memory.write(self.goal_key[None], goal[None])
         self.configurator.set_goal(goal, self.intrinsic)
         self.episode, self.tau, self._plan = self.episode + 1, 0, None
+        if self.last_step is not None:
+            self.last_step.forget()
 
     def recall_goal(self) -> Tensor:
         """The goal state read from short-term memory (the goal image is no longer seen)."""
@@ -177,6 +191,8 @@ class Agent:
             with torch.no_grad():
                 action, mode = self.policy(state, subgoal), 1
             self._plan = None
+        if self.last_step is not None:
+            self.last_step.remember(state, action)
         self.tau += 1
         return Decision(action.numpy().astype(np.float32), mode, (time.perf_counter() - start) * 1e3, subgoal)
 
@@ -185,7 +201,8 @@ class Agent:
         """Whether no step of the plan (H, A) is predicted closer to the goal than the present state (D,) is seen to
         be (the task's `hold`); the plan is rolled out as the planner priced it, without latent samples."""
         distance = self.intrinsic.costs["goal_distance"].squared_distance
-        predicted = self._corrected(self.world_model).unroll(state[None], actions[None])
+        model = self.world_model if self.last_step is None else self.last_step.over(self.world_model)
+        predicted = self._corrected(model).unroll(state[None], actions[None])
         return bool(distance(state[None, None]).squeeze() <= distance(predicted).min())
 
     def _use_planner(self, state: Tensor, goal: Tensor) -> bool:

@@ -21,6 +21,10 @@ class Predictor(nn.Module, abc.ABC):
     state given. Subclasses define a parallel `forward` over known states and an incremental `step`.
     """
 
+    history = 1
+    """States a planning rollout starts from: the present one alone, or also the last one for a predictor that
+    sees the last change (`ConvPredictor(history=2)`, given it by `hjepa.agent.last_step.AfterLastStep`)."""
+
     def __init__(self, state_dim: int, action_dim: int, latent_dim: int, action_scale: float = 1.0) -> None:
         super().__init__()
         self.state_dim = state_dim
@@ -166,10 +170,14 @@ class TransformerPredictor(Predictor):
 
 
 class ConvPredictor(Predictor):
-    """Markov predictor of spatial states (`encoder.spatial_channels`): each state (D,) is viewed as its map
-    (C, h, w), [a_t, z_t] is broadcast over the map as extra channels, and a stack of 3x3 convs predicts the
-    change of each cell from its neighbourhood: motion and walls are local on the map, and the same weights
-    apply everywhere. Markov: the map is the whole state, so there is no cache."""
+    """Predictor of spatial states (`encoder.spatial_channels`): each state (D,) is viewed as its map (C, h, w),
+    [a_t, z_t] is broadcast over the map as extra channels, and a stack of 3x3 convs predicts the change of each
+    cell from its neighbourhood: motion and walls are local on the map, and the same weights apply everywhere.
+
+    `history` 1 is Markov: the map is the whole state, and there is no cache. `history` 2 also sees the last
+    change of the map, s_t - s_{t-1} (zero at the first state: at rest), for worlds where a frame does not show
+    the speed things move at (PushT's agent follows its target under inertia); the cache is the previous state.
+    """
 
     def __init__(
         self,
@@ -179,9 +187,12 @@ class ConvPredictor(Predictor):
         state_shape: tuple[int, int, int] | None = None,
         hidden_dim: int = 32,
         num_layers: int = 3,
+        history: int = 1,
         action_scale: float = 1.0,
     ) -> None:
         super().__init__(state_dim, action_dim, latent_dim, action_scale)
+        if history not in (1, 2):
+            raise ValueError(f"predictor.history: expected 1 (Markov) or 2 (also the last change), got {history}")
         if (
             state_shape is None
             or len(state_shape) != 3
@@ -193,27 +204,34 @@ class ConvPredictor(Predictor):
             )
         if num_layers < 2:
             raise ValueError(f"predictor.num_layers: expected >= 2 conv layers, got {num_layers}")
-        self.state_shape = tuple(state_shape)
-        chans = [state_shape[0] + self.input_dim] + [hidden_dim] * (num_layers - 1)
+        self.state_shape, self.history = tuple(state_shape), history
+        chans = [history * state_shape[0] + self.input_dim] + [hidden_dim] * (num_layers - 1)
         layers: list[nn.Module] = []
         for c_in, c_out in zip(chans[:-1], chans[1:]):
             layers += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.GELU()]  # no norm over the map: it stays local
         self.net = nn.Sequential(*layers, nn.Conv2d(hidden_dim, state_shape[0], 3, padding=1))
 
-    def _delta(self, states: Tensor, inputs: Tensor) -> Tensor:
-        """states (N, D), inputs (N, A + Dz) -> the predicted change (N, D)."""
+    def _delta(self, states: Tensor, previous: Tensor, inputs: Tensor) -> Tensor:
+        """states and the states before them (N, D), inputs (N, A + Dz) -> the predicted change (N, D)."""
         n = states.shape[0]
         c, h, w = self.state_shape
-        maps = states.reshape(n, c, h, w)
+        maps = [states.reshape(n, c, h, w)]
+        if self.history == 2:
+            maps.append((states - previous).reshape(n, c, h, w))
         conditioning = inputs.to(states.dtype)[:, :, None, None].expand(-1, -1, h, w)
-        return self.net(torch.cat([maps, conditioning], dim=1)).reshape(n, -1)
+        return self.net(torch.cat([*maps, conditioning], dim=1)).reshape(n, -1)
 
     def forward(self, states: Tensor, inputs: Tensor) -> Tensor:
         b, t, d = states.shape
-        return states + self._delta(states.reshape(b * t, d), inputs.reshape(b * t, -1)).view(b, t, d)
+        previous = torch.cat([states[:, :1], states[:, :-1]], dim=1)  # the first state's own: at rest
+        flat = (b * t, d)
+        return states + self._delta(states.reshape(flat), previous.reshape(flat), inputs.reshape(b * t, -1)).view(
+            b, t, d
+        )
 
-    def step(self, state: Tensor, inputs: Tensor, cache: None) -> tuple[Tensor, None]:
-        return state + self._delta(state, inputs), None
+    def step(self, state: Tensor, inputs: Tensor, cache: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        previous = state if cache is None else cache
+        return state + self._delta(state, previous, inputs), state if self.history == 2 else None
 
 
 PREDICTORS: dict[str, type[Predictor]] = {

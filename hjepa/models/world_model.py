@@ -43,6 +43,11 @@ class WorldModel(nn.Module):
         """(B, T, C, H, W) -> (B, T, D)."""
         return self.encoder(frames)
 
+    @property
+    def history(self) -> int:
+        """States a planning rollout starts from (`Predictor.history`): 2 when the predictor looks back one."""
+        return self.predictor.history
+
     def unroll(self, s0: Tensor, actions: Tensor, z: Tensor | None = None) -> Tensor:
         """Rollout in state space, see `Predictor.unroll`: s0 (B, D) or (B, T0, D) -> (B, H, D)."""
         return self.predictor.unroll(s0, actions, z)

@@ -29,9 +29,9 @@ class PositionEncoder(nn.Module):
 
 
 class OracleWorldModel(nn.Module):
-    """encode: exact positions; unroll: s0 + cumulative displacements (no walls); no latent."""
+    """encode: exact positions; unroll: s0 + cumulative displacements (no walls); no latent; Markov."""
 
-    latent = None
+    latent, history = None, 1
 
     def __init__(self) -> None:
         super().__init__()

@@ -141,6 +141,8 @@ def test_cost_spread_grows_where_the_future_is_ambiguous():
 class LatentOracle(torch.nn.Module):
     """The oracle world model of the agent tests, with a 1-dim discrete z that scales the vertical motion."""
 
+    history = 1
+
     def __init__(self, codes: list[float]) -> None:
         super().__init__()
         self.encoder = PositionEncoder()

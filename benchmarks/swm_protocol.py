@@ -62,8 +62,10 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=SwmProtocol.budget, help="steps per episode")
     parser.add_argument("--parallel", type=int, default=1, help="episodes run at a time, rollouts priced together")
     parser.add_argument("--name", default=None, help="results file name (default: swm_tworoom or swm_pusht)")
-    parser.add_argument("--record", type=int, default=8, help="episodes recorded to time the recording")
+    parser.add_argument("--record", type=int, default=8, help="episodes recorded to time the recording (0: none)")
     args = parser.parse_args()
+    if args.record < 0:
+        parser.error(f"--record: expected >= 0 episodes, got {args.record}")
     protocol = SwmProtocol(args.pairs, args.seed, args.goal_offset, args.budget)
     env_id = recorded_env(args.data)
     if env_id not in BENCHMARKS:
@@ -113,7 +115,7 @@ def main() -> None:
             "pairs": result["pairs"],
             "parallel": args.parallel,
             "figure": figure.name,
-            **recording_rate(args.data, args.record),
+            **(recording_rate(args.data, args.record) if args.record else {}),
         },
     )
 

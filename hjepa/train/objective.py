@@ -66,8 +66,10 @@ def jepa_losses(
     Teacher-forced one-step prediction of every state, and autoregressive rollouts of `horizon` steps (default:
     the whole clip from its first state) from every state that has `horizon` successors, batched as one `unroll`;
     `rollout_weight` is the rollouts' share of the loss. `pred_error_rollout_rel` is the rollout error relative to
-    the targets' variance over batch and time, comparable while the states' scale changes. With an
-    `inverse_dynamics` head, its weighted error of the actions read from consecutive states is added.
+    the targets' variance over batch and time, comparable while the states' scale changes; `pred_error_over_copy`
+    relative to the error of copying each rollout's start state (below 1: the model foresees some change; at 1 or
+    above it does not, however small the first ratio, e.g. when states differ far more between clips than in time).
+    With an `inverse_dynamics` head, its weighted error of the actions read from consecutive states is added.
     """
     n = states.shape[1]
     horizon = horizon or n - 1
@@ -82,6 +84,7 @@ def jepa_losses(
     tf: VICRegOutput = vicreg(expander(teacher_forced.flatten(0, 1)), expander(target.flatten(0, 1)))
     ar: VICRegOutput = vicreg(expander(rollout.flatten(0, 1)), expander(rollout_target.flatten(0, 1)))
     error = F.mse_loss(rollout, rollout_target)
+    copy_error = F.mse_loss(s0[:, None].expand_as(rollout_target), rollout_target).detach()
     w = rollout_weight
     loss = (1 - w) * tf.loss + w * ar.loss + latent_loss(latent_terms)
     read_actions = {}
@@ -96,6 +99,7 @@ def jepa_losses(
         "pred_loss_one_step": F.mse_loss(teacher_forced, target),
         "pred_loss_rollout": error,
         "pred_error_rollout_rel": error.detach() / target.detach().var((0, 1)).mean().clamp_min(1e-8),
+        "pred_error_over_copy": error.detach() / copy_error.clamp_min(1e-8),
         **latent_terms,
         **read_actions,
     }

@@ -69,6 +69,7 @@ def pretrain(shards: str | Path, base: str | Path, overrides: dict[str, Any], ou
         "pretrain_seconds": round(seconds, 1),
         "final_pred_loss": round(metrics["val/pred_loss_rollout"], 4),
         "final_pred_error_rel": round(metrics["val/pred_error_rollout_rel"], 4),
+        "final_pred_error_over_copy": round(metrics["val/pred_error_over_copy"], 4),
         "embedding_std_min": round(metrics["diag/std_min"], 4),
         "effective_rank": round(metrics["diag/effective_rank"], 2),
     }

@@ -78,6 +78,9 @@ def test_default_horizon_rolls_the_whole_clip_from_its_first_state():
     assert float(terms["pred_loss_rollout"]) == pytest.approx(float(error), rel=1e-5)
     relative = error / states[:, 1:].var((0, 1)).mean()
     assert float(terms["pred_error_rollout_rel"]) == pytest.approx(float(relative), rel=1e-5)
+    copied = sum(((states[b, t] - states[b, 0]) ** 2).mean() for b in range(4) for t in range(1, states.shape[1]))
+    over_copy = error / (copied / (4 * (states.shape[1] - 1)))
+    assert float(terms["pred_error_over_copy"]) == pytest.approx(float(over_copy), rel=1e-5)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

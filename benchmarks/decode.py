@@ -11,6 +11,9 @@ those of the steady state after each worker's first batch, and `first_batches_s`
 - `scaling` = module clips/s with W workers / with 1 (target >= 1.7 for 2 workers with 2 free cores);
 - `loader_over_step` (64 px frames only) = module clips/s / samples/s of a training step (config tiny, fp32) measured in
   the same run: above 1, the loader keeps up with training.
+`slot_write_ms_per_clip` times writing a decoded clip, transposed, into its slot of a fresh shared-memory batch
+(what a worker hands over) and of one already touched (where the decoder alone writes): the cost of the hand-over's
+memory, outside any decoder.
 Module and raw runs alternate `--repeats` times and the best of each is kept (other jobs only ever slow
 a run down); the load average before and after is recorded, since they move every figure.
 4096 episodes by default: with 512 a pass lasts 1-2 s, too short a window for a steady state after worker start-up;
@@ -30,11 +33,13 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 import torch
 import webdataset as wds
 
 from benchmarks.common import write_results
 from benchmarks.train_step import make_batch, step_figures
+from hjepa.data.batch_buffer import shared_frames
 from hjepa.data.clips import frame_indices
 from hjepa.data.datamodule import VideoDataModule
 from hjepa.data.generate import GenerateSettings, generate_shards
@@ -111,6 +116,24 @@ def raw_run(videos: dict[str, bytes], keys: list[str], backend: str, num_frames:
     return len(clips) / (time.perf_counter() - start), (time.process_time() - cpu) / len(clips)
 
 
+def slot_write_ms(image_size: int, num_frames: int, batch_size: int, repeats: int = 5) -> dict[str, float]:
+    """ms per clip to write decoded frames (T, H, W, 3), transposed, into their slot (T, 3, H, W) of a batch tensor:
+    a fresh one in shared memory each batch (what a worker must hand over) against one already touched (where the
+    decoder alone writes). The difference is first-touch page faults, which the DataLoader's own collation pays too."""
+    clip = torch.randint(0, 256, (num_frames, image_size, image_size, 3), dtype=torch.uint8).numpy()
+    shape = (batch_size, num_frames, 3, image_size, image_size)
+    touched = torch.zeros(shape, dtype=torch.uint8)
+    times = {}
+    for name, batch in (("fresh_shared", lambda: shared_frames(shape)), ("touched", lambda: touched)):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            frames = batch()
+            for slot in range(batch_size):
+                np.copyto(frames[slot].numpy(), clip.transpose(0, 3, 1, 2))
+        times[f"{name}_ms"] = round((time.perf_counter() - start) / (repeats * batch_size) * 1e3, 3)
+    return times
+
+
 def backend_rows(
     folder: Path, videos: dict[str, bytes], backend: str, args: argparse.Namespace, step_rate: float | None
 ) -> list[dict]:
@@ -181,6 +204,7 @@ def main() -> None:
             "batch_size": args.batch_size,
             "repeats": args.repeats,
             "train_step_samples_per_s": step_rate,
+            "slot_write_ms_per_clip": slot_write_ms(args.image_size, args.num_frames, args.batch_size),
             "load_average_1min_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
             "target": "per_worker_ratio >= 0.9; scaling >= 1.7 with 2 workers on 2 free cores",
         },

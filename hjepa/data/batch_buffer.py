@@ -18,13 +18,16 @@ from torch import Tensor
 from torch.utils.data import default_collate, get_worker_info
 
 
+def shared_frames(shape: tuple[int, ...]) -> Tensor:
+    """An uninitialised uint8 tensor of `shape` in shared memory."""
+    storage = torch.UntypedStorage._new_shared(math.prod(shape))  # uint8: one byte per element
+    return torch.empty(0, dtype=torch.uint8).set_(storage, 0, shape)
+
+
 def new_frames(shape: tuple[int, ...]) -> Tensor:
     """An uninitialised uint8 tensor of `shape`, in shared memory inside a DataLoader worker (as the DataLoader's
     own collation allocates it there), so sending it to the main process copies nothing."""
-    if get_worker_info() is None:
-        return torch.empty(shape, dtype=torch.uint8)
-    storage = torch.UntypedStorage._new_shared(math.prod(shape))  # uint8: one byte per element
-    return torch.empty(0, dtype=torch.uint8).set_(storage, 0, shape)
+    return torch.empty(shape, dtype=torch.uint8) if get_worker_info() is None else shared_frames(shape)
 
 
 class BatchBuffer:

@@ -40,7 +40,7 @@ class JEPAModule(L.LightningModule):
         rollout_weight: share of the loss from autoregressive rollouts (the rest is teacher-forced
             one-step prediction); rollouts train what planners use, `unroll()` over many steps.
         inverse_dynamics: weight of an inverse-dynamics term at level 1 (actions read from consecutive states,
-            a training-only head); 0 leaves it out.
+            a training-only head, convolutional on spatial states); 0 leaves it out.
         lr, weight_decay, warmup_steps, min_lr_ratio: AdamW with linear warmup then cosine decay.
         levels: trained levels of the hierarchy (sec. 4.6): `[1]`, `[2]` (level 1 frozen, loaded from
             `level1_checkpoint`) or `[1, 2]` (joint); level-2 terms are logged as `level2/<name>`.
@@ -94,7 +94,12 @@ class JEPAModule(L.LightningModule):
         widths = [512, 512] if expander is None else list(expander)
         self.expander = Expander(dim, widths) if widths else torch.nn.Identity()
         self.inverse_dynamics = (
-            InverseDynamics(dim, self.world_model_config["predictor"]["action_dim"], inverse_dynamics)
+            InverseDynamics(
+                dim,
+                self.world_model_config["predictor"]["action_dim"],
+                inverse_dynamics,
+                state_shape=self.world_model.encoder.state_shape,
+            )
             if inverse_dynamics
             else None
         )

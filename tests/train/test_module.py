@@ -203,3 +203,17 @@ def test_a_spatial_model_trains_with_vicreg_pooled_over_its_map(tiny_rooms, seed
     rollout_error = (rollout[:, -1] - states[:, -1]).square().sum(-1).mean()
     copy_last_error = (states[:, 0] - states[:, -1]).square().sum(-1).mean()
     assert rollout_error < 0.5 * copy_last_error, (rollout_error, copy_last_error)  # seeds 0, 1, 4: at most 0.27
+
+
+def test_a_spatial_model_reads_its_actions_with_convs_over_the_map(tiny_rooms):
+    spatial = {
+        "encoder": {**ENCODER, "stages": 2, "spatial_channels": 4, "embed_dim": 4 * 8 * 8},
+        "predictor": {"kind": "conv", "hidden_dim": 16, "history": 2},
+        "expander": [],
+        "inverse_dynamics": 1.0,
+    }
+    model = JEPAModule(**{**RECIPE, **spatial})
+    assert model.inverse_dynamics.state_shape == model.world_model.encoder.state_shape == (4, 8, 8)
+    data = VideoDataModule(str(tiny_rooms), num_frames=K + 1, batch_size=8, num_workers=0, resampled=False)
+    terms = model.losses(frames_to_float(next(iter(data.loader(data.dataset("all"))))))
+    assert 0.0 < float(terms["inverse_dynamics"]) < 10.0 and torch.isfinite(terms["loss"])

@@ -50,6 +50,7 @@ def rooms(tmp_path_factory) -> Callable[[int], Path]:
         "maze_cpu.yaml",
         "swm_tworoom_cpu.yaml",
         "swm_pusht_cpu.yaml",
+        "swm_pusht_spatial_cpu.yaml",
         "base_gpu.yaml",
         "swm_tworoom_gpu.yaml",
         "swm_pusht_gpu.yaml",

@@ -90,7 +90,7 @@ def main() -> None:
     actors["still"] = still_actors
     RESULTS.mkdir(parents=True, exist_ok=True)
     figure = RESULTS / f"{name}_paths.png"
-    result = run_swm_protocol(args.data, actors, protocol, parallel=args.parallel, figure=figure)
+    result = run_swm_protocol(args.data, actors, protocol, parallel=args.parallel, figure=figure, progress=True)
     rows = [
         {
             "actor": name,

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 import gymnasium
 import numpy as np
+from tqdm import tqdm
 
 from hjepa.agent.agent import Agent
 from hjepa.agent.batching import BatchedRollouts
@@ -114,13 +115,15 @@ def run_episodes(
     record_seed: int | None = None,
     terminate: bool = True,
     options: Sequence[dict[str, Any] | None] | None = None,
+    progress: str | None = None,
 ) -> list[EpisodeResult]:
     """One episode per seed, each with a fresh actor from `make_actor(seed, env, batch)`, in seed order; `options`
     are the reset options of each episode (e.g. its start and goal).
 
     With `parallel` > 1, that many episodes run at a time in threads, each in its own environment copy, and the
     agents' rollouts are priced together (`BatchedRollouts`); an actor seeded by its episode then takes the same
-    decisions as alone. The frames of the episode `record_seed` are kept.
+    decisions as alone. The frames of the episode `record_seed` are kept. With `progress`, a bar of that name on
+    stderr counts the finished episodes (an evaluation may take hours on a CPU).
     """
     if parallel < 1:
         raise ValueError(f"--parallel: expected at least 1 episode at a time, got {parallel}")
@@ -132,20 +135,24 @@ def run_episodes(
     for _ in range(workers):
         envs.put(make_env_copy())
     batch = BatchedRollouts() if workers > 1 else None
+    bar = tqdm(total=len(seeds), desc=progress, unit="episode", disable=progress is None)
 
     def one(seed: int, reset_options: dict[str, Any] | None) -> EpisodeResult:
         env = envs.get()
         try:
             actor, start = make_actor(seed, env, batch)
             with batch.acting() if batch is not None else nullcontext():
-                return run_episode(env, actor, seed, start, seed == record_seed, terminate, reset_options)
+                result = run_episode(env, actor, seed, start, seed == record_seed, terminate, reset_options)
+            bar.update()
+            return result
         finally:
             envs.put(env)
 
-    if workers == 1:
-        return [one(seed, reset_options) for seed, reset_options in zip(seeds, options)]
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(one, seeds, options))
+    with bar:
+        if workers == 1:
+            return [one(seed, reset_options) for seed, reset_options in zip(seeds, options)]
+        with ThreadPoolExecutor(workers) as pool:
+            return list(pool.map(one, seeds, options))
 
 
 def agent_actor(agent: Agent) -> Actor:

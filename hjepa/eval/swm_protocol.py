@@ -139,6 +139,7 @@ def run_swm_protocol(
     env_kwargs: dict[str, Any] | None = None,
     parallel: int = 1,
     figure: Path | None = None,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Each actor of `actors` (name -> `ActorFactory`) on the pairs drawn from the recorded episodes at `data`.
 
@@ -147,7 +148,8 @@ def run_swm_protocol(
     environment. `parallel` episodes run at a time, their agents' rollouts priced together (`run_episodes`). With
     `figure`, a PNG there shows each actor's paths (the environment's `path_coords`) over the first pair's goal image.
     Where the environment states its rule (`within`), each row also has `within_x<k>`: the share of episodes that came
-    within k times its tolerances of the goal at some step, k in `TOLERANCES`.
+    within k times its tolerances of the goal at some step, k in `TOLERANCES`. With `progress`, a bar per actor counts
+    its finished episodes on stderr.
     """
     env_id = recorded_env(data)
     episodes = [episode for shard in list_shards(data) for episode in read_episodes(shard)]
@@ -159,7 +161,10 @@ def run_swm_protocol(
         return protocol_env(data, protocol, env_kwargs)
 
     with one_torch_thread():
-        results = {name: run_episodes(make_env, act, seeds, parallel, options=options) for name, act in actors.items()}
+        results = {
+            name: run_episodes(make_env, act, seeds, parallel, options=options, progress=name if progress else None)
+            for name, act in actors.items()
+        }
     rule, arena, xy = (getattr(env_class(env_id), key, None) for key in ("within", "arena", "path_coords"))
     goals = [episodes[p.episode].states[p.start + protocol.goal_offset] for p in pairs]
     if figure is not None:

@@ -58,6 +58,15 @@ def test_random_actors_do_not_depend_on_the_number_of_parallel_episodes():
         np.testing.assert_array_equal(alone.positions, together.positions)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_progress_bar_counts_the_finished_episodes(workers, capsys):
+    run_episodes(lambda: task_env("hjepa/TwoRooms-v0", 5), random_actors, [3, 4, 5], workers, progress="random")
+    err = capsys.readouterr().err
+    assert "random" in err and "3/3" in err, err
+    run_episodes(lambda: task_env("hjepa/TwoRooms-v0", 5), random_actors, [3, 4, 5], workers)
+    assert capsys.readouterr().err == ""
+
+
 def test_batched_rollouts_price_concurrent_calls_in_one_call_with_the_same_results():
     model, batch = CountingModel(), BatchedRollouts()
     generator = torch.Generator().manual_seed(0)

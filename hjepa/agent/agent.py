@@ -122,6 +122,7 @@ class Agent:
             self.plan_cost = configurator.risk_cost(self.cost)
         self.episode, self.tau = -1, 0
         self._plan: Tensor | None = None
+        self._taken = 0  # actions of `_plan` taken so far
 
     def share_rollouts(self, batch: BatchedRollouts) -> None:
         """Price this agent's candidates together with those of agents acting at the same time in other threads
@@ -155,7 +156,7 @@ class Agent:
         goal = self.perceive(goal_observation)
         self.memory.write(self.goal_key[None], goal[None])
         self.configurator.set_goal(goal, self.intrinsic)
-        self.episode, self.tau, self._plan = self.episode + 1, 0, None
+        self.episode, self.tau, self._plan, self._taken = self.episode + 1, 0, None, 0
         if self.last_step is not None:
             self.last_step.forget()
 
@@ -177,24 +178,33 @@ class Agent:
         subgoal = targets[-1] if targets.dim() == 2 else targets
         start = time.perf_counter()
         if self._use_planner(state, goal):
-            init = None if self._plan is None else shift_plan(self._plan)
-            if isinstance(self.rollout_model, SampledLatents):
-                self.rollout_model.resample()
-            result = self.planner.plan(state, self.plan_cost, self.rollout_model, init=init, generator=self.generator)
-            self._plan = result.actions
-            action, mode = result.actions[0], 2
-            if self.configurator.task.hold and self._holds(state, result.actions):
-                action = torch.zeros_like(action)
-            self.demonstrations.append(Demonstration(self.episode, state, subgoal, action))
+            if self._plan is not None and self._taken < self.configurator.task.replan_every:
+                action = self._plan[self._taken]  # the plan's next action, taken without planning again
+            else:
+                action = self._replan(state, subgoal)
+            self._taken, mode = self._taken + 1, 2
         else:
             assert self.policy is not None
             with torch.no_grad():
                 action, mode = self.policy(state, subgoal), 1
-            self._plan = None
+            self._plan, self._taken = None, 0
         if self.last_step is not None:
             self.last_step.remember(state, action)
         self.tau += 1
         return Decision(action.numpy().astype(np.float32), mode, (time.perf_counter() - start) * 1e3, subgoal)
+
+    def _replan(self, state: Tensor, subgoal: Tensor) -> Tensor:
+        """A Mode-2 plan from `state`, warm-started from the last plan; returns its first action (A,)."""
+        init = None if self._plan is None else shift_plan(self._plan, self._taken)
+        if isinstance(self.rollout_model, SampledLatents):
+            self.rollout_model.resample()
+        result = self.planner.plan(state, self.plan_cost, self.rollout_model, init=init, generator=self.generator)
+        self._plan, self._taken = result.actions, 0
+        action = result.actions[0]
+        if self.configurator.task.hold and self._holds(state, result.actions):
+            action = torch.zeros_like(action)
+        self.demonstrations.append(Demonstration(self.episode, state, subgoal, action))
+        return action
 
     @torch.no_grad()
     def _holds(self, state: Tensor, actions: Tensor) -> bool:

@@ -67,6 +67,9 @@ class TaskSpec:
         hold: stand still (action 0) when no step of the chosen plan is predicted to come closer to the goal than
             the present observation: near the goal, what the agent sees is more precise than what its
             predictor foresees, so it stops chasing the predictor's drift. Flat tasks aiming at the goal only.
+        replan_every: how many actions of each Mode-2 plan the agent takes before it plans again (at most the
+            planner's horizon; stable-worldmodel takes a whole plan of 5 blocks of 5 actions). 1: receding horizon,
+            a plan every step; between plans the agent takes the plan's actions unseen, so `hold` needs 1.
         max_steps: steps per episode before giving up.
     """
 
@@ -86,6 +89,7 @@ class TaskSpec:
     critic_weight: float = 0.0
     drift_correction: bool = False
     hold: bool = False
+    replan_every: int = 1
     max_steps: int = 200
 
     @property
@@ -226,6 +230,19 @@ class TaskSpec:
                 f"{source}: hold: compares the plan with the goal itself, so it needs levels [1] and "
                 "subgoals.kind none; set hold: false for subgoal tasks"
             )
+        replan_every = data.get("replan_every", 1)
+        if isinstance(replan_every, bool) or not isinstance(replan_every, int) or replan_every < 1:
+            raise ValueError(f"{source}: replan_every: expected a positive integer, got {replan_every!r}")
+        if replan_every > planner["horizon"]:
+            raise ValueError(
+                f"{source}: replan_every: {replan_every} actions of a plan of planner.horizon {planner['horizon']}; "
+                "take at most a whole plan"
+            )
+        if replan_every > 1 and hold:
+            raise ValueError(
+                f"{source}: hold: decides from what the agent sees at each step, but replan_every {replan_every} "
+                "takes planned actions unseen; set hold: false or replan_every: 1"
+            )
         max_steps = data.get("max_steps", 200)
         if not isinstance(max_steps, int) or max_steps < 1:
             raise ValueError(f"{source}: max_steps: expected a positive integer, got {max_steps!r}")
@@ -246,6 +263,7 @@ class TaskSpec:
             critic_weight=float(critic_weight),
             drift_correction=drift_correction,
             hold=hold,
+            replan_every=replan_every,
             max_steps=max_steps,
         )
 

@@ -113,3 +113,26 @@ def test_auto_mode_plans_where_the_critic_predicts_a_high_cost(experience):
         # the critic predicts a high cost far from the goal: the planner acts there, the policy closer in
         assert distances[mode == 2].min() > distances[mode == 1].max(), (mode, distances.round(2))
         assert len(agent.demonstrations) - planned == (mode == 2).sum()  # only Mode-2 steps are demonstrations
+
+
+def test_replan_every_takes_the_plans_actions_between_plans(experience):
+    # stable-worldmodel's protocol takes a whole plan before planning again; replan_every 4 plans at steps 0, 4, 8
+    agent = oracle_agent("reach", experience, hold=False, replan_every=4)
+    env = task_env("hjepa/TwoRooms-v0", 10)
+    _, info = env.reset(seed=1)
+    agent.reset(info["goal_image"])
+    actions, plans = [], []
+    for _ in range(10):
+        planned = len(agent.demonstrations)
+        actions.append(agent.act(env.unwrapped.render()).action)
+        if len(agent.demonstrations) > planned:
+            plans.append(agent._plan.numpy().copy())
+        env.step(actions[-1])
+    assert len(plans) == 3  # steps 0, 4 and 8 planned, the others took the plan's next action
+    np.testing.assert_array_equal(np.stack(actions[:4]), plans[0][:4])
+    np.testing.assert_array_equal(np.stack(actions[4:8]), plans[1][:4])
+    every_step = oracle_agent("reach", experience, hold=False)
+    every_step.reset(info["goal_image"])
+    for _ in range(3):
+        every_step.act(env.unwrapped.render())
+    assert len(every_step.demonstrations) == 3

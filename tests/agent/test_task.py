@@ -27,6 +27,13 @@ from hjepa.agent.task import TaskSpec
         ({"drift_correction": 1}, "drift_correction: expected true or false"),
         ({"hold": True, "subgoals": {"kind": "landmarks"}}, "hold: .* needs levels \\[1\\] and subgoals.kind none"),
         ({"drift_correction": True, "uncertainty": {"samples": 2, "risk": 1.0}}, "drift_correction: with uncertainty"),
+        ({"replan_every": 0}, "replan_every: expected a positive integer"),
+        ({"replan_every": 2.0}, "replan_every: expected a positive integer"),
+        ({"replan_every": 7}, "replan_every: 7 actions of a plan of planner.horizon 6"),
+        (
+            {"replan_every": 2, "hold": True, "subgoals": {"kind": "none"}},
+            "hold: .* replan_every 2 takes planned actions unseen",
+        ),
     ],
 )
 def test_bad_task_specs_name_the_field(change, message):

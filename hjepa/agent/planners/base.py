@@ -35,9 +35,9 @@ class PlanResult(NamedTuple):
     info: dict[str, Any]
 
 
-def shift_plan(actions: Tensor) -> Tensor:
-    """Warm start for the next MPC step: (H, A) -> (H, A) dropping the executed action, repeating the last."""
-    return torch.cat([actions[1:], actions[-1:]], dim=0)
+def shift_plan(actions: Tensor, taken: int = 1) -> Tensor:
+    """Warm start for the next MPC step: (H, A) -> (H, A) dropping the `taken` executed actions, repeating the last."""
+    return torch.cat([actions[taken:], actions[-1:].expand(taken, -1)], dim=0)
 
 
 class Rollouts:

@@ -65,28 +65,22 @@ def jepa_losses(
 
     Teacher-forced one-step prediction of every state, and autoregressive rollouts of `horizon` steps (default:
     the whole clip from its first state) from every state that has `horizon` successors, batched as one `unroll`;
-    a predictor that looks back (`history` k > 1) starts each rollout from the k true states up to its start, as
-    the agent plans from its last and present states (`hjepa.agent.last_step`);
     `rollout_weight` is the rollouts' share of the loss. `pred_error_rollout_rel` is the rollout error relative to
     the targets' variance over batch and time, comparable while the states' scale changes; `pred_error_over_copy`
     relative to the error of copying each rollout's start state (below 1: the model foresees some change; at 1 or
     above it does not, however small the first ratio, e.g. when states differ far more between clips than in time).
     With an `inverse_dynamics` head, its weighted error of the actions read from consecutive states is added.
     """
-    n, k = states.shape[1], model.predictor.history
-    horizon = horizon or n - k
-    if not 1 <= horizon <= n - k:
-        raise ValueError(f"rollout horizon: expected 1 to {n - k} for clips of {n} states and a context of {k}")
+    n = states.shape[1]
+    horizon = horizon or n - 1
     target = states[:, 1:]
     z, latent_terms = infer_clip_latent(model.latent, model.energy, states, actions)  # (B, n-1, Dz) or None
     teacher_forced = model.predictor.predict_teacher_forced(states, actions, z)  # (B, n-1, D)
-    steps = k - 1 + horizon  # the actions of a rollout: those within its context, then its own
-    context = rollout_starts(states[:, : n - horizon], k)  # (B m, k, D), m = n - k - horizon + 1 rollouts
-    rollout_target = rollout_starts(states[:, k:], horizon)  # (B m, horizon, D)
+    s0 = states[:, : n - horizon].flatten(0, 1)
+    rollout_target = rollout_starts(target, horizon)  # (B (n - horizon), horizon, D)
     rollout = model.predictor.unroll(
-        context, rollout_starts(actions, steps), None if z is None else rollout_starts(z, steps)
+        s0, rollout_starts(actions, horizon), None if z is None else rollout_starts(z, horizon)
     )
-    s0 = context[:, -1]
     tf: VICRegOutput = vicreg(expander(teacher_forced.flatten(0, 1)), expander(target.flatten(0, 1)))
     ar: VICRegOutput = vicreg(expander(rollout.flatten(0, 1)), expander(rollout_target.flatten(0, 1)))
     error = F.mse_loss(rollout, rollout_target)

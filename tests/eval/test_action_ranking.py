@@ -42,11 +42,7 @@ class StandsStill:
     history = 1
 
     def unroll(self, s0: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        return (
-            s0[:, None].expand(-1, actions.shape[1], -1)
-            if s0.dim() == 2
-            else s0[:, -1:].expand(-1, actions.shape[1], -1)
-        )
+        return s0[:, -1:].expand(-1, actions.shape[1], -1)  # the ranking always passes a context (N, k, D)
 
 
 @pytest.mark.parametrize("horizon", [1, 5])

@@ -40,12 +40,20 @@ def main() -> None:
     parser.add_argument("--horizons", type=int, nargs="+", default=[1, 2, 5, 10], help="rollout steps")
     parser.add_argument("--clips", type=int, default=96, help="validation clips")
     parser.add_argument("--candidates", type=int, default=63, help="random action sequences per clip")
+    parser.add_argument("--frame_stride", type=int, default=1, help="the models' data.frame_stride (action blocks)")
     parser.add_argument("--name", default="action_ranking", help="results file name")
     args = parser.parse_args()
     torch.set_num_threads(1)
     models = {path: load_world_model(path) for path in args.models}
     frames = max(model.history for model in models.values()) + max(args.horizons)
-    data = VideoDataModule(args.data, num_frames=frames, batch_size=args.clips, num_workers=0, val_fraction=0.1)
+    data = VideoDataModule(
+        args.data,
+        num_frames=frames,
+        frame_stride=args.frame_stride,
+        batch_size=args.clips,
+        num_workers=0,
+        val_fraction=0.1,
+    )
     batch = frames_to_float(next(iter(data.loader(data.dataset("val")))))
     rows = []
     for path, model in models.items():
@@ -68,7 +76,13 @@ def main() -> None:
     write_results(
         args.name,
         rows,
-        {"data": args.data, "models": args.models, "clips": len(batch["frames"]), "candidates": args.candidates},
+        {
+            "data": args.data,
+            "frame_stride": args.frame_stride,
+            "models": args.models,
+            "clips": len(batch["frames"]),
+            "candidates": args.candidates,
+        },
     )
 
 

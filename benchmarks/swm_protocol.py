@@ -9,7 +9,8 @@ actor, published rates included) and swm_tworoom_paths.png (each actor's paths),
 only the baselines run. The data are episodes of the protocol's data policy: `hjepa generate --world
 hjepa/SwmTwoRoom-v1 --policy expert --frames 101 ...` or `--world hjepa/SwmPushT-v1 --policy explore`. It also records
 `--record` episodes like them into a temporary folder and reports the recording rate (env steps/s, rendering and video
-encoding included).
+encoding included). A model trained on action blocks (`data.frame_stride` k, stable-worldmodel's `action_block`) plans
+k environment actions per step and decides from every k-th frame (`hjepa.eval.episodes.blocked_actor`).
 """
 
 from __future__ import annotations
@@ -20,12 +21,22 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from benchmarks.common import RESULTS, write_results
 from hjepa.agent.agent import Agent
 from hjepa.agent.configurator import Configurator
 from hjepa.agent.task import TaskSpec
 from hjepa.data.generate import GenerateSettings, generate_shards, recorded_settings
-from hjepa.eval.episodes import ActorFactory, agents, random_actors, still_actors
+from hjepa.eval.episodes import (
+    ActorFactory,
+    action_block,
+    agent_actor,
+    agents,
+    blocked_actor,
+    random_actors,
+    still_actors,
+)
 from hjepa.eval.plan_variants import label
 from hjepa.eval.swm_protocol import SwmProtocol, protocol_env, recorded_env, run_swm_protocol
 from hjepa.export import load_world_model
@@ -73,6 +84,7 @@ def main() -> None:
     task_path = args.task or f"configs/tasks/{BENCHMARKS[env_id]}.yaml"
     name = args.name or BENCHMARKS[env_id]
     actors: dict[str, ActorFactory] = {}
+    block: int | None = None
     if args.model is not None:
         task, world_model = TaskSpec.from_yaml(task_path), load_world_model(args.model)
         env = protocol_env(args.data, protocol)
@@ -82,10 +94,14 @@ def main() -> None:
                 f"--model: {args.model} takes {world_model.encoder.img_size}x"
                 f"{world_model.encoder.img_size} images but --data was recorded at {size}x{size}"
             )
-        configurator = Configurator(
-            task, world_model.encoder.embed_dim, env.action_space.low.tolist(), env.action_space.high.tolist()
+        block = action_block(world_model.predictor.action_dim, env.action_space, f"--model {args.model}")
+        low, high = (np.tile(bound, block).tolist() for bound in (env.action_space.low, env.action_space.high))
+        configurator = Configurator(task, world_model.encoder.embed_dim, low, high)
+        shape = env.action_space.shape
+        actors[label(task)] = agents(
+            lambda seed: Agent(world_model, configurator, seed=seed),
+            lambda agent: blocked_actor(agent_actor(agent), block, shape),
         )
-        actors[label(task)] = agents(lambda seed: Agent(world_model, configurator, seed=seed))
     actors["random"] = random_actors
     actors["still"] = still_actors
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -111,6 +127,7 @@ def main() -> None:
         {
             "model": args.model,
             "task": task_path if args.model else None,
+            "action_block": block,
             "protocol": result["protocol"],
             "pairs": result["pairs"],
             "parallel": args.parallel,

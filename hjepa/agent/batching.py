@@ -35,29 +35,34 @@ class _Request:
 class BatchedRollouts:
     """Gathers `unroll` calls of threads and runs each batch when every acting thread waits on a rollout.
 
-    A thread counts as acting inside `acting()` (one episode); a batch runs as soon as all acting threads have a
-    call pending, so no call waits for a thread that is stepping its environment and will ask later. Calls on
-    the same model with the same shapes are concatenated into one call. Gradient planners differentiate their
+    A thread counts as acting inside `acting()`, or from the start when counted in `acting` until it calls
+    `leave()`; a batch runs as soon as all acting threads have a call pending, so no call waits for a thread that
+    is stepping its environment and will ask later, and none runs before a thread still starting has asked. Calls
+    on the same model with the same shapes are concatenated into one call. Gradient planners differentiate their
     own rollouts, so calls made with autograd on run at once, alone.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, acting: int = 0) -> None:
         self._lock = threading.Condition()
-        self._acting = 0
+        self._acting = acting
         self._pending: list[_Request] = []
         self.calls = 0  # batched world-model calls made
 
     @contextmanager
     def acting(self) -> Iterator[None]:
-        """The calling thread takes part in batches until it leaves (its episode ended)."""
+        """The calling thread takes part in batches until it leaves the block."""
         with self._lock:
             self._acting += 1
         try:
             yield
         finally:
-            with self._lock:
-                self._acting -= 1
-                self._run_if_ready()
+            self.leave()
+
+    def leave(self) -> None:
+        """One acting thread stops taking part (its episodes ended); the others' pending calls may now run."""
+        with self._lock:
+            self._acting -= 1
+            self._run_if_ready()
 
     def wrap(self, model: RolloutModel) -> RolloutModel:
         """A view of `model` whose `unroll` joins this batch."""

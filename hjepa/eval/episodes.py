@@ -9,7 +9,6 @@ from __future__ import annotations
 import queue
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -131,28 +130,38 @@ def run_episodes(
     if len(options) != len(seeds):
         raise ValueError(f"options: one per episode, got {len(options)} for {len(seeds)} seeds")
     workers = min(parallel, len(seeds))
-    envs: queue.SimpleQueue[gymnasium.Env] = queue.SimpleQueue()
-    for _ in range(workers):
-        envs.put(make_env_copy())
-    batch = BatchedRollouts() if workers > 1 else None
+    jobs: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for index in range(len(seeds)):
+        jobs.put(index)
+    results: list[EpisodeResult | None] = [None] * len(seeds)
+    # every worker takes part in batches from the start, so no call is priced before a starting worker asks
+    batch = BatchedRollouts(acting=workers) if workers > 1 else None
     bar = tqdm(total=len(seeds), desc=progress, unit="episode", disable=progress is None)
 
-    def one(seed: int, reset_options: dict[str, Any] | None) -> EpisodeResult:
-        env = envs.get()
+    def work(env: gymnasium.Env) -> None:
         try:
-            actor, start = make_actor(seed, env, batch)
-            with batch.acting() if batch is not None else nullcontext():
-                result = run_episode(env, actor, seed, start, seed == record_seed, terminate, reset_options)
-            bar.update()
-            return result
+            while True:
+                try:
+                    index = jobs.get_nowait()
+                except queue.Empty:
+                    return
+                seed = seeds[index]
+                actor, start = make_actor(seed, env, batch)
+                results[index] = run_episode(env, actor, seed, start, seed == record_seed, terminate, options[index])
+                bar.update()
         finally:
-            envs.put(env)
+            if batch is not None:
+                batch.leave()
 
+    envs = [make_env_copy() for _ in range(workers)]
     with bar:
         if workers == 1:
-            return [one(seed, reset_options) for seed, reset_options in zip(seeds, options)]
-        with ThreadPoolExecutor(workers) as pool:
-            return list(pool.map(one, seeds, options))
+            work(envs[0])
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                for done in [pool.submit(work, env) for env in envs]:
+                    done.result()
+    return [result for result in results if result is not None]
 
 
 def agent_actor(agent: Agent) -> Actor:
@@ -176,6 +185,33 @@ def agents(make_agent: Callable[[int], Agent], actor: Callable[[Agent], Actor] =
         return actor(agent), agent.reset
 
     return make
+
+
+def action_block(model_action_dim: int, action_space: gymnasium.spaces.Box, model: str) -> int:
+    """How many environment steps one action of a world model spans: a model trained with `data.frame_stride` k
+    takes the k environment actions between its frames concatenated (stable-worldmodel's action blocks)."""
+    env_dim = int(np.prod(action_space.shape))
+    if model_action_dim < env_dim or model_action_dim % env_dim:
+        raise ValueError(
+            f"{model}: the world model takes actions of {model_action_dim} numbers, but the environment's are "
+            f"{env_dim}; a model of this environment takes k x {env_dim} (trained with data.frame_stride k)"
+        )
+    return model_action_dim // env_dim
+
+
+def blocked_actor(actor: Actor, block: int, env_action_shape: tuple[int, ...]) -> Actor:
+    """An actor that decides every `block` steps, from what it sees then (the frames its model was trained on are
+    `block` steps apart), and sends its `(block x A,)` action one `(A,)` piece a step in between."""
+    pending: list[np.ndarray] = []
+
+    def act(observation: np.ndarray) -> tuple[np.ndarray, float]:
+        if pending:
+            return pending.pop(0), 0.0
+        action, ms = actor(observation)
+        pending.extend(np.asarray(action).reshape(block, *env_action_shape))
+        return pending.pop(0), ms
+
+    return act
 
 
 def random_actor(env: gymnasium.Env, seed: int) -> Actor:

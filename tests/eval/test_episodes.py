@@ -1,6 +1,7 @@
 """Episodes run several at a time take the decisions they take alone, with fewer world-model calls."""
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -12,7 +13,16 @@ from hjepa.agent.configurator import Configurator
 from hjepa.agent.task import TaskSpec
 from hjepa.data.generate import GenerateSettings, generate_shards
 from hjepa.envs import make_world
-from hjepa.eval.episodes import agents, random_actors, run_episodes, task_env, world_options
+from hjepa.eval.episodes import (
+    action_block,
+    agent_actor,
+    agents,
+    blocked_actor,
+    random_actors,
+    run_episodes,
+    task_env,
+    world_options,
+)
 from tests.agent.oracle import WallOracleWorldModel
 
 
@@ -90,6 +100,28 @@ def test_batched_rollouts_price_concurrent_calls_in_one_call_with_the_same_resul
         torch.testing.assert_close(states, WallOracleWorldModel(make_world("two_rooms")).unroll(s0, plan))
 
 
+def test_threads_counted_from_the_start_are_waited_for_however_late_they_ask():
+    model, batch = CountingModel(), BatchedRollouts(acting=3)
+    results = [None] * 3
+
+    def ask(i):
+        time.sleep(0.05 * i)  # the last thread starts well after the first has asked
+        try:
+            with torch.no_grad():
+                results[i] = batch.wrap(model).unroll(torch.full((2, 2), 0.2 + 0.1 * i), torch.zeros(2, 4, 2))
+        finally:
+            batch.leave()
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert model.calls == 1 and model.rows == 6
+    for i, states in enumerate(results):
+        torch.testing.assert_close(states, torch.full((2, 4, 2), 0.2 + 0.1 * i))
+
+
 def test_a_failing_batch_raises_in_every_caller_and_gradients_bypass_the_batch():
     class Broken(CountingModel):
         def unroll(self, s0, actions):
@@ -132,3 +164,78 @@ def test_shards_recorded_in_an_environment_set_its_image_size(tmp_path):
     assert world_options(tmp_path, "hjepa/TwoRooms-v0") == {"image_size": 32}
     assert task_env("hjepa/TwoRooms-v0", 3, tmp_path).observation_space.shape == (32, 32, 3)
     assert world_options(tmp_path, "hjepa/Maze-v0") == {}  # recorded in another world
+
+
+class BlockWallOracle(WallOracleWorldModel):
+    """The perfect rooms model of a world seen every `block` steps: one action is `block` moves concatenated, as a
+    model trained with `data.frame_stride` = block takes them."""
+
+    def __init__(self, block: int) -> None:
+        super().__init__(make_world("two_rooms"))
+        self.block = block
+
+    def unroll(self, s0, actions):
+        batch, steps, _ = actions.shape
+        every_move = super().unroll(s0, actions.reshape(batch, steps * self.block, 2))
+        return every_move[:, self.block - 1 :: self.block]
+
+
+def test_a_blocked_actor_decides_every_block_steps_and_sends_its_pieces_in_order():
+    seen, plans = [], []
+
+    def decide(observation):
+        seen.append(observation)
+        plans.append(np.random.default_rng(len(plans)).uniform(-0.05, 0.05, 6).astype(np.float32))
+        return plans[-1], 7.0
+
+    env = task_env("hjepa/TwoRooms-v0", 7)
+    act = blocked_actor(decide, 3, env.action_space.shape)
+    observation, _ = env.reset(seed=0)
+    observations, sent, ms = [observation], [], []
+    for _ in range(7):
+        action, spent = act(observations[-1])
+        sent.append(action)
+        ms.append(spent)
+        observations.append(env.step(action)[0])
+    assert len(seen) == 3  # steps 0, 3 and 6
+    for decision, step in zip(seen, (0, 3, 6)):
+        np.testing.assert_array_equal(decision, observations[step])
+    np.testing.assert_array_equal(np.stack(sent[:6]), np.concatenate(plans[:2]).reshape(6, 2))
+    np.testing.assert_array_equal(sent[6], plans[2][:2])
+    assert ms == [7.0, 0.0, 0.0, 7.0, 0.0, 0.0, 7.0]
+
+
+def test_an_agent_plans_blocks_of_moves_with_a_model_of_every_third_frame():
+    block = 3
+    task = TaskSpec.from_yaml("configs/tasks/reach.yaml").replace(
+        max_steps=30, planner={"name": "cem", "horizon": 4, "population": 64, "elites": 8, "iterations": 3}
+    )
+    env = task_env("hjepa/TwoRooms-v0", task.max_steps)
+    model = BlockWallOracle(block)
+    assert action_block(2 * block, env.action_space, "model") == block
+    low, high = (np.tile(bound, block).tolist() for bound in (env.action_space.low, env.action_space.high))
+    configurator = Configurator(task, model.encoder.embed_dim, low, high)
+    decisions = []
+
+    def blocked(agent):
+        def decide(observation):
+            decisions.append(observation)
+            return agent_actor(agent)(observation)
+
+        return blocked_actor(decide, block, env.action_space.shape)
+
+    make = agents(lambda seed: Agent(model, configurator, seed=seed), blocked)
+    seeds = [1000, 1001, 1002, 1003]
+    results = run_episodes(lambda: task_env("hjepa/TwoRooms-v0", task.max_steps), make, seeds)
+    assert sum(r.success for r in results) >= 3
+    assert len(decisions) == sum((r.steps + block - 1) // block for r in results)
+    blind = run_episodes(lambda: task_env("hjepa/TwoRooms-v0", task.max_steps), random_actors, seeds)
+    assert sum(r.success for r in blind) < sum(r.success for r in results)
+
+
+def test_a_model_action_that_is_no_whole_number_of_environment_actions_is_refused():
+    space = task_env("hjepa/TwoRooms-v0", 3).action_space
+    assert action_block(2, space, "--model m") == 1
+    for width in (1, 3):
+        with pytest.raises(ValueError, match=f"--model m: the world model takes actions of {width} numbers"):
+            action_block(width, space, "--model m")

@@ -38,6 +38,15 @@ class CountingModel(WallOracleWorldModel):
         return super().unroll(s0, actions)
 
 
+def run_threads(target, count):
+    """target(i) in `count` threads at once, until all return."""
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 @pytest.mark.parametrize("parallel", [2, 3])
 def test_parallel_episodes_match_sequential_ones(parallel):
     task = TaskSpec.from_yaml("configs/tasks/reach.yaml").replace(
@@ -90,11 +99,7 @@ def test_batched_rollouts_price_concurrent_calls_in_one_call_with_the_same_resul
             with torch.no_grad():
                 results[i] = batch.wrap(model).unroll(starts[i], plans[i])
 
-    threads = [threading.Thread(target=ask, args=(i,)) for i in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_threads(ask, 3)
     assert model.calls == 1 and batch.calls == 1
     for s0, plan, states in zip(starts, plans, results):
         torch.testing.assert_close(states, WallOracleWorldModel(make_world("two_rooms")).unroll(s0, plan))
@@ -112,11 +117,7 @@ def test_threads_counted_from_the_start_are_waited_for_however_late_they_ask():
         finally:
             batch.leave()
 
-    threads = [threading.Thread(target=ask, args=(i,)) for i in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_threads(ask, 3)
     assert model.calls == 1 and model.rows == 6
     for i, states in enumerate(results):
         torch.testing.assert_close(states, torch.full((2, 4, 2), 0.2 + 0.1 * i))

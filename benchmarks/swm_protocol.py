@@ -21,8 +21,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from benchmarks.common import RESULTS, write_results
 from hjepa.agent.agent import Agent
 from hjepa.agent.configurator import Configurator
@@ -33,6 +31,7 @@ from hjepa.eval.episodes import (
     action_block,
     agent_actor,
     agents,
+    block_action_box,
     blocked_actor,
     random_actors,
     still_actors,
@@ -95,8 +94,7 @@ def main() -> None:
                 f"{world_model.encoder.img_size} images but --data was recorded at {size}x{size}"
             )
         block = action_block(world_model.predictor.action_dim, env.action_space, f"--model {args.model}")
-        low, high = (np.tile(bound, block).tolist() for bound in (env.action_space.low, env.action_space.high))
-        configurator = Configurator(task, world_model.encoder.embed_dim, low, high)
+        configurator = Configurator(task, world_model.encoder.embed_dim, *block_action_box(env.action_space, block))
         shape = env.action_space.shape
         actors[label(task)] = agents(
             lambda seed: Agent(world_model, configurator, seed=seed),

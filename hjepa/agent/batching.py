@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -35,11 +33,11 @@ class _Request:
 class BatchedRollouts:
     """Gathers `unroll` calls of threads and runs each batch when every acting thread waits on a rollout.
 
-    A thread counts as acting inside `acting()`, or from the start when counted in `acting` until it calls
-    `leave()`; a batch runs as soon as all acting threads have a call pending, so no call waits for a thread that
-    is stepping its environment and will ask later, and none runs before a thread still starting has asked. Calls
-    on the same model with the same shapes are concatenated into one call. Gradient planners differentiate their
-    own rollouts, so calls made with autograd on run at once, alone.
+    The `acting` threads take part from the start, each until it calls `leave()`; a batch runs as soon as all
+    acting threads have a call pending, so no call waits for a thread that is stepping its environment and will ask
+    later, and none runs before a thread still starting has asked. Calls on the same model with the same shapes are
+    concatenated into one call. Gradient planners differentiate their own rollouts, so calls made with autograd on
+    run at once, alone.
     """
 
     def __init__(self, acting: int = 0) -> None:
@@ -47,16 +45,6 @@ class BatchedRollouts:
         self._acting = acting
         self._pending: list[_Request] = []
         self.calls = 0  # batched world-model calls made
-
-    @contextmanager
-    def acting(self) -> Iterator[None]:
-        """The calling thread takes part in batches until it leaves the block."""
-        with self._lock:
-            self._acting += 1
-        try:
-            yield
-        finally:
-            self.leave()
 
     def leave(self) -> None:
         """One acting thread stops taking part (its episodes ended); the others' pending calls may now run."""

@@ -199,6 +199,12 @@ def action_block(model_action_dim: int, action_space: gymnasium.spaces.Box, mode
     return model_action_dim // env_dim
 
 
+def block_action_box(action_space: gymnasium.spaces.Box, block: int) -> tuple[list[float], list[float]]:
+    """The box (low, high) of `block` environment actions concatenated, each bound `(block x A,)`: what a model of
+    action blocks (`action_block`) plans in."""
+    return np.tile(action_space.low.ravel(), block).tolist(), np.tile(action_space.high.ravel(), block).tolist()
+
+
 def blocked_actor(actor: Actor, block: int, env_action_shape: tuple[int, ...]) -> Actor:
     """An actor that decides every `block` steps, from what it sees then (the frames its model was trained on are
     `block` steps apart), and sends its `(block x A,)` action one `(A,)` piece a step in between."""

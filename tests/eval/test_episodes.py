@@ -17,6 +17,7 @@ from hjepa.eval.episodes import (
     action_block,
     agent_actor,
     agents,
+    block_action_box,
     blocked_actor,
     random_actors,
     run_episodes,
@@ -36,15 +37,6 @@ class CountingModel(WallOracleWorldModel):
     def unroll(self, s0, actions):
         self.calls, self.rows = self.calls + 1, self.rows + len(s0)
         return super().unroll(s0, actions)
-
-
-def run_threads(target, count):
-    """target(i) in `count` threads at once, until all return."""
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
 
 
 @pytest.mark.parametrize("parallel", [2, 3])
@@ -86,41 +78,29 @@ def test_a_progress_bar_counts_the_finished_episodes(workers, capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_batched_rollouts_price_concurrent_calls_in_one_call_with_the_same_results():
-    model, batch = CountingModel(), BatchedRollouts()
+def test_batched_rollouts_price_the_calls_of_every_counted_thread_in_one_call_however_late_they_ask():
+    model, batch = CountingModel(), BatchedRollouts(acting=3)
     generator = torch.Generator().manual_seed(0)
     starts = [torch.rand(n, 2, generator=generator) * 0.3 + 0.1 for n in (5, 7, 3)]
     plans = [torch.randn(n, 6, 2, generator=generator) * 0.05 for n in (5, 7, 3)]
-    entered, results = threading.Barrier(3), [None] * 3
-
-    def ask(i):
-        with batch.acting():
-            entered.wait()  # all three are acting before any asks, so none is priced alone
-            with torch.no_grad():
-                results[i] = batch.wrap(model).unroll(starts[i], plans[i])
-
-    run_threads(ask, 3)
-    assert model.calls == 1 and batch.calls == 1
-    for s0, plan, states in zip(starts, plans, results):
-        torch.testing.assert_close(states, WallOracleWorldModel(make_world("two_rooms")).unroll(s0, plan))
-
-
-def test_threads_counted_from_the_start_are_waited_for_however_late_they_ask():
-    model, batch = CountingModel(), BatchedRollouts(acting=3)
     results = [None] * 3
 
     def ask(i):
         time.sleep(0.05 * i)  # the last thread starts well after the first has asked
         try:
             with torch.no_grad():
-                results[i] = batch.wrap(model).unroll(torch.full((2, 2), 0.2 + 0.1 * i), torch.zeros(2, 4, 2))
+                results[i] = batch.wrap(model).unroll(starts[i], plans[i])
         finally:
             batch.leave()
 
-    run_threads(ask, 3)
-    assert model.calls == 1 and model.rows == 6
-    for i, states in enumerate(results):
-        torch.testing.assert_close(states, torch.full((2, 4, 2), 0.2 + 0.1 * i))
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert model.calls == 1 and batch.calls == 1 and model.rows == 15
+    for s0, plan, states in zip(starts, plans, results):
+        torch.testing.assert_close(states, WallOracleWorldModel(make_world("two_rooms")).unroll(s0, plan))
 
 
 def test_a_failing_batch_raises_in_every_caller_and_gradients_bypass_the_batch():
@@ -214,8 +194,7 @@ def test_an_agent_plans_blocks_of_moves_with_a_model_of_every_third_frame():
     env = task_env("hjepa/TwoRooms-v0", task.max_steps)
     model = BlockWallOracle(block)
     assert action_block(2 * block, env.action_space, "model") == block
-    low, high = (np.tile(bound, block).tolist() for bound in (env.action_space.low, env.action_space.high))
-    configurator = Configurator(task, model.encoder.embed_dim, low, high)
+    configurator = Configurator(task, model.encoder.embed_dim, *block_action_box(env.action_space, block))
     decisions = []
 
     def blocked(agent):

@@ -11,9 +11,9 @@ those of the steady state after each worker's first batch, and `first_batches_s`
 - `scaling` = module clips/s with W workers / with 1 (target >= 1.7 for 2 workers with 2 free cores);
 - `loader_over_step` (64 px frames only) = module clips/s / samples/s of a training step (config tiny, fp32) measured in
   the same run: above 1, the loader keeps up with training.
-`slot_write_ms_per_clip` times writing a decoded clip, transposed, into its slot of a fresh shared-memory batch
-(what a worker hands over) and of one already touched (where the decoder alone writes): the cost of the hand-over's
-memory, outside any decoder.
+`slot_write_ms_per_clip` times copying a decoded clip into its slot of a fresh shared-memory batch (what a worker
+hands over) and of one already touched (where the decoder alone writes): the cost of the hand-over's memory, outside
+any decoder.
 Module and raw runs alternate `--repeats` times and the best of each is kept (other jobs only ever slow
 a run down); the load average before and after is recorded, since they move every figure.
 4096 episodes by default: with 512 a pass lasts 1-2 s, too short a window for a steady state after worker start-up;
@@ -117,11 +117,11 @@ def raw_run(videos: dict[str, bytes], keys: list[str], backend: str, num_frames:
 
 
 def slot_write_ms(image_size: int, num_frames: int, batch_size: int, repeats: int = 5) -> dict[str, float]:
-    """ms per clip to write decoded frames (T, H, W, 3), transposed, into their slot (T, 3, H, W) of a batch tensor:
-    a fresh one in shared memory each batch (what a worker must hand over) against one already touched (where the
-    decoder alone writes). The difference is first-touch page faults, which the DataLoader's own collation pays too."""
+    """ms per clip to copy decoded frames (T, H, W, 3) into their slot of a batch tensor (B, T, H, W, 3): a fresh
+    one in shared memory each batch (what a worker must hand over) against one already touched (where the decoder
+    alone writes). The difference is first-touch page faults, which the DataLoader's own collation pays too."""
     clip = torch.randint(0, 256, (num_frames, image_size, image_size, 3), dtype=torch.uint8).numpy()
-    shape = (batch_size, num_frames, 3, image_size, image_size)
+    shape = (batch_size, *clip.shape)
     touched = torch.zeros(shape, dtype=torch.uint8)
     times = {}
     for name, batch in (("fresh_shared", lambda: shared_frames(shape)), ("touched", lambda: touched)):
@@ -129,7 +129,7 @@ def slot_write_ms(image_size: int, num_frames: int, batch_size: int, repeats: in
         for _ in range(repeats):
             frames = batch()
             for slot in range(batch_size):
-                np.copyto(frames[slot].numpy(), clip.transpose(0, 3, 1, 2))
+                np.copyto(frames[slot].numpy(), clip)
         times[f"{name}_ms"] = round((time.perf_counter() - start) / (repeats * batch_size) * 1e3, 3)
     return times
 

@@ -30,34 +30,42 @@ def new_frames(shape: tuple[int, ...]) -> Tensor:
     return torch.empty(shape, dtype=torch.uint8) if get_worker_info() is None else shared_frames(shape)
 
 
+def channels_first(frames: Tensor) -> Tensor:
+    """`(..., H, W, 3)` -> `(..., 3, H, W)`, a view: decoders write channels-last, and a transpose in the worker
+    would cost a copy of every frame; `frames_to_float` makes them contiguous where they are converted anyway."""
+    return frames.movedim(-1, -3)
+
+
 class BatchBuffer:
-    """Slots (T, 3, H, W) of one batch tensor (B, T, 3, H, W) for a worker's next clips; a new tensor after every
-    `batch_size` clips, so a batch already yielded is never written again."""
+    """Slots (T, H, W, 3) of one batch tensor (B, T, H, W, 3) for a worker's next clips, yielded as (T, 3, H, W)
+    views; a new tensor after every `batch_size` clips, so a batch already yielded is never written again."""
 
     def __init__(self, batch_size: int) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size: expected >= 1, got {batch_size}")
         self.batch_size = batch_size
-        self.frames: Tensor | None = None  # (B, T, 3, H, W)
+        self.frames: Tensor | None = None  # (B, T, H, W, 3)
         self.filled = 0
 
     def slot(self) -> Tensor | None:
-        """Where the next clip goes, or None when the next clip starts a batch (its size is not known yet)."""
+        """Where the next clip (T, H, W, 3) goes, or None when it starts a batch (its size is not known yet)."""
         if self.frames is None or self.filled == self.batch_size:
             return None
         return self.frames[self.filled]
 
     def start(self, clip: Tensor) -> Tensor:
-        """A new batch tensor shaped after `clip` (T, 3, H, W), holding it in its first slot; returns that slot."""
+        """A new batch tensor shaped after `clip` (T, H, W, 3), holding it in its first slot; returns that slot
+        (T, 3, H, W)."""
         self.frames, self.filled = new_frames((self.batch_size, *clip.shape)), 0
         self.frames[0].copy_(clip)
         return self.commit()
 
     def commit(self) -> Tensor:
-        """The slot just written holds a clip that will be yielded: the next clip takes the next slot."""
+        """The slot just written holds a clip that will be yielded: the next clip takes the next slot. Returns the
+        clip (T, 3, H, W)."""
         assert self.frames is not None
         self.filled += 1
-        return self.frames[self.filled - 1]
+        return channels_first(self.frames[self.filled - 1])
 
 
 def whole_buffer(frames: list[Tensor]) -> Tensor | None:
@@ -70,10 +78,10 @@ def whole_buffer(frames: list[Tensor]) -> Tensor | None:
             clip.untyped_storage().data_ptr() != storage.data_ptr()
             or clip.storage_offset() != index * step
             or clip.shape != first.shape
-            or not clip.is_contiguous()
+            or not clip.movedim(-3, -1).is_contiguous()
         ):
             return None
-    return first.new_empty(0).set_(storage, 0, (len(frames), *first.shape))
+    return channels_first(first.new_empty(0).set_(storage, 0, (len(frames), *first.movedim(-3, -1).shape)))
 
 
 def collate_clips(clips: list[dict[str, Any]]) -> dict[str, Any]:

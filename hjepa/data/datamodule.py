@@ -56,9 +56,10 @@ def resolve_shards(spec: str | list[str], field: str = "shards") -> list[str]:
 
 
 def frames_to_float(batch: dict[str, Any]) -> dict[str, Any]:
-    """uint8 frames -> float32 in [0, 1]; done after transfer, so uint8 crosses processes and PCIe."""
+    """uint8 frames -> contiguous float32 in [0, 1]; done after transfer, so uint8 crosses processes and PCIe, and
+    the copy that converts them also lays channels-last frames out as the models read them."""
     if batch["frames"].dtype == torch.uint8:
-        batch["frames"] = batch["frames"].float().div_(255.0)
+        batch["frames"] = batch["frames"].to(torch.float32, memory_format=torch.contiguous_format).div_(255.0)
     return batch
 
 

@@ -32,7 +32,7 @@ import webdataset as wds
 from torch.utils.data import IterableDataset, get_worker_info
 
 from hjepa.data.augment import ClipAugment
-from hjepa.data.batch_buffer import BatchBuffer
+from hjepa.data.batch_buffer import BatchBuffer, channels_first
 from hjepa.data.clips import clip_actions, clip_span, clip_starts, frame_indices
 from hjepa.data.shards import load_npy, read_shard
 from hjepa.data.video import VIDEO_EXTENSIONS, DecodeError, FrameSizeMismatch, decode_video
@@ -127,7 +127,8 @@ def distributed_position() -> tuple[int, int]:
 
 class ClipDataset(IterableDataset):
     """Yields clips `{"frames": (T, 3, H, W) uint8, "actions": (T-1, A*stride), "states": (T, S),
-    "labels": {...}, "key": str}` from shards given as local paths or `pipe:` URLs."""
+    "labels": {...}, "key": str}` from shards given as local paths or `pipe:` URLs. Frames are channels-last in
+    memory, as decoders write them (a view, see `channels_first`): `frames_to_float` makes them contiguous."""
 
     def __init__(
         self,
@@ -274,19 +275,19 @@ class ClipDataset(IterableDataset):
         video = sample[next(ext for ext in VIDEO_EXTENSIONS if ext in sample)]
         wanted = [int(i) for i in indices]
 
-        def decoded() -> torch.Tensor:  # (T, 3, H, W) uint8, an array of its own
-            return torch.from_numpy(decode_video(video, wanted, self.decoder, channels_first=True))
+        def decoded() -> torch.Tensor:  # (T, H, W, 3) uint8, an array of its own
+            return torch.from_numpy(decode_video(video, wanted, self.decoder))
 
         if self.augment is not None and plan.augment_seed is not None:
-            return {"frames": self.augment(decoded(), np.random.default_rng(plan.augment_seed)), **clip}
+            return {"frames": self.augment(channels_first(decoded()), np.random.default_rng(plan.augment_seed)), **clip}
         # the last step: a clip written into the batch buffer is one that will be yielded
         slot = self._buffer.slot()
         if slot is None:  # the batch's first clip: its size sets the buffer's
             return {"frames": self._buffer.start(decoded()), **clip}
         try:
-            decode_video(video, wanted, self.decoder, channels_first=True, out=slot.numpy())
+            decode_video(video, wanted, self.decoder, out=slot.numpy())
         except FrameSizeMismatch:  # another size than the batch's first clip: stacked (and refused) as before
-            return {"frames": decoded(), **clip}
+            return {"frames": channels_first(decoded()), **clip}
         return {"frames": self._buffer.commit(), **clip}
 
     def _plans(self, samples: Iterator[dict[str, Any]], rng: np.random.Generator | None) -> Iterator[ClipPlan]:

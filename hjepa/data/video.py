@@ -135,23 +135,16 @@ def _warn_once(message: str) -> None:
         log.warning(message)
 
 
-_GBRP_TO_RGB = (2, 0, 1)  # planes of FFmpeg's planar `gbrp` in R, G, B order
+def _rgb_view(frame: av.VideoFrame) -> np.ndarray:
+    """The `(H, W, 3)` pixels of an `rgb24` frame: a view of its buffer (rows padded to `line_size`), no copy."""
+    plane = frame.planes[0]
+    rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: frame.height, : frame.width * 3]
+    return rows.reshape(frame.height, frame.width, 3)
 
 
-def _rgb_planes(frame: av.VideoFrame) -> list[np.ndarray]:
-    """The R, G, B planes (H, W) of a `gbrp` frame: views of its buffers (rows padded to `line_size`), no copy."""
-    return [
-        np.frombuffer(frame.planes[p], np.uint8).reshape(-1, frame.planes[p].line_size)[: frame.height, : frame.width]
-        for p in _GBRP_TO_RGB
-    ]
-
-
-def _decode_pyav(
-    data: bytes, indices: Sequence[int] | None, channels_first: bool = False, out: np.ndarray | None = None
-) -> np.ndarray:
-    """Each frame wanted is converted to RGB once and written straight into its slot(s) of the output. Channels
-    first, it is converted to planar RGB (`gbrp`, the same pixels as packed `rgb24`) and each plane is copied whole:
-    no transpose of interleaved pixels, the slowest copy of a clip."""
+def _decode_pyav(data: bytes, indices: Sequence[int] | None, out: np.ndarray | None = None) -> np.ndarray:
+    """Each frame wanted is converted to RGB once and copied from the converter's buffer straight into its slot(s)
+    of the output: one copy of each frame."""
     slots: dict[int, list[int]] = {}
     for slot, index in enumerate(indices or ()):
         slots.setdefault(index, []).append(slot)
@@ -171,27 +164,19 @@ def _decode_pyav(
             count = index + 1
             if indices is not None and index not in slots:
                 continue
-            if channels_first:
-                planes = _rgb_planes(to_rgb.reformat(frame, format="gbrp", threads=1))  # R, G, B (H, W)
-            else:
-                image = to_rgb.reformat(frame, format="rgb24", threads=1).to_ndarray()  # (H, W, 3)
+            image = _rgb_view(to_rgb.reformat(frame, format="rgb24", threads=1))  # (H, W, 3)
             if indices is None:
-                frames.append(np.stack(planes) if channels_first else image)
+                frames.append(image.copy())
                 continue
             if not checked:
-                height, width = (frame.height, frame.width)
-                shape = (len(indices), *((3, height, width) if channels_first else (height, width, 3)))
+                shape = (len(indices), *image.shape)
                 if out is None:
                     out = np.empty(shape, np.uint8)
                 elif out.shape != shape:
                     raise FrameSizeMismatch(f"frames of {shape} do not fit an array of {out.shape}")
                 checked = True
             for slot in slots.pop(index):
-                if channels_first:
-                    for channel, plane in enumerate(planes):
-                        out[slot, channel] = plane
-                else:
-                    out[slot] = image
+                out[slot] = image
             if not slots:
                 break
     if indices is None:
@@ -200,7 +185,7 @@ def _decode_pyav(
         return np.stack(frames)
     if slots:
         raise DecodeError(f"video has {count} decodable frames, frame {min(slots)} requested")
-    return out if out is not None else np.empty((0, 3, 0, 0) if channels_first else (0, 0, 0, 3), np.uint8)
+    return out if out is not None else np.empty((0, 0, 0, 3), np.uint8)
 
 
 def _decode_torchcodec(data: bytes, indices: Sequence[int] | None) -> np.ndarray:
@@ -258,30 +243,22 @@ def resolve_decoder(name: str) -> str:
 
 
 def decode_video(
-    data: bytes,
-    indices: Sequence[int] | None = None,
-    backend: str = "pyav",
-    channels_first: bool = False,
-    out: np.ndarray | None = None,
+    data: bytes, indices: Sequence[int] | None = None, backend: str = "pyav", out: np.ndarray | None = None
 ) -> np.ndarray:
-    """Decode the frames at `indices` (all when None) of an in-memory video -> `(T, H, W, 3)` uint8, or
-    `(T, 3, H, W)` with `channels_first` (the models' layout: PyAV writes it directly, saving a copy of the clip).
+    """Decode the frames at `indices` (all when None) of an in-memory video -> `(T, H, W, 3)` uint8 RGB.
     With `out`, the frames are written into it and it is returned (PyAV decodes straight into it where indices
     are given); frames of another shape raise `FrameSizeMismatch`."""
     try:
         if backend == "pyav":
-            frames = _decode_pyav(data, indices, channels_first, None if indices is None else out)
+            frames = _decode_pyav(data, indices, None if indices is None else out)
         else:
             frames = _BACKENDS[backend](data, indices)
-            # a view: the one copy of the frames is the one below, into `out` or a contiguous array
-            frames = frames.transpose(0, 3, 1, 2) if channels_first else frames
     except (DecodeError, FrameSizeMismatch):
         raise
     except Exception as error:  # backends raise many types (av.error.*, decord.DECORDError, RuntimeError)
         raise DecodeError(f"{backend} could not decode the video: {type(error).__name__}: {error}") from error
-    if frames.ndim != 4 or frames.shape[1 if channels_first else -1] != 3:
-        expected = "(T, 3, H, W)" if channels_first else "(T, H, W, 3)"
-        raise DecodeError(f"{backend} returned frames of shape {frames.shape}, expected {expected}")
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise DecodeError(f"{backend} returned frames of shape {frames.shape}, expected (T, H, W, 3)")
     if out is None:
         return np.ascontiguousarray(frames)
     if frames is not out:

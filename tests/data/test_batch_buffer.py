@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from hjepa.data.batch_buffer import BatchBuffer, collate_clips, whole_buffer
-from hjepa.data.datamodule import VideoDataModule
+from hjepa.data.batch_buffer import BatchBuffer, channels_first, collate_clips, whole_buffer
+from hjepa.data.datamodule import VideoDataModule, frames_to_float
 from hjepa.data.dataset import ClipDataset, ClipSpec
 from hjepa.data.shards import list_shards
 from tests.data.synthetic import write_synthetic_shards
@@ -28,12 +28,13 @@ def test_a_batchs_clips_are_its_buffer_taken_whole(tmp_path):
 
 def test_clips_that_are_not_their_buffer_in_order_are_stacked():
     buffer = BatchBuffer(3)
-    first = buffer.start(torch.full((2, 3, 4, 4), 1, dtype=torch.uint8))
+    first = buffer.start(torch.full((2, 4, 4, 3), 1, dtype=torch.uint8))
+    assert first.shape == (2, 3, 4, 4)
     for value in (2, 3):
         slot = buffer.slot()
         slot.fill_(value)
         buffer.commit()
-    clips = [{"frames": f, "key": str(i)} for i, f in enumerate(buffer.frames)]
+    clips = [{"frames": channels_first(f), "key": str(i)} for i, f in enumerate(buffer.frames)]
     assert whole_buffer([c["frames"] for c in clips]) is not None
     for order in ([1, 0, 2], [1, 2]):  # out of order; not starting at the first slot
         chosen = [clips[i] for i in order]
@@ -62,3 +63,11 @@ def test_a_damaged_clip_leaves_its_slot_to_the_next_one(tmp_path, workers):
             assert torch.equal(batch["frames"][i], slow_clip(episodes[name], int(start), 4, 1, "pyav")["frames"]), key
             keys.append(name)
     assert len(keys) == 11 and "ep00002" not in keys and data.skipped_samples == 1
+
+
+def test_channels_last_frames_become_contiguous_floats_of_the_same_pixels():
+    pixels = torch.randint(0, 256, (2, 3, 5, 4, 3), dtype=torch.uint8)  # (B, T, H, W, 3) as decoders write them
+    frames = frames_to_float({"frames": channels_first(pixels)})["frames"]
+    assert frames.shape == (2, 3, 3, 5, 4) and frames.is_contiguous() and frames.dtype == torch.float32
+    for b, t, c, y, x in [(0, 0, 0, 0, 0), (1, 2, 2, 4, 3), (1, 0, 1, 2, 1)]:
+        assert frames[b, t, c, y, x] == torch.tensor(pixels[b, t, y, x, c].item() / 255.0, dtype=torch.float32)

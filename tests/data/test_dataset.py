@@ -139,7 +139,8 @@ def test_loader_yields_the_clips_of_the_slow_path_in_the_recorded_order(tmp_path
     )
     episodes, keys = episodes_in(tmp_path), []
     for batch in data.train_dataloader():
-        assert batch["frames"].shape == (4, 4, 3, 32, 32) and batch["frames"].is_contiguous()
+        # (B, T, 3, H, W), the whole batch buffer: channels-last in memory, as the decoders wrote it
+        assert batch["frames"].shape == (4, 4, 3, 32, 32) and batch["frames"].movedim(2, -1).is_contiguous()
         for i, key in enumerate(batch["key"]):
             name, start = key.split("@")
             expected = slow_clip(episodes[name], int(start), 4, 2, decoder)

@@ -128,6 +128,7 @@ def main() -> None:
             "action_block": block,
             "protocol": result["protocol"],
             "pairs": result["pairs"],
+            "episodes": result["episodes"],
             "parallel": args.parallel,
             "figure": figure.name,
             **(recording_rate(args.data, args.record) if args.record else {}),

@@ -148,8 +148,9 @@ def run_swm_protocol(
     environment. `parallel` episodes run at a time, their agents' rollouts priced together (`run_episodes`). With
     `figure`, a PNG there shows each actor's paths (the environment's `path_coords`) over the first pair's goal image.
     Where the environment states its rule (`within`), each row also has `within_x<k>`: the share of episodes that came
-    within k times its tolerances of the goal at some step, k in `TOLERANCES`. With `progress`, a bar per actor counts
-    its finished episodes on stderr.
+    within k times its tolerances of the goal at some step, k in `TOLERANCES`. `episodes` has each actor's outcome of
+    each pair, in the pairs' order: [success, steps taken]. With `progress`, a bar per actor counts its finished
+    episodes on stderr.
     """
     env_id = recorded_env(data)
     episodes = [episode for shard in list_shards(data) for episode in read_episodes(shard)]
@@ -179,5 +180,6 @@ def run_swm_protocol(
         "protocol": {**asdict(protocol), "env": env_id, "data": str(data)},
         "pairs": [[episodes[p.episode].key, p.start] for p in pairs],
         "table": table,
+        "episodes": {name: [[r.success, r.steps] for r in rows] for name, rows in results.items()},
         "published": PUBLISHED.get(env_id, {}),
     }

@@ -120,6 +120,9 @@ def test_success_is_counted_as_the_environment_counts_it(expert_data: Path) -> N
     table = result["table"]
     assert table["oracle"]["success"] >= 0.9 and table["oracle"]["steps"] <= protocol.budget
     assert all(row["within_x1"] == row["success"] for row in table.values())
+    for name, outcomes in result["episodes"].items():  # each pair's [success, steps], the rate rounded in the table
+        assert len(outcomes) == 12 and all(steps <= protocol.budget for _, steps in outcomes)
+        assert np.mean([success for success, _ in outcomes]) == pytest.approx(table[name]["success"], abs=1e-4)
     assert 0.0 <= table["random"]["success"] <= 1.0 and len(table["random"]["success_ci"]) == 2
     assert result["published"] == {"DINO-WM": 1.00, "PLDM": 0.97, "LeWM": 0.87}
     assert result["protocol"]["env"] == SWM_TWOROOM_ID and len(result["pairs"]) == 12
@@ -131,10 +134,12 @@ def test_success_is_counted_as_the_environment_counts_it(expert_data: Path) -> N
         np.linalg.norm(episodes[p.episode].states[p.start] - episodes[p.episode].states[p.start + 4])
         for p in draw_pairs(episodes, close)
     ]
-    expected = float(np.mean(np.array(distances) < 16.0))
-    assert 0.0 < expected < 1.0  # the check can tell the two cases apart
-    still = run_swm_protocol(expert_data, {"still": still_actors}, close)["table"]["still"]
-    assert still["success"] == pytest.approx(expected, abs=1e-4)
+    expected = [bool(d < 16.0) for d in distances]
+    assert 0 < sum(expected) < len(expected)  # the check can tell the two cases apart
+    still = run_swm_protocol(expert_data, {"still": still_actors}, close)
+    assert still["table"]["still"]["success"] == pytest.approx(np.mean(expected), abs=1e-4)
+    # pair by pair, in the pairs' order: the environment says success at the first step, a failure takes the budget
+    assert still["episodes"]["still"] == [[e, 1 if e else close.budget] for e in expected]
 
 
 # ----- PushT

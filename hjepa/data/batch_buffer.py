@@ -17,6 +17,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import default_collate, get_worker_info
 
+from hjepa.data.pixels import channels_first
+
 
 def shared_frames(shape: tuple[int, ...]) -> Tensor:
     """An uninitialised uint8 tensor of `shape` in shared memory."""
@@ -28,12 +30,6 @@ def new_frames(shape: tuple[int, ...]) -> Tensor:
     """An uninitialised uint8 tensor of `shape`, in shared memory inside a DataLoader worker (as the DataLoader's
     own collation allocates it there), so sending it to the main process copies nothing."""
     return torch.empty(shape, dtype=torch.uint8) if get_worker_info() is None else shared_frames(shape)
-
-
-def channels_first(frames: Tensor) -> Tensor:
-    """`(..., H, W, 3)` -> `(..., 3, H, W)`, a view: decoders write channels-last, and a transpose in the worker
-    would cost a copy of every frame; `frames_to_float` makes them contiguous where they are converted anyway."""
-    return frames.movedim(-1, -3)
 
 
 class BatchBuffer:

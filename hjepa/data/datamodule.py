@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader
 from hjepa.data.augment import ClipAugment
 from hjepa.data.batch_buffer import collate_clips
 from hjepa.data.dataset import ClipDataset, ClipSpec, SkipCounter, check_pipe_allowed, distributed_position
+from hjepa.data.pixels import unit_frames
 from hjepa.data.shards import list_shards
 from hjepa.data.video import resolve_decoder
 
@@ -59,7 +60,7 @@ def frames_to_float(batch: dict[str, Any]) -> dict[str, Any]:
     """uint8 frames -> contiguous float32 in [0, 1]; done after transfer, so uint8 crosses processes and PCIe, and
     the copy that converts them also lays channels-last frames out as the models read them."""
     if batch["frames"].dtype == torch.uint8:
-        batch["frames"] = batch["frames"].to(torch.float32, memory_format=torch.contiguous_format).div_(255.0)
+        batch["frames"] = unit_frames(batch["frames"])
     return batch
 
 

@@ -32,8 +32,9 @@ import webdataset as wds
 from torch.utils.data import IterableDataset, get_worker_info
 
 from hjepa.data.augment import ClipAugment
-from hjepa.data.batch_buffer import BatchBuffer, channels_first
+from hjepa.data.batch_buffer import BatchBuffer
 from hjepa.data.clips import clip_actions, clip_span, clip_starts, frame_indices
+from hjepa.data.pixels import channels_first
 from hjepa.data.shards import load_npy, read_shard
 from hjepa.data.video import VIDEO_EXTENSIONS, DecodeError, FrameSizeMismatch, decode_video
 

@@ -15,6 +15,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from hjepa.data.pixels import images_to_frames
 from hjepa.envs.rooms import WALL, RoomsWorld
 from hjepa.models import WorldModel
 
@@ -22,7 +23,7 @@ from hjepa.models import WorldModel
 @torch.no_grad()
 def encode_frames(world_model: WorldModel, frames: np.ndarray, batch: int = 256) -> Tensor:
     """Rendered frames (N, H, W, 3) uint8 -> the world model's states (N, D), `batch` frames per call."""
-    pixels = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div(255)  # (N, 3, H, W)
+    pixels = images_to_frames(frames)  # (N, 3, H, W)
     return torch.cat([world_model.encode(chunk[:, None])[:, 0] for chunk in pixels.split(batch)])
 
 

@@ -37,6 +37,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, StackDataset
 
+from hjepa.data.pixels import images_to_frames
 from hjepa.envs import Fork
 from hjepa.eval.experiment import PROBES, check_options, read_experiment
 from hjepa.eval.report import print_results
@@ -94,7 +95,7 @@ def fork_clips(
         if step % stride == 0:
             images.append(world.render())
             states.append(world.state.copy())
-    video = torch.from_numpy(np.stack(images, axis=1)).permute(0, 1, 4, 2, 3).float() / 255
+    video = images_to_frames(np.stack(images, axis=1))
     return {
         "frames": video,
         "actions": torch.zeros(episodes, frames - 1, 0),

@@ -31,6 +31,7 @@ from torch import Tensor
 from hjepa.agent.cost import GoalDistanceCost, IntrinsicCost
 from hjepa.agent.planners import build_planner, check_planner_fields, shift_plan
 from hjepa.agent.uncertainty import RiskCost, SampledLatents, cost_spread
+from hjepa.data.pixels import images_to_frames
 from hjepa.envs import Crossing
 from hjepa.eval.experiment import PROBES, check_options, read_experiment
 from hjepa.eval.fork_probe import train_model
@@ -65,11 +66,6 @@ class RiskExperiment:
         check_planner_fields(self.planner.get("name"), {k: v for k, v in self.planner.items() if k != "name"})
 
 
-def to_frames(images: np.ndarray) -> Tensor:
-    """RGB images (..., H, W, 3) uint8 -> frames (..., 3, H, W) float in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(images)).movedim(-1, -3).float() / 255
-
-
 def crossing_clips(episodes: int, frames: int, seed: int, world_options: dict[str, Any]) -> dict[str, Tensor]:
     """Windows of `frames` frames, starting every 2 steps, of exploration episodes in the world `world_options`:
     frames (N, T, 3, H, W), actions (N, T-1, 1), states (N, T, 3); windows start before and after the trigger
@@ -86,7 +82,7 @@ def crossing_clips(episodes: int, frames: int, seed: int, world_options: dict[st
     video, state, action = np.stack(images, 1), np.stack(states, 1), np.stack(actions, 1)
     starts = range(0, length + 2 - frames, 2)
     return {
-        "frames": torch.cat([to_frames(video[:, s : s + frames]) for s in starts]),
+        "frames": torch.cat([images_to_frames(video[:, s : s + frames]) for s in starts]),
         "actions": torch.from_numpy(np.concatenate([action[:, s : s + frames - 1] for s in starts])),
         "states": torch.from_numpy(np.concatenate([state[:, s : s + frames] for s in starts])),
     }
@@ -101,7 +97,7 @@ def crossing_cost(
     with torch.no_grad():
         head = fit_probe(world_model.encode(clips["frames"]), clips["states"])
         goal = world.render_states(np.array([[world.finish_x, 0.5, 0.0]]))
-        goal_state = world_model.encode(to_frames(goal)[None])[0, 0]
+        goal_state = world_model.encode(images_to_frames(goal)[None])[0, 0]
     scale = torch.tensor([1.0, lateral_weight**0.5], dtype=head.weight.dtype)
     projection = (head.weight[:, :2] * scale).float()  # (D, 2): probe onto (x, sqrt(w) y)
     return IntrinsicCost({"goal": GoalDistanceCost(goal_state, projection)})
@@ -132,7 +128,7 @@ def run_episodes(
     generator = torch.Generator().manual_seed(seed)
     while not world.finished.all():
         with torch.no_grad():
-            states = world_model.encode(to_frames(world.render())[:, None])[:, 0]
+            states = world_model.encode(images_to_frames(world.render())[:, None])[:, 0]
         actions = np.zeros((episodes, 1), dtype=np.float32)
         for i in np.flatnonzero(~world.finished):
             futures.resample()  # the same futures for every candidate of this plan

@@ -3,9 +3,10 @@
 import pytest
 import torch
 
-from hjepa.data.batch_buffer import BatchBuffer, channels_first, collate_clips, whole_buffer
+from hjepa.data.batch_buffer import BatchBuffer, collate_clips, whole_buffer
 from hjepa.data.datamodule import VideoDataModule, frames_to_float
 from hjepa.data.dataset import ClipDataset, ClipSpec
+from hjepa.data.pixels import channels_first
 from hjepa.data.shards import list_shards
 from tests.data.synthetic import write_synthetic_shards
 from tests.data.test_dataset import corrupt_member, episodes_in, slow_clip

@@ -122,6 +122,17 @@ def draw_pairs(episodes: list[Episode], protocol: SwmProtocol) -> list[Pair]:
     return [valid[i] for i in np.sort(chosen)]
 
 
+def recorded_pairs(data: str | Path, protocol: SwmProtocol) -> tuple[list[Episode], list[Pair]]:
+    """The recorded episodes at `data`, in the shards' order, and the pairs drawn from them (`draw_pairs`)."""
+    episodes = [episode for shard in list_shards(data) for episode in read_episodes(shard)]
+    return episodes, draw_pairs(episodes, protocol)
+
+
+def goal_states(episodes: list[Episode], pairs: list[Pair], goal_offset: int) -> list[np.ndarray]:
+    """The recorded state each pair's goal is, `goal_offset` steps after its start."""
+    return [episodes[p.episode].states[p.start + goal_offset] for p in pairs]
+
+
 def pair_options(episode: Episode, start: int, goal_offset: int) -> dict[str, Any]:
     """The reset options of a pair: the recorded start and goal states, and the recorded goal frame."""
     goal = start + goal_offset
@@ -153,8 +164,7 @@ def run_swm_protocol(
     episodes on stderr.
     """
     env_id = recorded_env(data)
-    episodes = [episode for shard in list_shards(data) for episode in read_episodes(shard)]
-    pairs = draw_pairs(episodes, protocol)
+    episodes, pairs = recorded_pairs(data, protocol)
     options = [pair_options(episodes[p.episode], p.start, protocol.goal_offset) for p in pairs]
     seeds = [episodes[p.episode].meta["reset_seed"] for p in pairs]
 
@@ -167,7 +177,7 @@ def run_swm_protocol(
             for name, act in actors.items()
         }
     rule, arena, xy = (getattr(env_class(env_id), key, None) for key in ("within", "arena", "path_coords"))
-    goals = [episodes[p.episode].states[p.start + protocol.goal_offset] for p in pairs]
+    goals = goal_states(episodes, pairs, protocol.goal_offset)
     if figure is not None:
         plot_trajectories(results, options[0]["goal_image"], goals, figure, arena or 1.0, xy or (0, 1))
     table = {name: summarize(episode_results) for name, episode_results in results.items()}

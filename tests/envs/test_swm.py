@@ -26,11 +26,7 @@ from hjepa.eval.episodes import task_env
 from hjepa.models.world_model import build_world_model
 from hjepa.registration import SWM_PUSHT_ID, SWM_TWOROOM_ID, extra_installed
 from hjepa.threads import one_torch_thread
-
-needs_swm = pytest.mark.skipif(
-    not extra_installed(SWM_TWOROOM_ID), reason="stable-worldmodel is not installed (pip install 'hjepa[swm]')"
-)
-
+from tests.extras import needs_swm
 
 # ----- without the extra
 

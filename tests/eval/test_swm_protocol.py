@@ -17,11 +17,8 @@ from hjepa.data.shards import Episode, list_shards, read_episodes
 from hjepa.data.video import decode_video
 from hjepa.eval.episodes import Actor, ActorFactory, Start, random_actors, still_actors
 from hjepa.eval.swm_protocol import SwmProtocol, draw_pairs, pair_options, run_swm_protocol, start_frames
-from hjepa.registration import SWM_PUSHT_ID, SWM_TWOROOM_ID, extra_installed
-
-needs_swm = pytest.mark.skipif(
-    not extra_installed(SWM_TWOROOM_ID), reason="stable-worldmodel is not installed (pip install 'hjepa[swm]')"
-)
+from hjepa.registration import SWM_PUSHT_ID, SWM_TWOROOM_ID
+from tests.extras import needs_swm
 
 
 def recorded(frames: int, terminated_at: int | None) -> Episode:

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from matplotlib.figure import Figure
 
-from benchmarks.common import RESULTS, write_results
+from benchmarks.common import save_figure, write_results
 from hjepa.data.datamodule import VideoDataModule, frames_to_float
 from hjepa.eval.action_ranking import rank_recorded_actions
 from hjepa.export import load_world_model
@@ -71,8 +71,7 @@ def main() -> None:
     axes.set(xlabel="rollout steps", ylabel="random sequences ranked nearer", ylim=(0, 0.6))
     axes.legend(fontsize=7)
     figure.tight_layout()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    figure.savefig(RESULTS / f"{args.name}.png", dpi=120)
+    save_figure(figure, args.name)
     write_results(
         args.name,
         rows,

@@ -7,9 +7,12 @@ import os
 import platform
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -37,6 +40,14 @@ def write_results(name: str, rows: list[dict[str, Any]], extra: dict[str, Any] |
     for row in rows:
         print("  ".join(_fmt(row.get(c)).ljust(widths[c]) for c in columns))
     print(f"-> {path}")
+    return path
+
+
+def save_figure(figure: Figure, name: str, dpi: int = 120, **options: Any) -> Path:
+    """Write `figure` as `benchmarks/results/<name>.png` (further `savefig` options in `options`)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.png"
+    figure.savefig(path, dpi=dpi, **options)
     return path
 
 

@@ -26,7 +26,7 @@ import torch
 from matplotlib.figure import Figure
 
 from benchmarks.action_ranking import model_label
-from benchmarks.common import RESULTS, write_results
+from benchmarks.common import save_figure, write_results
 from hjepa.eval.cost_map import encode_frames
 from hjepa.eval.episodes import action_block
 from hjepa.eval.goal_cost import FACTORS, Encoder, goal_cost_report, pixel_encoder, recorded_foresight
@@ -105,8 +105,7 @@ def main() -> None:
         axes.minorticks_off()
         axes.title.set_fontsize(8)
         axes.legend(fontsize=7)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    figure.savefig(RESULTS / f"{args.name}.png", dpi=110)
+    save_figure(figure, args.name, dpi=110)
     write_results(
         args.name,
         rows,

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from benchmarks.common import RESULTS, write_results
+from benchmarks.common import save_figure, write_results
 from benchmarks.level2_walls import encode_position, load_maze, maze_parser, plan_level2, window_probe
 from hjepa.agent.experience import record_experience
 from hjepa.agent.task import TaskSpec
@@ -95,8 +95,7 @@ def main() -> None:
     axes.set_ylabel("median position error of the foresight")
     axes.set_title("the world model's foresight of level 2's plans")
     axes.legend(fontsize=7)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    figure.savefig(RESULTS / "plan_foresight.png", dpi=120, bbox_inches="tight")
+    save_figure(figure, "plan_foresight", bbox_inches="tight")
     write_results(
         "plan_foresight",
         rows,

@@ -10,6 +10,8 @@ them by its squared representation distance to the goal's frame (a flat baseline
 Ground truth places the states and scores them; it never enters a cost.
 - `separation`: per goal, the ROC AUC of the cost for failing against succeeding states (1: every success costs
   less than every failure; 0.5: the cost is blind to success), averaged over the goals.
+- `cheapest_succeeds`: the share of goals whose cheapest state succeeds (a blind cost: about the share that
+  succeed, `success_share`).
 - `factor_cost`: the cost of moving the agent alone, the block alone, or turning the block alone by k tolerances,
   over the median cost of the random states around that goal: which part of the goal the cost weighs.
 - `separation_recorded`, `cheapest_succeeds_recorded`: the same against the goal's recorded frame, the image the

@@ -21,6 +21,7 @@ from hjepa.models.inverse_dynamics import InverseDynamics
 from hjepa.models.tubelet import tubelet_actions
 from hjepa.train.hierarchy import Level2JEPA, check_levels, freeze, read_level1
 from hjepa.train.objective import build_vicreg, jepa_losses
+from hjepa.train.schedule import warmup_cosine_scheduler
 
 
 class JEPAModule(L.LightningModule):
@@ -198,6 +199,28 @@ class JEPAModule(L.LightningModule):
         )
 
     # ----- optimisation
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """A checkpoint whose schedule was saved as chained schedulers (LinearLR, then CosineAnnealingLR) resumes at
+        its step under `warmup_cosine`, which keeps only the step."""
+        if "lr_schedulers" in checkpoint:
+            checkpoint["lr_schedulers"] = [
+                state
+                if "lr_lambdas" in state
+                else {
+                    "last_epoch": state["last_epoch"],
+                    "lr_lambdas": [None] * len(state["_schedulers"][0]["base_lrs"]),
+                }
+                for state in checkpoint["lr_schedulers"]
+            ]
+
+    def on_train_start(self) -> None:
+        """Each step runs at the rate its schedule gives: a resumed run's optimizer state holds the last rate of the
+        run that saved it, which a run resumed with another `trainer.max_steps` would otherwise take for one step."""
+        for config in self.trainer.lr_scheduler_configs:
+            scheduler = config.scheduler
+            for group, base, rule in zip(scheduler.optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas):
+                group["lr"] = base * rule(scheduler.last_epoch)
+
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams
         decay, no_decay = [], []
@@ -209,11 +232,5 @@ class JEPAModule(L.LightningModule):
         )
         total = max(int(self.trainer.estimated_stepping_batches), 1)
         warmup = min(hp.warmup_steps, max(total - 1, 0))
-        schedulers = [
-            torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=1e-3, end_factor=1.0, total_iters=max(warmup, 1))
-        ]
-        cosine = torch.optim.lr_scheduler.CosineAnnealingLR(
-            optimizer, T_max=max(total - warmup, 1), eta_min=hp.lr * hp.min_lr_ratio
-        )
-        scheduler = torch.optim.lr_scheduler.SequentialLR(optimizer, schedulers + [cosine], milestones=[max(warmup, 1)])
+        scheduler = warmup_cosine_scheduler(optimizer, warmup, total, hp.min_lr_ratio)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -6,11 +6,15 @@ import shutil
 from pathlib import Path
 
 import lightning as L
+import pytest
+import torch
 import yaml
 
 from benchmarks.resume_continuity import plot_pair, resume_pair
 from hjepa.train.cli import run_lightning_cli
+from hjepa.train.schedule import warmup_cosine
 from tests.train.test_cli import tiny_config
+from tests.train.test_schedule import chained
 
 TINY = {
     "model": {
@@ -69,3 +73,44 @@ def test_training_goes_on_past_a_damaged_and_a_vanished_shard(tiny_rooms, tmp_pa
     assert cli.trainer.global_step == 7 and cli.trainer.current_epoch >= 1
     assert cli.datamodule.skipped_shards >= 2  # counted in both epochs
     assert cli.trainer.callback_metrics["data/skipped_shards"] >= 2
+
+
+class RecordRate(L.Callback):
+    """Records the learning rate each training step runs with, by global step."""
+
+    def __init__(self) -> None:
+        self.rates: dict[int, float] = {}
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.rates[trainer.global_step] = trainer.optimizers[0].param_groups[0]["lr"]
+
+
+def fit_recording_rates(config: Path, *args: str) -> dict[int, float]:
+    cli = run_lightning_cli(["fit", "--config", str(config), "--model.warmup_steps", "2", *args])
+    (recorder,) = [c for c in cli.trainer.callbacks if isinstance(c, RecordRate)]
+    return recorder.rates
+
+
+def test_a_run_resumed_for_longer_follows_the_schedule_of_its_new_length(tiny_rooms, tmp_path):
+    config = tiny_config(tmp_path, tiny_rooms)
+    settings = yaml.safe_load(config.read_text())
+    settings["trainer"]["callbacks"].append({"class_path": "tests.train.test_resume.RecordRate"})
+    config.write_text(yaml.safe_dump(settings))
+    fit_recording_rates(config, "--trainer.max_steps", "6")
+    last = next((tmp_path / "checkpoints").glob("last*.ckpt"))
+    saved = torch.load(last, map_location="cpu", weights_only=True)  # step 6, before the resumed run saves over it
+    peak, floor = settings["model"]["lr"], settings["model"].get("min_lr_ratio", 0.01)
+    expected = {step: peak * warmup_cosine(step, 2, 12, floor) for step in range(6, 12)}
+    resumed = fit_recording_rates(config, "--trainer.max_steps", "12", "--ckpt_path", str(last))
+    assert resumed == pytest.approx(expected)
+    # a checkpoint whose schedule was saved as torch's chained schedulers resumes at its step all the same
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1)), torch.nn.Parameter(torch.zeros(1))], lr=peak)
+    old = chained(optimizer, 2, 6, floor)
+    for _ in range(6):
+        optimizer.step()
+        old.step()
+    saved["lr_schedulers"] = [old.state_dict()]
+    torch.save(saved, tmp_path / "chained.ckpt")
+    assert fit_recording_rates(config, "--trainer.max_steps", "12", "--ckpt_path", str(tmp_path / "chained.ckpt")) == (
+        pytest.approx(expected)
+    )

@@ -114,10 +114,14 @@ def place_around(env: SwmPushTEnv, goal: np.ndarray, offsets: np.ndarray) -> Pla
     )
 
 
-def goal_costs(encode: Encoder, goal_frame: np.ndarray, frames: np.ndarray) -> Tensor:
-    """Squared distance (N,) of each frame's representation to the goal frame's (the planner's goal cost)."""
-    reprs = encode(np.concatenate([goal_frame[None], frames])).flatten(1).double()
-    return (reprs[1:] - reprs[0]).pow(2).sum(-1)
+def represent(encode: Encoder, frames: np.ndarray) -> Tensor:
+    """Each frame's representation as one vector (N, D), in float64."""
+    return encode(frames).flatten(1).double()
+
+
+def goal_costs(goal: Tensor, reprs: Tensor) -> Tensor:
+    """Squared distance (N,) of each representation (N, D) to the goal's (D,): the planner's goal cost."""
+    return (reprs - goal).pow(2).sum(-1)
 
 
 @torch.no_grad()
@@ -201,18 +205,21 @@ def goal_cost_report(
         shares.append(float(success.double().mean()))
         moved = {f: place_around(env, goal, factor_offsets(f, scales, directions, rng)) for f in FACTORS}
         for name, encode in encoders.items():
-            for shown, frame in (("recorded", recorded_frame), ("live", goal_frame)):  # `costs`: the live goal's
-                costs = goal_costs(encode, frame, around.frames)
+            live, stored = represent(encode, np.stack([goal_frame, recorded_frame]))
+            reprs = represent(encode, around.frames)
+            for shown, goal_repr in (("recorded", stored), ("live", live)):  # `costs`: the live goal's
+                costs = goal_costs(goal_repr, reprs)
                 auc[name][shown].append(separation(costs, success))
                 cheapest[name][shown].append(bool(success[costs.argmin()]))
             median = float(costs.median()) or float("nan")  # a blind cost: no scale to measure by
-            gap[name].append(float(goal_costs(encode, goal_frame, recorded_frame[None])[0]) / median)
-            predicted = foresight.get(name, [None] * len(goals))[index]
+            gap[name].append(float(goal_costs(live, stored)) / median)
+            predicted = foresight[name][index] if name in foresight else None
             if predicted is not None:
-                cost = (predicted.flatten().double() - encode(goal_frame[None]).flatten().double()).pow(2).sum()
-                foreseen[name].append(float((costs < cost).double().mean()))
+                foreseen[name].append(float((costs < goal_costs(live, predicted.flatten().double())).double().mean()))
             for f, placed in moved.items():
-                cost = goal_costs(encode, goal_frame, placed.frames).numpy() / median
+                cost = np.zeros(0)  # none of this factor's states placed: NaN at every scale below
+                if len(placed.frames):
+                    cost = goal_costs(live, represent(encode, placed.frames)).numpy() / median
                 size = np.linalg.norm(placed.offsets[:, list(FACTORS[f])], axis=1)
                 at = [np.isclose(size, k) for k in scales]
                 factor[name][f].append(np.array([cost[a].mean() if a.any() else np.nan for a in at]))

@@ -7,7 +7,7 @@ action box. Mode-2 trains it: the planner's chosen actions are regressed by mini
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -66,18 +66,34 @@ class Policy(nn.Module):
             )
         if weights is not None and (weights.shape != (len(states),) or not bool((weights >= 0).all())):
             raise ValueError(f"weights: expected {len(states)} weights >= 0, got shape {tuple(weights.shape)}")
-        optimizer = torch.optim.Adam(self.net.parameters(), lr=lr)
-        losses = []
-        for _ in range(steps):
+
+        def batches() -> Iterator[tuple[Tensor, Tensor, Tensor]]:
             size = min(batch_size, len(states))
-            if weights is None:
-                batch = torch.randint(len(states), (size,), generator=generator)
-            else:
-                batch = torch.multinomial(weights, size, replacement=True, generator=generator)
-            error = (self(states[batch], goals[batch]) - actions[batch]) / self.half_range
+            while True:
+                if weights is None:
+                    batch = torch.randint(len(states), (size,), generator=generator)
+                else:
+                    batch = torch.multinomial(weights, size, replacement=True, generator=generator)
+                yield states[batch], goals[batch], actions[batch]
+
+        return self.fit_batches(batches(), steps, lr)
+
+    def fit_batches(
+        self, batches: Iterator[tuple[Tensor, Tensor, Tensor]], steps: int, lr: float = 1e-3, anneal: bool = False
+    ) -> list[float]:
+        """Minimise mean ||(A(s, g) - a) / half_range||^2 over `steps` batches (states (B, D), goals (B, D),
+        actions (B, A)) with Adam, its rate annealed to 0 along a cosine with `anneal` (examples drawn afresh from
+        noisy demonstrations: the rate's decay averages their noise out); returns the loss of each step."""
+        optimizer = torch.optim.Adam(self.net.parameters(), lr=lr)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps) if anneal else None
+        losses = []
+        for _, (states, goals, actions) in zip(range(steps), batches):
+            error = (self(states, goals) - actions) / self.half_range
             loss = error.pow(2).sum(-1).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if schedule is not None:
+                schedule.step()
             losses.append(loss.item())
         return losses

@@ -307,6 +307,29 @@ def _distill(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hindsight(args: argparse.Namespace) -> int:
+    from hjepa.data.shards import check_output_folder
+    from hjepa.eval.hindsight_policy import train_hindsight_policy
+
+    check_output_folder(Path(args.out))
+    summary = train_hindsight_policy(
+        args.ckpt,
+        args.data,
+        args.env,
+        args.out,
+        goal_blocks=args.goal_blocks,
+        steps=args.steps,
+        hidden_dim=args.hidden_dim,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+    )
+    print(
+        f"policy in {args.out}: held-out loss {summary['heldout_loss']:.3f} against {summary['mean_action_loss']:.3f} "
+        f"for the mean recorded action ({summary['train_episodes']} training episodes)"
+    )
+    return 0
+
+
 def _default(function: Callable[..., Any], name: str) -> Any:
     """The default of `function`'s parameter `name`: each default is written once, where it is used, and the CLI
     shows it (a flag is named as the parameter it sets)."""
@@ -387,6 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     from hjepa.data.video import CODECS, DECODERS
     from hjepa.eval.classify_probe import TOKENS, run_classify_probe
     from hjepa.eval.distill_probe import run_distillation
+    from hjepa.eval.hindsight_policy import train_hindsight_policy
     from hjepa.eval.plan_variants import BASELINES
     from hjepa.eval.probe import run_linear_probe
     from hjepa.eval.protocol import Protocol
@@ -620,6 +644,26 @@ def build_parser() -> argparse.ArgumentParser:
         },
     )
     _options(dis, run_distillation, parallel=PARALLEL)
+
+    hind = command(
+        "hindsight",
+        _hindsight,
+        "train a Mode-1 policy on recorded episodes by hindsight: the actions taken towards the states reached soon "
+        "after (the flat baseline)",
+    )
+    hind.add_argument("--ckpt", required=True, help="export folder or Lightning .ckpt of the world model (its encoder)")
+    hind.add_argument("--data", required=True, help="shards of recorded episodes with actions")
+    hind.add_argument("--env", required=True, help="registered gymnasium id the policy acts in (its action box)")
+    hind.add_argument("--out", default="runs/hindsight", help="output folder of the policy and hindsight.json")
+    _options(
+        hind,
+        train_hindsight_policy,
+        goal_blocks={**INT, "help": "goals up to this many of the world model's action blocks ahead"},
+        steps={**INT, "help": "policy training steps"},
+        hidden_dim={**INT, "help": "width of the policy's hidden layers"},
+        val_fraction={**FLOAT, "help": "held-out episodes (the world model's split)"},
+        seed=SEED,
+    )
 
     demo = command("demo", _demo, "the main job end to end on a small built-in default")
     demo.add_argument("--config", default="configs/demo.yaml", help="the demo's YAML")

@@ -11,6 +11,8 @@ hjepa/SwmTwoRoom-v1 --policy expert --frames 101 ...` or `--world hjepa/SwmPushT
 `--record` episodes like them into a temporary folder and reports the recording rate (env steps/s, rendering and video
 encoding included). A model trained on action blocks (`data.frame_stride` k, stable-worldmodel's `action_block`) plans
 k environment actions per step and decides from every k-th frame (`hjepa.eval.episodes.blocked_actor`).
+`--policy P ...` adds a Mode-1 row per policy folder (`hjepa hindsight`, `hjepa distill`), acting on --model's
+representation of what it sees, one decision per action block: the flat baseline without foresight.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 from benchmarks.common import RESULTS, write_results
 from hjepa.agent.agent import Agent
 from hjepa.agent.configurator import Configurator
+from hjepa.agent.distill import load_policy
 from hjepa.agent.task import TaskSpec
 from hjepa.data.generate import GenerateSettings, generate_shards, recorded_settings
 from hjepa.eval.episodes import (
@@ -65,6 +68,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True, help="shards of the protocol's data policy (hjepa generate --policy)")
     parser.add_argument("--model", default=None, help="export folder or Lightning .ckpt of the world model")
+    parser.add_argument(
+        "--policy", nargs="*", default=[], help="Mode-1 policy folders (hjepa hindsight or distill) on --model's states"
+    )
     parser.add_argument("--task", default=None, help="task YAML (default: configs/tasks/<the environment's>.yaml)")
     parser.add_argument("--pairs", type=int, default=SwmProtocol.pairs, help="(episode, start) pairs drawn")
     parser.add_argument("--seed", type=int, default=SwmProtocol.seed, help="seed of the draw")
@@ -74,6 +80,8 @@ def main() -> None:
     parser.add_argument("--name", default=None, help="results file name (default: swm_tworoom or swm_pusht)")
     parser.add_argument("--record", type=int, default=8, help="episodes recorded to time the recording (0: none)")
     args = parser.parse_args()
+    if args.policy and args.model is None:
+        parser.error("--policy: a policy acts on a world model's states; give its --model")
     if args.record < 0:
         parser.error(f"--record: expected >= 0 episodes, got {args.record}")
     protocol = SwmProtocol(args.pairs, args.seed, args.goal_offset, args.budget)
@@ -100,6 +108,17 @@ def main() -> None:
             lambda seed: Agent(world_model, configurator, seed=seed),
             lambda agent: blocked_actor(agent_actor(agent), block, shape),
         )
+        mode1 = Configurator(
+            task.replace(mode="mode1"),
+            world_model.encoder.embed_dim,
+            *block_action_box(env.action_space, block),
+        )
+        for folder in args.policy:
+            policy = load_policy(folder)
+            actors[f"mode1 {folder}"] = agents(
+                lambda seed, policy=policy: Agent(world_model, mode1, policy=policy, seed=seed),
+                lambda agent: blocked_actor(agent_actor(agent), block, shape),
+            )
     actors["random"] = random_actors
     actors["still"] = still_actors
     RESULTS.mkdir(parents=True, exist_ok=True)

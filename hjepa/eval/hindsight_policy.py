@@ -14,8 +14,9 @@ from torch import Tensor
 
 from hjepa.agent.distill import save_policy
 from hjepa.agent.hindsight import HindsightExamples, episode_actions, fit_hindsight_policy
+from hjepa.data.datamodule import resolve_shards
 from hjepa.data.dataset import episode_split
-from hjepa.data.shards import Episode, list_shards, read_episodes
+from hjepa.data.shards import Episode, read_episodes
 from hjepa.data.video import decode_video
 from hjepa.eval.cost_map import encode_frames
 from hjepa.eval.episodes import action_block, block_action_box, task_env
@@ -54,7 +55,7 @@ def train_hindsight_policy(
     world_model = load_world_model(model_path)
     env = task_env(env_id, 1, data)
     block = action_block(world_model.predictor.action_dim, env.action_space, str(model_path))
-    episodes = [episode for shard in list_shards(data) for episode in read_episodes(shard)]
+    episodes = [episode for url in resolve_shards(str(data), "--data") for episode in read_episodes(Path(url))]
     parts = {
         split: [e for e in episodes if episode_split(e.meta.get("group", e.key), val_fraction) == split]
         for split in ("train", "val")

@@ -52,6 +52,11 @@ def train_hindsight_policy(
     blocks ahead; save it in `out` with `out/hindsight.json`: the settings and its loss on the held-out episodes
     beside that of the mean recorded action. The policy acts in blocks of the world model's (`action_block`) in the
     action box of `env_id`."""
+    for flag, value in (("--goal_blocks", goal_blocks), ("--steps", steps), ("--hidden_dim", hidden_dim)):
+        if value < 1:
+            raise ValueError(f"{flag}: expected a positive integer, got {value}")
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"--val_fraction: expected a share of the episodes in (0, 1), got {val_fraction}")
     world_model = load_world_model(model_path)
     env = task_env(env_id, 1, data)
     block = action_block(world_model.predictor.action_dim, env.action_space, str(model_path))

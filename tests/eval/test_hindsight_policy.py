@@ -56,7 +56,9 @@ def test_the_policy_acts_in_the_world_models_action_blocks_and_is_saved_with_its
     [
         ("odd", [], "takes actions of 3 numbers, but the environment's are 2"),
         ("blocks", ["--goal_blocks", "5"], "goal_blocks: 5 blocks of 2 steps reach past episodes of 10 frames"),
-        ("blocks", ["--val_fraction", "0"], "--data: no val episode among the 16"),
+        ("blocks", ["--val_fraction", "0.01"], "--data: no val episode among the 16"),
+        ("blocks", ["--val_fraction", "1"], "--val_fraction: expected a share of the episodes in (0, 1), got 1.0"),
+        ("blocks", ["--steps", "0"], "--steps: expected a positive integer, got 0"),
         ("blocks", ["--data", "/nonexistent/shards"], "--data: no such shard file"),
     ],
 )

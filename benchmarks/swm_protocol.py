@@ -30,6 +30,7 @@ from hjepa.agent.distill import load_policy
 from hjepa.agent.task import TaskSpec
 from hjepa.data.generate import GenerateSettings, generate_shards, recorded_settings
 from hjepa.eval.episodes import (
+    Actor,
     ActorFactory,
     action_block,
     agent_actor,
@@ -102,22 +103,20 @@ def main() -> None:
                 f"{world_model.encoder.img_size} images but --data was recorded at {size}x{size}"
             )
         block = action_block(world_model.predictor.action_dim, env.action_space, f"--model {args.model}")
-        configurator = Configurator(task, world_model.encoder.embed_dim, *block_action_box(env.action_space, block))
+        box = block_action_box(env.action_space, block)
         shape = env.action_space.shape
-        actors[label(task)] = agents(
-            lambda seed: Agent(world_model, configurator, seed=seed),
-            lambda agent: blocked_actor(agent_actor(agent), block, shape),
-        )
-        mode1 = Configurator(
-            task.replace(mode="mode1"),
-            world_model.encoder.embed_dim,
-            *block_action_box(env.action_space, block),
-        )
+
+        def in_blocks(agent: Agent) -> Actor:
+            return blocked_actor(agent_actor(agent), block, shape)
+
+        configurator = Configurator(task, world_model.encoder.embed_dim, *box)
+        actors[label(task)] = agents(lambda seed: Agent(world_model, configurator, seed=seed), in_blocks)
+        if args.policy:
+            mode1 = Configurator(task.replace(mode="mode1"), world_model.encoder.embed_dim, *box)
         for folder in args.policy:
             policy = load_policy(folder)
             actors[f"mode1 {folder}"] = agents(
-                lambda seed, policy=policy: Agent(world_model, mode1, policy=policy, seed=seed),
-                lambda agent: blocked_actor(agent_actor(agent), block, shape),
+                lambda seed, policy=policy: Agent(world_model, mode1, policy=policy, seed=seed), in_blocks
             )
     actors["random"] = random_actors
     actors["still"] = still_actors

@@ -20,6 +20,16 @@ from hjepa.agent.policy import Policy
 from hjepa.data.shards import Episode
 
 
+def check_reach(block: int, goal_blocks: int, frames: int) -> None:
+    """ValueError naming the field unless goals up to `goal_blocks` blocks of `block` steps lie within episodes of
+    `frames` frames (known before any frame is encoded)."""
+    for name, value in (("block", block), ("goal_blocks", goal_blocks)):
+        if value < 1:
+            raise ValueError(f"{name}: expected >= 1, got {value}")
+    if block * goal_blocks >= frames:
+        raise ValueError(f"goal_blocks: {goal_blocks} blocks of {block} steps reach past episodes of {frames} frames")
+
+
 class HindsightExamples(NamedTuple):
     """Recorded states (E, T, D) and actions (E, T - 1, A), cut into (state, goal, action block) examples."""
 
@@ -36,13 +46,7 @@ class HindsightExamples(NamedTuple):
                 f"actions: expected ({episodes}, {frames - 1}, A) for states {tuple(self.states.shape)}, got "
                 f"{tuple(self.actions.shape)}"
             )
-        for name in ("block", "goal_blocks"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: expected >= 1, got {getattr(self, name)}")
-        if self.block * self.goal_blocks >= frames:
-            raise ValueError(
-                f"goal_blocks: {self.goal_blocks} blocks of {self.block} steps reach past episodes of {frames} frames"
-            )
+        check_reach(self.block, self.goal_blocks, frames)
         return self
 
     def example(self, episode: Tensor, start: Tensor, blocks: Tensor) -> tuple[Tensor, Tensor, Tensor]:

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from hjepa.agent.distill import save_policy
-from hjepa.agent.hindsight import HindsightExamples, episode_actions, fit_hindsight_policy
+from hjepa.agent.hindsight import HindsightExamples, check_reach, episode_actions, fit_hindsight_policy
 from hjepa.data.datamodule import resolve_shards
 from hjepa.data.dataset import episode_split
 from hjepa.data.shards import Episode, read_episodes
@@ -70,6 +70,7 @@ def train_hindsight_policy(
             raise ValueError(
                 f"--data: no {split} episode among the {len(episodes)} of {data} with --val_fraction {val_fraction}"
             )
+    check_reach(block, goal_blocks, len(episodes[0].states))  # before the frames are encoded
     train, heldout = (
         HindsightExamples(encode_episodes(world_model, chosen), episode_actions(chosen), block, goal_blocks)
         for chosen in parts.values()
